@@ -1,0 +1,188 @@
+// Package mototest starts a private moto_server (the AWS emulator) on a free
+// loopback port for tests, and stops it when the test ends.
+//
+// Tests that need AWS call Start. Where moto_server is not installed the test
+// is skipped with the reason, except when the environment variable CI is set
+// to a true value: there a missing emulator fails the run, so that CI cannot
+// go green by skipping every AWS test.
+package mototest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+// Region is the region every emulated client uses.
+const Region = "us-east-1"
+
+// Server is a running moto_server.
+type Server struct {
+	// URL is the endpoint, for example "http://127.0.0.1:40123".
+	URL string
+	// Addr is the host:port the server listens on.
+	Addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start launches moto_server on a free loopback port, waits until it answers,
+// and registers its shutdown with t.Cleanup. It also points the process's
+// AWS environment (AWS_ENDPOINT_URL, region, dummy credentials) at it through
+// t.Setenv, so code that loads the SDK's default configuration reaches the
+// emulator unchanged. Because of t.Setenv, tests that call Start cannot run
+// in parallel with others.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		if isCI() {
+			t.Fatalf("moto_server not found on PATH (required in CI): %v", err)
+		}
+		t.Skipf("moto_server not installed (pip install 'moto[server]'): %v", err)
+	}
+	s, err := launch(bin)
+	if err != nil {
+		t.Fatalf("start moto_server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	t.Setenv("AWS_ENDPOINT_URL", s.URL)
+	t.Setenv("AWS_REGION", Region)
+	t.Setenv("AWS_DEFAULT_REGION", Region)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_SESSION_TOKEN", "testing")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	return s
+}
+
+// Config returns an SDK configuration aimed at the server with dummy
+// credentials, independent of the process environment.
+func (s *Server) Config(t testing.TB) aws.Config {
+	t.Helper()
+	cfg, err := config.LoadDefaultConfig(context.Background(),
+		config.WithRegion(Region),
+		config.WithBaseEndpoint(s.URL),
+		config.WithCredentialsProvider(aws.CredentialsProviderFunc(
+			func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", Source: "mototest"}, nil
+			})),
+	)
+	if err != nil {
+		t.Fatalf("load AWS config for moto at %s: %v", s.URL, err)
+	}
+	return cfg
+}
+
+// Stop ends the server and waits for it to exit. It is safe to call twice;
+// tests use it to simulate an AWS outage.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	// moto_server runs werkzeug, which may fork; kill the whole group.
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+}
+
+// Restart starts a fresh (empty) server on the same address after Stop.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Fatalf("moto_server: %v", err)
+	}
+	ns, err := launchOn(bin, s.Addr)
+	if err != nil {
+		t.Fatalf("restart moto_server on %s: %v", s.Addr, err)
+	}
+	*s = *ns
+}
+
+// Reset clears every resource in the emulator (moto's reset API).
+func (s *Server) Reset(t testing.TB) {
+	t.Helper()
+	resp, err := http.Post(s.URL+"/moto-api/reset", "application/json", nil)
+	if err != nil {
+		t.Fatalf("reset moto at %s: %v", s.URL, err)
+	}
+	resp.Body.Close()
+}
+
+func isCI() bool {
+	v, _ := strconv.ParseBool(os.Getenv("CI"))
+	return v
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func launch(bin string) (*Server, error) {
+	var lastErr error
+	for range 5 { // the free port can be taken between probe and bind
+		addr, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("find free loopback port: %w", err)
+		}
+		s, err := launchOn(bin, addr)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func launchOn(bin, addr string) (*Server, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", host, "-p", port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Stdout = nil
+	cmd.Stderr = nil
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("exec %s: %w", bin, err)
+	}
+	s := &Server{URL: "http://" + addr, Addr: addr, cmd: cmd, done: make(chan struct{})}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(60 * time.Second)
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(s.URL + "/moto-api/data.json")
+		if err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		select {
+		case werr := <-exited:
+			return nil, fmt.Errorf("moto_server on %s exited before answering: %v", addr, werr)
+		case <-time.After(50 * time.Millisecond): // polling a child process for readiness, not synchronising test logic
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("moto_server on %s did not answer within 60s: %v", addr, err)
+		}
+	}
+}
