@@ -1,0 +1,67 @@
+package report
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/dxmon/dxmon/enrich"
+)
+
+// Report is one window's result: the JSON object that dxprobe prints, one
+// per line, with -format json. Field names and meanings are a contract other
+// tools parse (see DESIGN.md, "Contracts"); add fields, never rename them.
+type Report struct {
+	// WindowStart and WindowEnd bound the window: [start, end).
+	WindowStart time.Time `json:"window_start"`
+	WindowEnd   time.Time `json:"window_end"`
+	// Partial marks a window cut short by shutdown.
+	Partial bool `json:"partial,omitempty"`
+	// Packets and Bytes count decoded IP packets and their inner IP lengths,
+	// scaled by 1/SampleRate.
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+	// PPS and BPS are Packets and Bytes*8 divided by the window's length.
+	PPS float64 `json:"pps"`
+	BPS float64 `json:"bps"`
+	// SampleRate is the fraction of flows kept, in (0, 1].
+	SampleRate float64 `json:"sample_rate"`
+	// Skipped counts frames not counted, by reason (unscaled).
+	Skipped map[string]uint64 `json:"skipped"`
+	// TopFlows, TopSrc, TopDst and TopDport rank by bytes, then packets.
+	TopFlows []Flow `json:"top_flows"`
+	TopSrc   []Host `json:"top_src"`
+	TopDst   []Host `json:"top_dst"`
+	TopDport []Port `json:"top_dport"`
+}
+
+// Flow is one 5-tuple's traffic in a window.
+type Flow struct {
+	Src     netip.Addr   `json:"src"`
+	Dst     netip.Addr   `json:"dst"`
+	Proto   uint8        `json:"proto"`
+	Sport   uint16       `json:"sport"`
+	Dport   uint16       `json:"dport"`
+	Packets uint64       `json:"packets"`
+	Bytes   uint64       `json:"bytes"`
+	SrcInfo *enrich.Info `json:"src_info,omitempty"`
+	DstInfo *enrich.Info `json:"dst_info,omitempty"`
+}
+
+// Host is one address's traffic, as source or as destination.
+type Host struct {
+	IP      netip.Addr   `json:"ip"`
+	Packets uint64       `json:"packets"`
+	Bytes   uint64       `json:"bytes"`
+	Info    *enrich.Info `json:"info,omitempty"`
+}
+
+// Port is one (protocol, destination port) pair's traffic.
+type Port struct {
+	Proto   uint8  `json:"proto"`
+	Port    uint16 `json:"port"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Duration is the window's length.
+func (r *Report) Duration() time.Duration { return r.WindowEnd.Sub(r.WindowStart) }
