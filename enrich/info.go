@@ -16,7 +16,8 @@ type Info struct {
 	// ENI is the network interface ID ("eni-…") that holds the address.
 	ENI string `json:"eni,omitempty"`
 	// InterfaceType is the interface's type as EC2 reports it
-	// ("interface", "network_load_balancer", "nat_gateway", "lambda", …).
+	// ("interface", "network_load_balancer", "natGateway", "lambda",
+	// "vpc_endpoint", "gateway_load_balancer_endpoint", …).
 	InterfaceType string `json:"interface_type,omitempty"`
 	// Description is the interface's description.
 	Description string `json:"description,omitempty"`
