@@ -1,0 +1,310 @@
+package vxlan
+
+import "encoding/binary"
+
+// Ports of the tunnels.
+const (
+	PortVXLAN  = 4789
+	PortGeneve = 6081
+)
+
+// EtherTypes the decoder follows.
+const (
+	etherTypeIPv4   = 0x0800
+	etherTypeIPv6   = 0x86dd
+	etherTypeVLAN   = 0x8100 // 802.1Q
+	etherTypeQinQ   = 0x88a8 // 802.1ad
+	etherTypeQinQv1 = 0x9100 // pre-standard QinQ, still seen
+	etherTypeTEB    = 0x6558 // Transparent Ethernet Bridging (Geneve payload)
+)
+
+// maxIPv6Ext bounds the extension-header walk so a hostile chain costs little.
+const maxIPv6Ext = 8
+
+func be16(b []byte) uint16 { return binary.BigEndian.Uint16(b) }
+
+// Decode decodes the UDP payload of a VPC Traffic Mirroring packet: a VXLAN
+// header followed by the mirrored Ethernet frame.
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|R|R|R|R|I|R|R|R|            Reserved                           |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                VXLAN Network Identifier (VNI) |   Reserved    |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//
+// Reserved bits are ignored, as RFC 7348 asks of receivers. Checksums are
+// never checked: AWS leaves them unset on truncated mirror packets.
+// Decode neither allocates nor keeps b.
+func (p *Packet) Decode(b []byte) Reason {
+	if len(b) < 8 {
+		return VXLANTruncated
+	}
+	p.Encap = EncapVXLAN
+	p.VNI = uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6])
+	if b[0]&0x08 == 0 {
+		return VXLANFlags
+	}
+	// Fast path for most mirror traffic: untagged IPv4 with a 20-byte
+	// header, not a fragment, TCP or UDP, ports inside the capture. It
+	// gives what decodeEthernet gives (the property tests check both).
+	if len(b) >= 8+14+20+4 && b[20] == 0x08 && b[21] == 0x00 && b[22] == 0x45 &&
+		(b[31] == ProtoTCP || b[31] == ProtoUDP) && b[28]&0x3f == 0 && b[29] == 0 {
+		ip := b[22 : 22+24]
+		total := uint32(ip[2])<<8 | uint32(ip[3])
+		if total >= 20 {
+			p.NumVLANs = 0
+			p.Version = 4
+			p.Proto = ip[9]
+			p.Fragment = NotFragment
+			p.Length = total
+			p.LengthCaptured = false
+			binary.LittleEndian.PutUint64(p.Src[:8], 0)
+			binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(ip[12:16]))<<32|0xffff0000)
+			binary.LittleEndian.PutUint64(p.Dst[:8], 0)
+			binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(ip[16:20]))<<32|0xffff0000)
+			p.HasPorts = true
+			p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
+			p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
+			return OK
+		}
+	}
+	return p.decodeEthernet(b[8:])
+}
+
+// DecodeGeneve decodes the UDP payload of a Geneve packet (RFC 8926), as a
+// Gateway Load Balancer sends to its appliances. Options are skipped by
+// their declared length; the payload may be Ethernet, IPv4 or IPv6.
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|Ver|  Opt Len  |O|C|    Rsvd.  |          Protocol Type        |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|        Virtual Network Identifier (VNI)       |    Reserved   |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|                    Variable-Length Options                    |
+func (p *Packet) DecodeGeneve(b []byte) Reason {
+	if len(b) < 8 {
+		return GeneveTruncated
+	}
+	p.Encap = EncapGeneve
+	p.VNI = uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6])
+	if b[0]>>6 != 0 {
+		return GeneveVersion
+	}
+	n := 8 + int(b[0]&0x3f)*4
+	if len(b) < n {
+		return GeneveTruncated
+	}
+	switch be16(b[2:]) {
+	case etherTypeTEB:
+		return p.decodeEthernet(b[n:])
+	case etherTypeIPv4:
+		p.NumVLANs = 0
+		return p.decodeIPv4(b[n:])
+	case etherTypeIPv6:
+		p.NumVLANs = 0
+		return p.decodeIPv6(b[n:])
+	}
+	return GeneveProtocol
+}
+
+// DecodeEthernet decodes a mirrored Ethernet frame (the payload of the
+// tunnel), leaving Encap and VNI as they are.
+func (p *Packet) DecodeEthernet(b []byte) Reason { return p.decodeEthernet(b) }
+
+func (p *Packet) decodeEthernet(b []byte) Reason {
+	if len(b) < 14 {
+		return EthernetTruncated
+	}
+	et := be16(b[12:])
+	b = b[14:]
+	p.NumVLANs = 0
+	if et == etherTypeIPv4 { // the common case first
+		return p.decodeIPv4(b)
+	}
+	for et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQv1 {
+		if p.NumVLANs == 2 {
+			return VLANTooDeep
+		}
+		if len(b) < 4 {
+			return VLANTruncated
+		}
+		p.VLAN[p.NumVLANs] = be16(b) & 0x0fff
+		p.NumVLANs++
+		et = be16(b[2:])
+		b = b[4:]
+	}
+	switch et {
+	case etherTypeIPv4:
+		return p.decodeIPv4(b)
+	case etherTypeIPv6:
+		return p.decodeIPv6(b)
+	}
+	return NotIP
+}
+
+func (p *Packet) decodeIPv4(b []byte) Reason {
+	if len(b) < 20 {
+		return IPv4Truncated
+	}
+	if b[0]>>4 != 4 {
+		return IPv4BadHeader
+	}
+	ihl := int(b[0]&0x0f) << 2
+	if ihl < 20 {
+		return IPv4BadHeader
+	}
+	if len(b) < ihl {
+		return IPv4Truncated
+	}
+	total := uint32(be16(b[2:]))
+	p.LengthCaptured = false
+	if total == 0 { // TSO/GSO capture: the header does not know the length
+		total = uint32(len(b))
+		p.LengthCaptured = true
+	} else if total < uint32(ihl) {
+		return IPv4BadHeader
+	}
+	p.Length = total
+	p.Version = 4
+	p.Proto = b[9]
+	// IPv4-mapped form: 80 zero bits, 16 one bits, the address.
+	binary.LittleEndian.PutUint64(p.Src[:8], 0)
+	binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(b[12:16]))<<32|0xffff0000)
+	binary.LittleEndian.PutUint64(p.Dst[:8], 0)
+	binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(b[16:20]))<<32|0xffff0000)
+	frag := be16(b[6:])
+	switch {
+	case frag&0x1fff != 0:
+		p.Fragment = LaterFragment
+		return p.noPorts()
+	case frag&0x2000 != 0:
+		p.Fragment = FirstFragment
+	default:
+		p.Fragment = NotFragment
+	}
+	return p.decodePorts(b[ihl:])
+}
+
+func (p *Packet) decodeIPv6(b []byte) Reason {
+	if len(b) < 40 {
+		return IPv6Truncated
+	}
+	if b[0]>>4 != 6 {
+		return IPv6BadHeader
+	}
+	plen := uint32(be16(b[4:]))
+	next := b[6]
+	p.Version = 6
+	p.Src = [16]byte(b[8:24])
+	p.Dst = [16]byte(b[24:40])
+	p.Fragment = NotFragment
+	p.Length = 40 + plen
+	p.LengthCaptured = false
+	if plen == 0 { // jumbogram or BIG TCP capture; a jumbo option may correct it
+		p.Length = uint32(len(b))
+		p.LengthCaptured = true
+	}
+	rest := b[40:]
+	for i := 0; ; i++ {
+		if i == maxIPv6Ext {
+			return IPv6ExtTooMany
+		}
+		switch next {
+		case 0, 43, 60: // hop-by-hop, routing, destination options
+			if len(rest) < 8 {
+				return IPv6ExtTruncated
+			}
+			n := (int(rest[1]) + 1) << 3
+			if len(rest) < n {
+				return IPv6ExtTruncated
+			}
+			if next == 0 {
+				if i != 0 {
+					return IPv6BadHeader // RFC 8200: hop-by-hop only first
+				}
+				if plen == 0 {
+					if j, ok := jumboLength(rest[2:n]); ok {
+						p.Length = 40 + j
+						p.LengthCaptured = false
+					}
+				}
+			}
+			next = rest[0]
+			rest = rest[n:]
+		case 51: // authentication header: length in 4-octet units, minus 2
+			if len(rest) < 8 {
+				return IPv6ExtTruncated
+			}
+			n := (int(rest[1]) + 2) << 2
+			if len(rest) < n {
+				return IPv6ExtTruncated
+			}
+			next = rest[0]
+			rest = rest[n:]
+		case 44: // fragment
+			if len(rest) < 8 {
+				return IPv6ExtTruncated
+			}
+			off := be16(rest[2:]) >> 3
+			more := rest[3]&1 != 0
+			next = rest[0]
+			rest = rest[8:]
+			if off != 0 {
+				p.Fragment = LaterFragment
+				p.Proto = next
+				return p.noPorts()
+			}
+			if more {
+				p.Fragment = FirstFragment
+			}
+		default:
+			p.Proto = next
+			return p.decodePorts(rest)
+		}
+	}
+}
+
+// jumboLength finds the Jumbo Payload option (RFC 2675) among hop-by-hop
+// options.
+func jumboLength(opts []byte) (uint32, bool) {
+	for len(opts) > 0 {
+		t := opts[0]
+		if t == 0 { // Pad1
+			opts = opts[1:]
+			continue
+		}
+		if len(opts) < 2 || len(opts) < 2+int(opts[1]) {
+			return 0, false
+		}
+		if t == 0xc2 && opts[1] == 4 {
+			return uint32(opts[2])<<24 | uint32(opts[3])<<16 | uint32(opts[4])<<8 | uint32(opts[5]), true
+		}
+		opts = opts[2+int(opts[1]):]
+	}
+	return 0, false
+}
+
+func (p *Packet) noPorts() Reason {
+	p.HasPorts = false
+	p.SrcPort = 0
+	p.DstPort = 0
+	return OK
+}
+
+func (p *Packet) decodePorts(b []byte) Reason {
+	switch p.Proto {
+	case ProtoTCP, ProtoUDP, ProtoUDPLite, ProtoSCTP:
+		if len(b) < 4 {
+			return L4Truncated
+		}
+		p.SrcPort = be16(b)
+		p.DstPort = be16(b[2:])
+		p.HasPorts = true
+		return OK
+	}
+	return p.noPorts()
+}

@@ -1,0 +1,93 @@
+package vxlan
+
+// DecodeFrame decodes a whole captured frame as a capture file holds it:
+// outer Ethernet (up to two VLAN tags) → IPv4 or IPv6 → UDP, then the tunnel
+// by the UDP destination port: vxlanPort for VXLAN (4789 as a rule), 6081
+// for Geneve. Any other port gives OuterPort.
+func (p *Packet) DecodeFrame(frame []byte, vxlanPort uint16) Reason {
+	if len(frame) < 14 {
+		return OuterTruncated
+	}
+	et := be16(frame[12:])
+	b := frame[14:]
+	for n := 0; et == etherTypeVLAN || et == etherTypeQinQ || et == etherTypeQinQv1; n++ {
+		if n == 2 || len(b) < 4 {
+			return OuterTruncated
+		}
+		et = be16(b[2:])
+		b = b[4:]
+	}
+	if et != etherTypeIPv4 && et != etherTypeIPv6 {
+		return OuterNotUDP
+	}
+	return p.DecodeOuterIP(b, vxlanPort)
+}
+
+// DecodeOuterIP is DecodeFrame for captures without a link-layer header
+// (LINKTYPE_RAW): b starts at the outer IP header.
+func (p *Packet) DecodeOuterIP(b []byte, vxlanPort uint16) Reason {
+	udp, r := outerUDP(b)
+	if r != OK {
+		return r
+	}
+	if len(udp) < 8 {
+		return OuterTruncated
+	}
+	switch be16(udp[2:]) {
+	case vxlanPort:
+		return p.Decode(udp[8:])
+	case PortGeneve:
+		return p.DecodeGeneve(udp[8:])
+	}
+	return OuterPort
+}
+
+// outerUDP walks the outer IP header to the UDP header. The outer packet is
+// the tunnel's, so any fragment but the first has no UDP header.
+func outerUDP(b []byte) ([]byte, Reason) {
+	if len(b) < 1 {
+		return nil, OuterTruncated
+	}
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < 20 {
+			return nil, OuterTruncated
+		}
+		ihl := int(b[0]&0x0f) << 2
+		if ihl < 20 || len(b) < ihl {
+			return nil, OuterTruncated
+		}
+		if b[9] != ProtoUDP || be16(b[6:])&0x1fff != 0 {
+			return nil, OuterNotUDP
+		}
+		return b[ihl:], OK
+	case 6:
+		if len(b) < 40 {
+			return nil, OuterTruncated
+		}
+		next, rest := b[6], b[40:]
+		for range maxIPv6Ext {
+			switch next {
+			case ProtoUDP:
+				return rest, OK
+			case 0, 43, 60:
+				if len(rest) < 8 || len(rest) < (int(rest[1])+1)<<3 {
+					return nil, OuterTruncated
+				}
+				next, rest = rest[0], rest[(int(rest[1])+1)<<3:]
+			case 44:
+				if len(rest) < 8 {
+					return nil, OuterTruncated
+				}
+				if be16(rest[2:])>>3 != 0 {
+					return nil, OuterNotUDP
+				}
+				next, rest = rest[0], rest[8:]
+			default:
+				return nil, OuterNotUDP
+			}
+		}
+		return nil, OuterNotUDP
+	}
+	return nil, OuterNotUDP
+}

@@ -1,0 +1,225 @@
+package vxlan_test
+
+import (
+	"encoding/hex"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dxmon/dxmon/vxlan"
+)
+
+func hexBytes(t testing.TB, s string) []byte {
+	t.Helper()
+	var clean strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, "#"); i >= 0 {
+			line = line[:i]
+		}
+		clean.WriteString(strings.Join(strings.Fields(line), ""))
+	}
+	b, err := hex.DecodeString(clean.String())
+	if err != nil {
+		t.Fatalf("bad hex in test table: %v", err)
+	}
+	return b
+}
+
+func mapped(a string) [16]byte { return netip.MustParseAddr(a).As16() }
+
+func v4mapped(a string) [16]byte {
+	return netip.AddrFrom16(netip.AddrFrom4(netip.MustParseAddr(a).As4()).As16()).As16()
+}
+
+// A VPC Traffic Mirroring packet as it reaches a probe: VXLAN VNI 12345,
+// Ethernet, IPv4 10.0.1.5 -> 172.16.8.9 TCP 443 -> 51514, total length 1500.
+const mirrorIPv4TCP = `
+08 00 00 00 00 30 39 00                          # VXLAN: I flag, VNI 0x003039 = 12345
+0a 00 00 00 00 01  0a 00 00 00 00 02  08 00      # Ethernet: dst, src, IPv4
+45 00 05 dc 12 34 40 00 40 06 00 00              # IPv4: IHL 5, total 1500, DF, TTL 64, TCP
+0a 00 01 05  ac 10 08 09                         # 10.0.1.5 -> 172.16.8.9
+01 bb c9 3a 00 00 00 01 00 00 00 00 50 10 ff ff  # TCP 443 -> 51514, ACK
+00 00 00 00`
+
+func TestDecodeTable(t *testing.T) {
+	tests := []struct {
+		name   string
+		hex    string
+		geneve bool
+		want   vxlan.Reason
+		check  *vxlan.Packet // compared when want is OK
+	}{
+		{name: "ipv4 tcp", hex: mirrorIPv4TCP, want: vxlan.OK, check: &vxlan.Packet{
+			Encap: vxlan.EncapVXLAN, VNI: 12345, Version: 4, Proto: 6, HasPorts: true, SrcPort: 443, DstPort: 51514,
+			Length: 1500, Src: v4mapped("10.0.1.5"), Dst: v4mapped("172.16.8.9")}},
+		{name: "vxlan without I flag", hex: `00 00 00 00 00 30 39 00` + mirrorIPv4TCP[len("\n08 00 00 00 00 30 39 00"):], want: vxlan.VXLANFlags},
+		{name: "vxlan cut", hex: `08 00 00 00 00 30 39`, want: vxlan.VXLANTruncated},
+		{name: "ethernet cut", hex: `08 00 00 00 00 30 39 00  0a 00 00 00 00 01 0a 00`, want: vxlan.EthernetTruncated},
+		{name: "arp", hex: `08 00 00 00 00 00 01 00  ff ff ff ff ff ff 0a 00 00 00 00 02 08 06  00 01 08 00 06 04 00 01`, want: vxlan.NotIP},
+		{name: "qinq ipv4 udp", hex: `
+08 00 00 00 00 00 07 00
+0a 00 00 00 00 01 0a 00 00 00 00 02  88 a8  00 64  81 00  00 c8  08 00  # S-tag 100, C-tag 200
+45 00 00 1c 00 00 00 00 40 11 00 00 c0 00 02 01 c0 00 02 02
+00 35 d4 31 00 08 00 00                                                # UDP 53 -> 54321`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, NumVLANs: 2, VLAN: [2]uint16{100, 200},
+				Version: 4, Proto: 17, HasPorts: true, SrcPort: 53, DstPort: 54321, Length: 28,
+				Src: v4mapped("192.0.2.1"), Dst: v4mapped("192.0.2.2")}},
+		{name: "three vlan tags", hex: `
+08 00 00 00 00 00 07 00
+0a 00 00 00 00 01 0a 00 00 00 00 02  81 00 00 01  81 00 00 02  81 00 00 03  08 00
+45 00 00 1c 00 00 00 00 40 11 00 00 c0 00 02 01 c0 00 02 02`, want: vxlan.VLANTooDeep},
+		{name: "ipv4 ihl 4", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+44 00 00 1c 00 00 00 00 40 11 00 00 c0 00 02 01 c0 00 02 02`, want: vxlan.IPv4BadHeader},
+		{name: "ipv4 options cut", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+4f 00 00 3c 00 00 00 00 40 11 00 00 c0 00 02 01 c0 00 02 02  01 01 01 01`, want: vxlan.IPv4Truncated},
+		{name: "ipv4 later fragment has no ports", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+45 00 05 dc 00 00 00 b9 40 11 00 00 c0 00 02 01 c0 00 02 02  # offset 185*8
+ab ab ab ab ab ab ab ab                                     # payload, not ports`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, Version: 4, Proto: 17,
+				Fragment: vxlan.LaterFragment, Length: 1500, Src: v4mapped("192.0.2.1"), Dst: v4mapped("192.0.2.2")}},
+		{name: "ipv4 tso length 0 uses captured", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+45 00 00 00 00 00 40 00 40 06 00 00 c0 00 02 01 c0 00 02 02
+00 16 c3 50 00 00 00 00 00 00 00 00 50 10 00 00 00 00 00 00  ab ab ab ab`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, Version: 4, Proto: 6, HasPorts: true,
+				SrcPort: 22, DstPort: 50000, Length: 44, LengthCaptured: true, Src: v4mapped("192.0.2.1"), Dst: v4mapped("192.0.2.2")}},
+		{name: "ipv4 icmp has no ports", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+45 00 00 54 00 00 00 00 40 01 00 00 c0 00 02 01 c0 00 02 02  08 00 f7 ff 00 01 00 01`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, Version: 4, Proto: 1, Length: 84,
+				Src: v4mapped("192.0.2.1"), Dst: v4mapped("192.0.2.2")}},
+		{name: "tcp ports cut", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+45 00 00 54 00 00 00 00 40 06 00 00 c0 00 02 01 c0 00 02 02  01 bb`, want: vxlan.L4Truncated},
+		{name: "ipv6 hop-by-hop dest-opts udp", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 86 dd
+60 00 00 00 00 20 00 40                          # payload 32, next HBH
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02
+3c 00 01 04 00 00 00 00                          # HBH -> dest opts, PadN
+11 01 01 0a 00 00 00 00 00 00 00 00 00 00 00 00  # dest opts (16 B) -> UDP
+11 d7 00 35 00 08 00 00                          # UDP 4567 -> 53`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, Version: 6, Proto: 17, HasPorts: true,
+				SrcPort: 4567, DstPort: 53, Length: 72, Src: mapped("2001:db8::1"), Dst: mapped("2001:db8::2")}},
+		{name: "ipv6 later fragment", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 86 dd
+60 00 00 00 05 b4 2c 40
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02
+06 00 05 a9 00 00 00 01                          # fragment -> TCP, offset 181, M
+ab ab ab ab ab ab ab ab`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, Version: 6, Proto: 6,
+				Fragment: vxlan.LaterFragment, Length: 1500, Src: mapped("2001:db8::1"), Dst: mapped("2001:db8::2")}},
+		{name: "ipv6 jumbo", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 86 dd
+60 00 00 00 00 00 00 40                          # payload length 0, next HBH
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02
+06 00 c2 04 00 01 86 a0                          # HBH: jumbo 100000 -> TCP
+00 50 9c 40`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 7, Version: 6, Proto: 6, HasPorts: true,
+				SrcPort: 80, DstPort: 40000, Length: 100040, Src: mapped("2001:db8::1"), Dst: mapped("2001:db8::2")}},
+		{name: "ipv6 hop-by-hop not first", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 86 dd
+60 00 00 00 00 10 3c 40
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02
+00 00 01 04 00 00 00 00  06 00 01 04 00 00 00 00`, want: vxlan.IPv6BadHeader},
+		{name: "ipv6 ext cut", hex: `
+08 00 00 00 00 00 07 00  0a 00 00 00 00 01 0a 00 00 00 00 02 86 dd
+60 00 00 00 00 10 2b 40
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 01
+20 01 0d b8 00 00 00 00 00 00 00 00 00 00 00 02
+06 02 00 00 00 00 00 00`, want: vxlan.IPv6ExtTruncated},
+		{name: "geneve with options carrying ethernet", geneve: true, hex: `
+02 00 65 58 00 00 2a 00                          # Geneve: 2 words of options, TEB, VNI 42
+01 02 03 01 de ad be ef                          # one option, 4 bytes of data
+0a 00 00 00 00 01 0a 00 00 00 00 02 08 00
+45 00 00 28 00 00 00 00 40 84 00 00 c6 12 00 01 c6 12 00 02   # SCTP 198.18.0.1 -> 198.18.0.2
+0b b8 0b b9 00 00 00 00 00 00 00 00`,
+			want: vxlan.OK, check: &vxlan.Packet{Encap: vxlan.EncapGeneve, VNI: 42, Version: 4, Proto: 132, HasPorts: true,
+				SrcPort: 3000, DstPort: 3001, Length: 40, Src: v4mapped("198.18.0.1"), Dst: v4mapped("198.18.0.2")}},
+		{name: "geneve version 1", geneve: true, hex: `40 00 65 58 00 00 2a 00`, want: vxlan.GeneveVersion},
+		{name: "geneve options cut", geneve: true, hex: `03 00 65 58 00 00 2a 00 01 02 03 01`, want: vxlan.GeneveTruncated},
+		{name: "geneve mpls", geneve: true, hex: `00 00 88 47 00 00 2a 00 00 00 00 00`, want: vxlan.GeneveProtocol},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := hexBytes(t, tc.hex)
+			var p vxlan.Packet
+			var got vxlan.Reason
+			if tc.geneve {
+				got = p.DecodeGeneve(b)
+			} else {
+				got = p.Decode(b)
+			}
+			if got != tc.want {
+				t.Fatalf("reason = %v, want %v", got, tc.want)
+			}
+			if tc.check != nil {
+				if diff := cmp.Diff(*tc.check, p); diff != "" {
+					t.Errorf("packet mismatch (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestReasonStringsAreDistinctLabels(t *testing.T) {
+	seen := map[string]bool{}
+	for r := range vxlan.NumReasons {
+		s := vxlan.Reason(r).String()
+		if s == "" || s == "unknown" || seen[s] || strings.ToLower(s) != s {
+			t.Errorf("Reason(%d).String() = %q: want a distinct lower-case label", r, s)
+		}
+		seen[s] = true
+	}
+	if got := vxlan.Reason(255).String(); got != "unknown" {
+		t.Errorf("Reason(255) = %q, want unknown", got)
+	}
+}
+
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	b := hexBytes(t, mirrorIPv4TCP)
+	var p vxlan.Packet
+	if n := testing.AllocsPerRun(1000, func() { p.Decode(b) }); n != 0 {
+		t.Errorf("Decode allocates %v times per packet", n)
+	}
+	f := vxlan.Frame(nil, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), 40000, 4789, b)
+	if n := testing.AllocsPerRun(1000, func() { p.DecodeFrame(f, 4789) }); n != 0 {
+		t.Errorf("DecodeFrame allocates %v times per packet", n)
+	}
+	if _, ok := any(p.SrcAddr()).(netip.Addr); !ok || testing.AllocsPerRun(100, func() { _ = p.SrcAddr() }) != 0 {
+		t.Errorf("SrcAddr allocates")
+	}
+}
+
+func TestDecodeFrame(t *testing.T) {
+	inner := hexBytes(t, mirrorIPv4TCP)
+	outerSrc, outerDst := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	var p vxlan.Packet
+	if r := p.DecodeFrame(vxlan.Frame(nil, outerSrc, outerDst, 1234, 4789, inner), 4789); r != vxlan.OK || p.DstPort != 51514 {
+		t.Errorf("VXLAN frame: reason %v, dport %d", r, p.DstPort)
+	}
+	if r := p.DecodeFrame(vxlan.Frame(nil, outerSrc, outerDst, 1234, 9999, inner), 4789); r != vxlan.OuterPort {
+		t.Errorf("frame to port 9999: reason %v, want outer_port", r)
+	}
+	if r := p.DecodeFrame(vxlan.Frame(nil, outerSrc, outerDst, 1234, 9999, inner), 9999); r != vxlan.OK {
+		t.Errorf("frame to configured port 9999: reason %v, want ok", r)
+	}
+	v6 := vxlan.Frame(nil, netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 1234, 4789, inner)
+	if r := p.DecodeFrame(v6, 4789); r != vxlan.OK || p.VNI != 12345 {
+		t.Errorf("IPv6 outer frame: reason %v, VNI %d", r, p.VNI)
+	}
+	portsEnd := len(v6) - len(inner) + 8 + 14 + 20 + 4 // outer headers, VXLAN, Ethernet, IPv4, ports
+	for n := range portsEnd {
+		if r := p.DecodeFrame(v6[:n], 4789); r == vxlan.OK {
+			t.Fatalf("frame cut to %d bytes decoded OK", n)
+		}
+	}
+}
