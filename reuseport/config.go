@@ -1,0 +1,234 @@
+package reuseport
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+)
+
+// ErrNotSupported is returned (wrapped) for a feature the platform lacks, such
+// as GRO or exact kernel drop counts off Linux.
+var ErrNotSupported = errors.New("reuseport: not supported")
+
+// Defaults applied by Listen to zero fields of Config.
+const (
+	DefaultRecvBuffer = 128 << 20 // bytes per socket, as in the seed design
+	DefaultBatchSize  = 64        // messages per recvmmsg
+	DefaultMsgSize    = 2048      // bytes per message; mirror packets are <= ~200 B
+	GROMsgSize        = 64 << 10  // bytes per message when GRO is on: a super-packet may reach 64 KiB
+	maxBatchSize      = 1024      // UIO_MAXIOV: the kernel caps one recvmmsg at this many messages
+)
+
+// WaitMode says how a Reader waits for packets. The choice decides the CPU
+// spent per packet; see the package documentation for the measurements.
+type WaitMode uint8
+
+const (
+	// WaitDefault lets the package choose; it is WaitBlocking on Linux (see
+	// the package documentation for why).
+	WaitDefault WaitMode = iota
+	// WaitNetpoll parks the reading goroutine in Go's netpoller (through the
+	// socket's syscall.RawConn) when the socket is empty; no OS thread is held
+	// while idle, but every wake-up costs an extra recvmmsg that returns
+	// EAGAIN and a trip through the scheduler.
+	WaitNetpoll
+	// WaitBlocking blocks in recvmmsg on the calling goroutine's OS thread,
+	// with a short SO_RCVTIMEO so Close is noticed even if the wake-up is
+	// missed. One OS thread per socket is held while waiting.
+	WaitBlocking
+)
+
+// String returns the mode's name as used in flags and benchmarks.
+func (m WaitMode) String() string {
+	switch m {
+	case WaitDefault:
+		return "default"
+	case WaitNetpoll:
+		return "netpoll"
+	case WaitBlocking:
+		return "blocking"
+	}
+	return "WaitMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseWaitMode parses the names String returns.
+func ParseWaitMode(s string) (WaitMode, error) {
+	switch s {
+	case "default", "":
+		return WaitDefault, nil
+	case "netpoll":
+		return WaitNetpoll, nil
+	case "blocking":
+		return WaitBlocking, nil
+	}
+	return 0, fmt.Errorf("unknown wait mode %q (want netpoll or blocking)", s)
+}
+
+// Config says what Listen opens. Zero fields take the defaults above.
+type Config struct {
+	// Addr is "host:port", for example ":4789" or "127.0.0.1:0". With port
+	// 0 the first socket picks a free port and the others share it.
+	Addr string
+	// Sockets is how many SO_REUSEPORT sockets to open (>= 1). The kernel
+	// spreads packets over them by a hash of the 4-tuple, so one sender's
+	// packets always reach the same socket. Off Linux only one is opened.
+	Sockets int
+	// RecvBuffer is the receive buffer asked for each socket, in bytes
+	// (default 128 MiB). SO_RCVBUFFORCE is used where the process may
+	// (CAP_NET_ADMIN), SO_RCVBUF (capped by net.core.rmem_max) otherwise.
+	RecvBuffer int
+	// BatchSize is the number of messages one recvmmsg may return (default
+	// 64, at most 1024).
+	BatchSize int
+	// MsgSize is the buffer size of one message in bytes (default 2048);
+	// longer datagrams are truncated. With GRO it is forced to 64 KiB.
+	MsgSize int
+	// GRO turns on UDP_GRO: the kernel may hand over several same-sized
+	// datagrams of one 4-tuple as one super-packet, which Batch splits back
+	// by the segment size from the control message. Linux only.
+	GRO bool
+	// Wait says how Read waits for packets (default WaitBlocking on Linux).
+	Wait WaitMode
+	// Log receives warnings such as a receive buffer smaller than asked.
+	// Nil means slog.Default().
+	Log *slog.Logger
+}
+
+// withDefaults validates c and fills its zero fields.
+func (c Config) withDefaults() (Config, error) {
+	if c.Sockets == 0 {
+		c.Sockets = 1
+	}
+	if c.Sockets < 0 {
+		return c, fmt.Errorf("reuseport: sockets %d: must be at least 1", c.Sockets)
+	}
+	if c.RecvBuffer == 0 {
+		c.RecvBuffer = DefaultRecvBuffer
+	}
+	if c.RecvBuffer < 0 {
+		return c, fmt.Errorf("reuseport: receive buffer %d: must not be negative", c.RecvBuffer)
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchSize < 0 || c.BatchSize > maxBatchSize {
+		return c, fmt.Errorf("reuseport: batch size %d: must be 1 to %d", c.BatchSize, maxBatchSize)
+	}
+	if c.MsgSize == 0 {
+		c.MsgSize = DefaultMsgSize
+	}
+	if c.MsgSize < 0 || c.MsgSize > GROMsgSize {
+		return c, fmt.Errorf("reuseport: message size %d: must be 1 to %d", c.MsgSize, GROMsgSize)
+	}
+	if c.GRO {
+		c.MsgSize = GROMsgSize
+	}
+	switch c.Wait {
+	case WaitDefault:
+		c.Wait = WaitBlocking
+	case WaitNetpoll, WaitBlocking:
+	default:
+		return c, fmt.Errorf("reuseport: wait mode %d: unknown", c.Wait)
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return c, nil
+}
+
+// splitAddr checks addr ("host:port", host empty or an IP address, no
+// names: a probe must not depend on DNS to start) and returns its parts.
+func splitAddr(addr string) (host string, port uint16, err error) {
+	host, ps, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen udp %s: %w", addr, err)
+	}
+	p, err := strconv.ParseUint(ps, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("listen udp %s: bad port %q", addr, ps)
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", 0, fmt.Errorf("listen udp %s: host %q is not an IP address", addr, host)
+		}
+	}
+	return host, uint16(p), nil
+}
+
+// addrPortOf converts a socket's local address.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
+
+// Group is the set of sockets Listen opened on one address.
+type Group struct {
+	readers []*Reader
+	local   netip.AddrPort
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Readers returns one Reader per socket. Each must be used by one goroutine
+// at a time; off Linux there is only one.
+func (g *Group) Readers() []*Reader { return g.readers }
+
+// LocalAddr returns the address the sockets are bound to, with the port the
+// kernel chose when Config.Addr asked for port 0.
+func (g *Group) LocalAddr() netip.AddrPort { return g.local }
+
+// Close closes every socket. A Read blocked on any of them returns
+// net.ErrClosed promptly (well within 100 ms); so does every later Read.
+// Close waits until the blocked reads have returned, so the caller may free
+// what they used. It is safe to call more than once and from any goroutine.
+func (g *Group) Close() error {
+	g.closeOnce.Do(func() {
+		// Wake every reader first so the closes below, which wait for
+		// reads in progress, do not add up.
+		for _, r := range g.readers {
+			r.wake()
+		}
+		var errs []error
+		for _, r := range g.readers {
+			if err := r.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		g.closeErr = errors.Join(errs...)
+	})
+	return g.closeErr
+}
+
+// KernelDrops returns the sum of every socket's exact kernel drop count (see
+// Reader.KernelDrops). Call it after the last Read for a final count.
+func (g *Group) KernelDrops() (uint64, error) {
+	var sum uint64
+	var errs []error
+	for _, r := range g.readers {
+		d, err := r.KernelDrops()
+		sum += d
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return sum, errors.Join(errs...)
+}
+
+// listenErr formats a bind error as "listen udp ADDR: address already in
+// use", keeping the errno for errors.Is.
+func listenErr(addr string, err error) error {
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		return fmt.Errorf("listen udp %s: %w", addr, se.Err)
+	}
+	return fmt.Errorf("listen udp %s: %w", addr, err)
+}
