@@ -24,21 +24,25 @@ type oracle struct {
 // inner IP layer.
 func gopacketDecode(b []byte, first gopacket.LayerType) (o oracle, ok bool) {
 	pkt := gopacket.NewPacket(b, first, gopacket.DecodeOptions{NoCopy: true, Lazy: false})
-	var ipLayers []gopacket.Layer
+	// The inner IP layer is the first after the tunnel header; gopacket may
+	// go on to read a payload as more IP (IP-in-IP), which dxmon does not.
+	var inner gopacket.Layer
+	tunnel := false
 	for _, l := range pkt.Layers() {
 		switch v := l.(type) {
 		case *layers.VXLAN:
-			o.vni = v.VNI
+			o.vni, tunnel = v.VNI, true
 		case *layers.Geneve:
-			o.vni = v.VNI
+			o.vni, tunnel = v.VNI, true
 		case *layers.IPv4, *layers.IPv6:
-			ipLayers = append(ipLayers, l)
+			if tunnel && inner == nil {
+				inner = l
+			}
 		}
 	}
-	if len(ipLayers) == 0 {
+	if inner == nil {
 		return o, false
 	}
-	inner := ipLayers[len(ipLayers)-1]
 	switch ip := inner.(type) {
 	case *layers.IPv4:
 		o.version = 4
@@ -55,14 +59,14 @@ func gopacketDecode(b []byte, first gopacket.LayerType) (o oracle, ok bool) {
 	if pkt.Layer(layers.LayerTypeIPv6Fragment) != nil {
 		o.fragment = true
 	}
-	// Only layers after the inner IP layer count as its transport.
+	// Only the first transport layer after the inner IP layer counts.
 	seen := false
 	for _, l := range pkt.Layers() {
 		if l == inner {
 			seen = true
 			continue
 		}
-		if !seen {
+		if !seen || o.hasPorts {
 			continue
 		}
 		switch v := l.(type) {
