@@ -1,0 +1,35 @@
+// Package flow counts mirrored traffic by 5-tuple in per-worker tables,
+// window by window, merges the workers' tables and ranks the Top-N flows,
+// sources, destinations and (protocol, destination port) pairs.
+//
+// # Tables
+//
+// A Table belongs to one worker goroutine: no locks, no sharing. It is an
+// open-addressing hash table of 64-byte entries with at most MaxFlows flows
+// at a load factor of at most 1/2, so memory is fixed at creation:
+// 2×64 + 4 = 132 bytes per flow of capacity, 33 MiB for DefaultMaxFlows
+// (262 144). Add takes the flow's precomputed hash (Key.Hash, shared with
+// the sampler) and does not allocate.
+//
+// When a table is full, totals stay exact: a new flow's traffic is added to
+// an overflow counter, and to Space-Saving summaries of flows, sources,
+// destinations and ports with HeavySlots counters each. Any key carrying
+// more than 1/HeavySlots of the overflow bytes is guaranteed to hold a
+// counter, so a flow with at least 1 % of a window's bytes reaches the
+// Top-N even if it started after the table filled; the sources of a
+// random-port flood surface in the source ranking the same way.
+//
+// # Windows
+//
+// Windows are aligned to multiples of their length on the wall clock
+// (WindowStart), so that probes report the same intervals. At a window's
+// end a worker hands its full table to the coordinator and continues with a
+// recycled one (Reset touches only the slots in use); nothing is allocated
+// in steady state.
+//
+// # Merging and ranking
+//
+// Merged sums any number of tables (order does not matter) into per-
+// dimension maps reused across windows; Top ranks with a bounded heap by
+// bytes, then packets, then key.
+package flow

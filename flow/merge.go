@@ -1,0 +1,157 @@
+package flow
+
+import (
+	"bytes"
+	"container/heap"
+	"time"
+)
+
+// Dim is a dimension traffic is ranked by.
+type Dim uint8
+
+// Dimensions.
+const (
+	DimFlow Dim = iota // 5-tuple
+	DimSrc             // source address (SrcOnly keys)
+	DimDst             // destination address (DstOnly keys)
+	DimPort            // protocol and destination port (PortOnly keys)
+	numDims
+)
+
+// Dims lists every dimension.
+var Dims = [...]Dim{DimFlow, DimSrc, DimDst, DimPort}
+
+// String names the dimension.
+func (d Dim) String() string {
+	return [...]string{"flow", "src", "dst", "dport"}[d]
+}
+
+// Entry is a key and its traffic.
+type Entry struct {
+	Key Key
+	Counter
+}
+
+// Merged is one window's traffic across workers: exact totals, and per
+// dimension the traffic of every flow held exactly plus the heavy hitters
+// found in overflow. The coordinator reuses one Merged for every window;
+// its maps keep their capacity across Reset.
+type Merged struct {
+	// Total is every packet and byte of the window, overflow included.
+	Total Counter
+	// Overflow is the part of Total whose flows were not held exactly.
+	Overflow Counter
+	dims     [numDims]map[Key]Counter
+}
+
+// NewMerged returns an empty Merged.
+func NewMerged() *Merged {
+	m := &Merged{}
+	for d := range m.dims {
+		m.dims[d] = make(map[Key]Counter)
+	}
+	return m
+}
+
+func (m *Merged) add(d Dim, k Key, c Counter) {
+	o := m.dims[d][k]
+	m.dims[d][k] = Counter{o.Packets + c.Packets, o.Bytes + c.Bytes}
+}
+
+// AddTable merges one worker's table.
+func (m *Merged) AddTable(t *Table) {
+	m.Total.Packets += t.total.Packets
+	m.Total.Bytes += t.total.Bytes
+	m.Overflow.Packets += t.overflow.Packets
+	m.Overflow.Bytes += t.overflow.Bytes
+	t.Each(func(k *Key, c Counter) {
+		m.add(DimFlow, *k, c)
+		m.add(DimSrc, k.SrcOnly(), c)
+		m.add(DimDst, k.DstOnly(), c)
+		m.add(DimPort, k.PortOnly(), c)
+	})
+	for _, d := range Dims {
+		t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, *k, c) })
+	}
+}
+
+// AddMerged merges another Merged into m.
+func (m *Merged) AddMerged(o *Merged) {
+	m.Total.Packets += o.Total.Packets
+	m.Total.Bytes += o.Total.Bytes
+	m.Overflow.Packets += o.Overflow.Packets
+	m.Overflow.Bytes += o.Overflow.Bytes
+	for d, dm := range o.dims {
+		for k, c := range dm {
+			m.add(Dim(d), k, c)
+		}
+	}
+}
+
+// Len is the number of distinct keys of dimension d.
+func (m *Merged) Len(d Dim) int { return len(m.dims[d]) }
+
+// Get returns the traffic of key k in dimension d.
+func (m *Merged) Get(d Dim, k Key) Counter { return m.dims[d][k] }
+
+// Reset empties m, keeping its maps' capacity.
+func (m *Merged) Reset() {
+	m.Total, m.Overflow = Counter{}, Counter{}
+	for d := range m.dims {
+		clear(m.dims[d])
+	}
+}
+
+// Better reports whether a ranks above b: more bytes, then more packets,
+// then the smaller key, so that rankings are total and repeatable.
+func Better(a, b *Entry) bool {
+	if a.Bytes != b.Bytes {
+		return a.Bytes > b.Bytes
+	}
+	if a.Packets != b.Packets {
+		return a.Packets > b.Packets
+	}
+	return bytes.Compare(a.Key[:], b.Key[:]) < 0
+}
+
+// Top returns the n best entries of dimension d, best first, with a
+// bounded heap: O(k log n) for k keys, not a full sort.
+func (m *Merged) Top(d Dim, n int) []Entry {
+	if n <= 0 {
+		return nil
+	}
+	h := make(worstFirst, 0, n)
+	for k, c := range m.dims[d] {
+		e := Entry{k, c}
+		if len(h) < n {
+			heap.Push(&h, e)
+		} else if Better(&e, &h[0]) {
+			h[0] = e
+			heap.Fix(&h, 0)
+		}
+	}
+	out := make([]Entry, len(h))
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(&h).(Entry)
+	}
+	return out
+}
+
+// worstFirst is a heap whose root is the worst of the kept entries.
+type worstFirst []Entry
+
+func (h worstFirst) Len() int           { return len(h) }
+func (h worstFirst) Less(i, j int) bool { return Better(&h[j], &h[i]) }
+func (h worstFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *worstFirst) Push(x any)        { *h = append(*h, x.(Entry)) }
+func (h *worstFirst) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return e
+}
+
+// WindowStart returns the start of the window of length d that holds t:
+// windows are aligned to multiples of d since the zero time (UTC), so that
+// probes in different zones report the same intervals.
+func WindowStart(t time.Time, d time.Duration) time.Time { return t.Truncate(d) }

@@ -1,0 +1,186 @@
+package flow
+
+import (
+	"fmt"
+	"math/bits"
+)
+
+// DefaultMaxFlows is the default number of flows a Table tracks exactly in
+// one window. At 150 kpps into one worker a 5-second window holds at most
+// 750 k flows; past the cap, traffic is still counted exactly in totals and
+// heavy hitters are still found (see Table).
+const DefaultMaxFlows = 1 << 18
+
+// HeavySlots is how many overflow flows (and sources, destinations and
+// ports) a Table tracks approximately once it is full. Any flow carrying
+// more than 1/HeavySlots of the overflow bytes is guaranteed to be among
+// them (Space-Saving), so a flow with ≥ 1 % of a window's bytes reaches the
+// Top-N even when it started after the table filled.
+const HeavySlots = 128
+
+// entry is one flow: a 64-byte cache line.
+type entry struct {
+	key     Key
+	hash    uint64
+	packets uint64
+	bytes   uint64
+}
+
+// EntryBytes is the memory of one slot. A Table has two slots per flow it
+// can hold (load factor ≤ 1/2) plus a 4-byte index, so its memory is about
+// (2×EntryBytes + 4) × MaxFlows: 132 B per flow, 33 MiB at the default.
+const EntryBytes = 64
+
+// Counter is a packet and byte count.
+type Counter struct {
+	Packets uint64
+	Bytes   uint64
+}
+
+// Table counts one window's flows for one worker. It is not safe for
+// concurrent use: each worker owns its tables and hands a full one to the
+// coordinator at the window's end (see Rotator). Add does not allocate.
+//
+// When MaxFlows flows are held, a new flow's traffic goes to an overflow
+// counter, so Total stays exact, and to Space-Saving summaries of flows,
+// sources, destinations and ports, so heavy hitters are still found.
+type Table struct {
+	slots    []entry
+	mask     uint64
+	used     []uint32 // occupied slot indices, in insertion order
+	maxFlows int
+
+	total    Counter
+	overflow Counter
+	heavy    [numDims]heavy
+}
+
+// NewTable returns a table that holds up to maxFlows flows exactly.
+func NewTable(maxFlows int) (*Table, error) {
+	if maxFlows < 1 || maxFlows > 1<<30 {
+		return nil, fmt.Errorf("flow: max flows %d outside [1, 2^30]", maxFlows)
+	}
+	n := 1 << bits.Len(uint(2*maxFlows-1)) // power of two ≥ 2×maxFlows
+	return &Table{
+		slots:    make([]entry, n),
+		mask:     uint64(n - 1),
+		used:     make([]uint32, 0, maxFlows),
+		maxFlows: maxFlows,
+	}, nil
+}
+
+// Add counts one packet of bytes bytes for key k, whose Hash is h.
+func (t *Table) Add(k *Key, h uint64, bytes uint64) {
+	t.total.Packets++
+	t.total.Bytes += bytes
+	i := h & t.mask
+	for {
+		e := &t.slots[i]
+		if e.packets == 0 {
+			if len(t.used) == t.maxFlows {
+				t.addOverflow(k, h, bytes)
+				return
+			}
+			e.key, e.hash, e.packets, e.bytes = *k, h, 1, bytes
+			t.used = append(t.used, uint32(i))
+			return
+		}
+		if e.hash == h && e.key == *k {
+			e.packets++
+			e.bytes += bytes
+			return
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+func (t *Table) addOverflow(k *Key, h uint64, bytes uint64) {
+	t.overflow.Packets++
+	t.overflow.Bytes += bytes
+	t.heavy[DimFlow].add(k, h, bytes)
+	s, d, p := k.SrcOnly(), k.DstOnly(), k.PortOnly()
+	t.heavy[DimSrc].add(&s, s.Hash(), bytes)
+	t.heavy[DimDst].add(&d, d.Hash(), bytes)
+	t.heavy[DimPort].add(&p, p.Hash(), bytes)
+}
+
+// Len is the number of flows held exactly.
+func (t *Table) Len() int { return len(t.used) }
+
+// MaxFlows is the number of flows the table holds exactly.
+func (t *Table) MaxFlows() int { return t.maxFlows }
+
+// Total is every packet and byte added, overflow included.
+func (t *Table) Total() Counter { return t.total }
+
+// Overflow is the traffic of flows that arrived when the table was full.
+func (t *Table) Overflow() Counter { return t.overflow }
+
+// Each calls fn for every flow held exactly, in insertion order.
+func (t *Table) Each(fn func(k *Key, c Counter)) {
+	for _, i := range t.used {
+		e := &t.slots[i]
+		fn(&e.key, Counter{e.packets, e.bytes})
+	}
+}
+
+// EachHeavy calls fn for every overflow entry of dimension d that
+// Space-Saving holds, with the traffic counted since it took its slot: a
+// lower bound of its overflow traffic, exact for a flow that kept its slot.
+func (t *Table) EachHeavy(d Dim, fn func(k *Key, c Counter)) {
+	h := &t.heavy[d]
+	for i := 0; i < h.n; i++ {
+		if c := (Counter{h.packets[i], h.bytes[i] - h.errs[i]}); c.Packets > 0 {
+			fn(&h.keys[i], c)
+		}
+	}
+}
+
+// Reset empties the table for reuse, touching only the slots in use.
+func (t *Table) Reset() {
+	for _, i := range t.used {
+		t.slots[i] = entry{}
+	}
+	t.used = t.used[:0]
+	t.total, t.overflow = Counter{}, Counter{}
+	for d := range t.heavy {
+		t.heavy[d].n = 0
+	}
+}
+
+// heavy is a Space-Saving summary (Metwally et al., 2005) weighted by
+// bytes: HeavySlots counters; a new key takes the smallest counter's slot
+// and inherits its count as error. Lookups scan the hash array, which fits
+// in a few cache lines.
+type heavy struct {
+	n       int
+	hashes  [HeavySlots]uint64
+	bytes   [HeavySlots]uint64
+	errs    [HeavySlots]uint64
+	packets [HeavySlots]uint64
+	keys    [HeavySlots]Key
+}
+
+func (s *heavy) add(k *Key, h uint64, bytes uint64) {
+	for i := 0; i < s.n; i++ {
+		if s.hashes[i] == h && s.keys[i] == *k {
+			s.bytes[i] += bytes
+			s.packets[i]++
+			return
+		}
+	}
+	if s.n < HeavySlots {
+		i := s.n
+		s.n++
+		s.hashes[i], s.bytes[i], s.errs[i], s.packets[i], s.keys[i] = h, bytes, 0, 1, *k
+		return
+	}
+	m := 0
+	for i := 1; i < HeavySlots; i++ {
+		if s.bytes[i] < s.bytes[m] {
+			m = i
+		}
+	}
+	s.hashes[m], s.errs[m], s.packets[m], s.keys[m] = h, s.bytes[m], 1, *k
+	s.bytes[m] += bytes
+}
