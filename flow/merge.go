@@ -120,7 +120,7 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 	if n <= 0 {
 		return nil
 	}
-	h := make(worstFirst, 0, n)
+	h := make(worstFirst, 0, min(n, len(m.dims[d])))
 	for k, c := range m.dims[d] {
 		e := Entry{k, c}
 		if len(h) < n {
