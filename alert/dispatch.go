@@ -65,6 +65,10 @@ type DispatcherConfig struct {
 	// Wait is the clock seam for retry waits: it returns after d, or with
 	// ctx's error when ctx ends first. Nil means the real clock.
 	Wait func(ctx context.Context, d time.Duration) error
+	// OnOutcome, if set, is called after each outcome is counted, with the
+	// sink's name and "sent", "retried", "dropped" or "failed": for tests
+	// and callers that wait for deliveries. It must not block.
+	OnOutcome func(sink, outcome string)
 }
 
 // Dispatcher delivers messages to its sinks in the background: Submit never
@@ -163,7 +167,7 @@ func (d *Dispatcher) Submit(m Message) {
 		select {
 		case l.q <- m:
 		default:
-			l.dropped.Inc()
+			d.count(l, "dropped")
 			d.log.Warn("alert queue full; message dropped", "sink", l.sink.Name(), "kind", m.Kind.String())
 		}
 	}
@@ -192,7 +196,7 @@ func (d *Dispatcher) drain(ctx context.Context, l *lane) {
 			for {
 				select {
 				case <-l.q:
-					l.dropped.Inc()
+					d.count(l, "dropped")
 				default:
 					return
 				}
@@ -210,30 +214,30 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, m Message) {
 		err := l.sink.Send(rctx, m)
 		cancel()
 		if err == nil {
-			l.sent.Inc()
+			d.count(l, "sent")
 			if attempt > 1 {
 				d.log.Info("alert delivered after retries", "sink", name, "attempts", attempt)
 			}
 			return
 		}
 		if ctx.Err() != nil {
-			l.failed.Inc()
+			d.count(l, "failed")
 			d.log.Warn("alert delivery abandoned at shutdown", "sink", name, "attempts", attempt, "err", err)
 			return
 		}
 		var re *RetryableError
 		if !errors.As(err, &re) || attempt >= d.cfg.MaxAttempts {
-			l.failed.Inc()
+			d.count(l, "failed")
 			d.log.Warn("alert delivery failed", "sink", name, "attempts", attempt, "err", err)
 			return
 		}
-		l.retried.Inc()
+		d.count(l, "retried")
 		w := backoff(attempt, d.cfg.RetryMin, d.cfg.RetryMax)
 		if re.After > w {
 			w = min(re.After, d.cfg.RetryMax)
 		}
 		if d.cfg.Wait(ctx, w) != nil {
-			l.failed.Inc()
+			d.count(l, "failed")
 			d.log.Warn("alert delivery abandoned at shutdown", "sink", name, "attempts", attempt, "err", err)
 			return
 		}
@@ -258,5 +262,21 @@ func wait(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+func (d *Dispatcher) count(l *lane, outcome string) {
+	switch outcome {
+	case "sent":
+		l.sent.Inc()
+	case "retried":
+		l.retried.Inc()
+	case "dropped":
+		l.dropped.Inc()
+	case "failed":
+		l.failed.Inc()
+	}
+	if d.cfg.OnOutcome != nil {
+		d.cfg.OnOutcome(l.sink.Name(), outcome)
 	}
 }

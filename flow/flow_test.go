@@ -321,7 +321,6 @@ func name(n int) string {
 	return "flows=" + strconv.Itoa(n)
 }
 
-
 func benchKeys(n int) ([]flow.Key, []uint64) {
 	keys := make([]flow.Key, n)
 	hashes := make([]uint64, n)
