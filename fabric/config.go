@@ -1,0 +1,290 @@
+package fabric
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Config is the deployment's configuration: the seed's config/dx-monitor.conf
+// keys (section 10) plus ADMIN_CIDR and the probe deployment's settings.
+// Build it with ParseConfig or LoadConfig, or fill it in code and call
+// Validate; every fabric entry point validates it again before any AWS call.
+type Config struct {
+	Region                string         // AWS_REGION
+	VPCID                 string         // VPC_ID
+	VPCCIDR               netip.Prefix   // VPC_CIDR
+	VGWID                 string         // VGW_ID
+	OnPremCIDRs           []netip.Prefix // ONPREM_CIDRS
+	WorkloadSubnets       []string       // WORKLOAD_SUBNETS: appliances, probes, GWLB, NLB
+	GWLBESubnets          []string       // GWLBE_SUBNETS: one GWLB endpoint each
+	BusinessCIDRs         []netip.Prefix // BUSINESS_SUBNET_CIDRS: routed through the endpoints
+	ApplianceInstanceType string         // APPLIANCE_INSTANCE_TYPE, default c6g.large
+	ProbeInstanceType     string         // PROBE_INSTANCE_TYPE, default c6gn.2xlarge
+	MirrorVNI             int32          // MIRROR_VNI, default 12345
+	ProjectTag            string         // PROJECT_TAG, default dx-monitoring
+	AdminCIDR             netip.Prefix   // ADMIN_CIDR, optional: SSH to the appliances
+	ProbeHealthPort       int32          // PROBE_HEALTH_PORT, default 9100: dxprobe -metrics, GET /healthz
+	SNSTopicARN           string         // SNS_TOPIC_ARN, optional: the probes may publish to it
+	ProbeBucket           string         // PROBE_BUCKET, default <project>-<account>-<region>
+	ProbeBinary           string         // PROBE_BINARY: local path of the dxprobe binary (stage 08)
+	ProbeUnit             string         // PROBE_UNIT: local path of dxprobe.service (stage 08)
+}
+
+// Defaults of the optional keys, as in the seed's section 10.
+const (
+	DefaultApplianceInstanceType = "c6g.large"
+	DefaultProbeInstanceType     = "c6gn.2xlarge"
+	DefaultMirrorVNI             = 12345
+	DefaultProjectTag            = "dx-monitoring"
+	DefaultProbeHealthPort       = 9100
+)
+
+// requiredKeys are the keys a configuration file must set.
+var requiredKeys = []string{"AWS_REGION", "VPC_ID", "VPC_CIDR", "VGW_ID", "ONPREM_CIDRS",
+	"WORKLOAD_SUBNETS", "GWLBE_SUBNETS", "BUSINESS_SUBNET_CIDRS"}
+
+// ignoredKeys are the seed's probe runtime keys, which may share the file.
+var ignoredKeys = map[string]bool{"PROBE_WORKERS": true, "PROBE_SAMPLE_RATE": true,
+	"ALERT_THRESHOLD_BPS": true, "ALERT_THRESHOLD_PPS": true, "SLACK_WEBHOOK_URL": true}
+
+// LoadConfig reads and validates the KEY=VALUE file at path.
+func LoadConfig(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	kv, err := ReadKeyValues(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	c, err := ParseConfig(kv)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadKeyValues reads the seed's shell-style KEY=VALUE format: one
+// assignment a line, an optional "export " prefix, values optionally in
+// single or double quotes, '#' comments and blank lines ignored. A line
+// that is not an assignment is an error naming its number.
+func ReadKeyValues(r io.Reader) (map[string]string, error) {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || !keyRE.MatchString(k) {
+			return nil, fmt.Errorf("line %d: not KEY=VALUE: %q", n, line)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		} else if i := strings.Index(v, " #"); i >= 0 {
+			v = strings.TrimSpace(v[:i])
+		}
+		kv[k] = v
+	}
+	return kv, sc.Err()
+}
+
+var keyRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+
+// ParseConfig builds a Config from KEY=VALUE pairs (the file's, with any
+// command-line overrides already applied) and validates it. The first
+// problem found is returned as one line naming the key.
+func ParseConfig(kv map[string]string) (Config, error) {
+	for _, k := range requiredKeys {
+		if strings.TrimSpace(kv[k]) == "" {
+			return Config{}, fmt.Errorf("%s is missing", k)
+		}
+	}
+	known := map[string]bool{}
+	for _, k := range append(requiredKeys, "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
+		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT") {
+		known[k] = true
+	}
+	for k := range kv {
+		if !known[k] && !ignoredKeys[k] {
+			return Config{}, fmt.Errorf("%s is not a known key", k)
+		}
+	}
+	c := Config{
+		Region:                kv["AWS_REGION"],
+		VPCID:                 kv["VPC_ID"],
+		VGWID:                 kv["VGW_ID"],
+		WorkloadSubnets:       SplitList(kv["WORKLOAD_SUBNETS"]),
+		GWLBESubnets:          SplitList(kv["GWLBE_SUBNETS"]),
+		ApplianceInstanceType: orDefault(kv["APPLIANCE_INSTANCE_TYPE"], DefaultApplianceInstanceType),
+		ProbeInstanceType:     orDefault(kv["PROBE_INSTANCE_TYPE"], DefaultProbeInstanceType),
+		ProjectTag:            orDefault(kv["PROJECT_TAG"], DefaultProjectTag),
+		SNSTopicARN:           kv["SNS_TOPIC_ARN"],
+		ProbeBucket:           kv["PROBE_BUCKET"],
+		ProbeBinary:           kv["PROBE_BINARY"],
+		ProbeUnit:             kv["PROBE_UNIT"],
+		MirrorVNI:             DefaultMirrorVNI,
+		ProbeHealthPort:       DefaultProbeHealthPort,
+	}
+	var err error
+	if c.VPCCIDR, err = parsePrefix("VPC_CIDR", kv["VPC_CIDR"]); err != nil {
+		return Config{}, err
+	}
+	if c.OnPremCIDRs, err = parsePrefixes("ONPREM_CIDRS", kv["ONPREM_CIDRS"]); err != nil {
+		return Config{}, err
+	}
+	if c.BusinessCIDRs, err = parsePrefixes("BUSINESS_SUBNET_CIDRS", kv["BUSINESS_SUBNET_CIDRS"]); err != nil {
+		return Config{}, err
+	}
+	if v := kv["ADMIN_CIDR"]; v != "" {
+		if c.AdminCIDR, err = parsePrefix("ADMIN_CIDR", v); err != nil {
+			return Config{}, err
+		}
+	}
+	if v := kv["MIRROR_VNI"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return Config{}, fmt.Errorf("MIRROR_VNI: %q is not a number", v)
+		}
+		c.MirrorVNI = int32(n)
+	}
+	if v := kv["PROBE_HEALTH_PORT"]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return Config{}, fmt.Errorf("PROBE_HEALTH_PORT: %q is not a number", v)
+		}
+		c.ProbeHealthPort = int32(n)
+	}
+	return c, c.Validate()
+}
+
+// SplitList splits a list value on commas and white space.
+func SplitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func parsePrefix(key, v string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(v))
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Errorf("%s: %q is not an IPv4 CIDR", key, v)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%s: %q has host bits set (want %s)", key, v, p.Masked())
+	}
+	return p, nil
+}
+
+func parsePrefixes(key, v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range SplitList(v) {
+		p, err := parsePrefix(key, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+var (
+	projectRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,19}$`)
+	idRE      = map[string]*regexp.Regexp{
+		"VPC_ID": regexp.MustCompile(`^vpc-[0-9a-f]+$`),
+		"VGW_ID": regexp.MustCompile(`^vgw-[0-9a-f]+$`),
+		"subnet": regexp.MustCompile(`^subnet-[0-9a-f]+$`),
+	}
+)
+
+// Validate checks everything that can be checked without AWS: presence,
+// formats, CIDRs inside the VPC, and the AWS limits that depend on the
+// configuration alone (rules per mirror filter). It returns one line naming
+// the first bad key.
+func (c Config) Validate() error {
+	switch {
+	case c.Region == "":
+		return fmt.Errorf("AWS_REGION is missing")
+	case !idRE["VPC_ID"].MatchString(c.VPCID):
+		return fmt.Errorf("VPC_ID: %q is not a VPC ID (vpc-…)", c.VPCID)
+	case !c.VPCCIDR.IsValid():
+		return fmt.Errorf("VPC_CIDR is missing")
+	case !idRE["VGW_ID"].MatchString(c.VGWID):
+		return fmt.Errorf("VGW_ID: %q is not a virtual private gateway ID (vgw-…)", c.VGWID)
+	case len(c.OnPremCIDRs) == 0:
+		return fmt.Errorf("ONPREM_CIDRS is missing")
+	case len(c.WorkloadSubnets) == 0:
+		return fmt.Errorf("WORKLOAD_SUBNETS is missing")
+	case len(c.GWLBESubnets) == 0:
+		return fmt.Errorf("GWLBE_SUBNETS is missing")
+	case len(c.BusinessCIDRs) == 0:
+		return fmt.Errorf("BUSINESS_SUBNET_CIDRS is missing")
+	case !projectRE.MatchString(c.ProjectTag):
+		return fmt.Errorf("PROJECT_TAG: %q must be 1-20 letters, digits or '-' (it prefixes load balancer names of at most 32)", c.ProjectTag)
+	case c.MirrorVNI < 0 || c.MirrorVNI > 1<<24-1:
+		return fmt.Errorf("MIRROR_VNI: %d is outside 0-16777215", c.MirrorVNI)
+	case c.ProbeHealthPort < 1 || c.ProbeHealthPort > 65535:
+		return fmt.Errorf("PROBE_HEALTH_PORT: %d is not a port", c.ProbeHealthPort)
+	case c.ApplianceInstanceType == "" || c.ProbeInstanceType == "":
+		return fmt.Errorf("APPLIANCE_INSTANCE_TYPE and PROBE_INSTANCE_TYPE must not be empty")
+	}
+	for _, key := range []string{"WORKLOAD_SUBNETS", "GWLBE_SUBNETS"} {
+		list := c.WorkloadSubnets
+		if key == "GWLBE_SUBNETS" {
+			list = c.GWLBESubnets
+		}
+		seen := map[string]bool{}
+		for _, s := range list {
+			if !idRE["subnet"].MatchString(s) {
+				return fmt.Errorf("%s: %q is not a subnet ID (subnet-…)", key, s)
+			}
+			if seen[s] {
+				return fmt.Errorf("%s: %s is listed twice", key, s)
+			}
+			seen[s] = true
+		}
+	}
+	for _, p := range c.BusinessCIDRs {
+		if !c.VPCCIDR.Contains(p.Addr()) || p.Bits() < c.VPCCIDR.Bits() {
+			return fmt.Errorf("BUSINESS_SUBNET_CIDRS: %s is outside VPC_CIDR %s", p, c.VPCCIDR)
+		}
+	}
+	for _, p := range c.OnPremCIDRs {
+		if p.Overlaps(c.VPCCIDR) {
+			return fmt.Errorf("ONPREM_CIDRS: %s overlaps VPC_CIDR %s", p, c.VPCCIDR)
+		}
+	}
+	if n := FilterRuleCount(len(c.OnPremCIDRs)); n > MaxRulesPerFilter {
+		return fmt.Errorf("ONPREM_CIDRS: %d CIDRs need %d mirror filter rules (an accept each way per CIDR plus 2 reject fallbacks), over the AWS limit of %d rules per filter",
+			len(c.OnPremCIDRs), n, MaxRulesPerFilter)
+	}
+	return nil
+}
+
+// AWS limits fabric checks before it calls AWS.
+const (
+	// MaxRulesPerFilter is the number of rules a traffic mirror filter holds.
+	MaxRulesPerFilter = 10
+	// MaxSessionsPerENI is the number of mirror sessions one source ENI takes.
+	MaxSessionsPerENI = 3
+)
+
+// FilterRuleCount is the number of mirror filter rules n on-prem CIDRs need:
+// an accept rule in each direction per CIDR and one reject fallback each way.
+func FilterRuleCount(n int) int { return 2*n + 2 }

@@ -1,0 +1,325 @@
+package fabric
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+func (d *Deployer) elbTags(name, role string) []elbtypes.Tag {
+	return []elbtypes.Tag{
+		{Key: aws.String(TagProject), Value: aws.String(d.cfg.ProjectTag)},
+		{Key: aws.String(TagName), Value: aws.String(name)},
+		{Key: aws.String(TagRole), Value: aws.String(role)},
+	}
+}
+
+// checkELBOwner fails when the load balancer or target group arn, found by
+// its name, does not carry this project's tag: fabric never adopts another's.
+func (d *Deployer) checkELBOwner(ctx context.Context, arn string) error {
+	out, err := d.c.ELB.DescribeTags(ctx, &elb.DescribeTagsInput{ResourceArns: []string{arn}})
+	if err != nil {
+		return err
+	}
+	for _, td := range out.TagDescriptions {
+		for _, t := range td.Tags {
+			if aws.ToString(t.Key) == TagProject && aws.ToString(t.Value) == d.cfg.ProjectTag {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%s exists without tag %s=%s: not adopting it", arn, TagProject, d.cfg.ProjectTag)
+}
+
+func (d *Deployer) findTG(name string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		out, err := d.c.ELB.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{Names: []string{name}})
+		if isNotFound(err) {
+			return "", nil
+		}
+		if err != nil || len(out.TargetGroups) == 0 {
+			return "", err
+		}
+		arn := aws.ToString(out.TargetGroups[0].TargetGroupArn)
+		return arn, d.checkELBOwner(ctx, arn)
+	}
+}
+
+func (d *Deployer) findLB(ctx context.Context, name string) (*elbtypes.LoadBalancer, error) {
+	out, err := d.c.ELB.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{Names: []string{name}})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil || len(out.LoadBalancers) == 0 {
+		return nil, err
+	}
+	lb := out.LoadBalancers[0]
+	return &lb, d.checkELBOwner(ctx, aws.ToString(lb.LoadBalancerArn))
+}
+
+func (d *Deployer) findLBARN(name string) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		lb, err := d.findLB(ctx, name)
+		if lb == nil || err != nil {
+			return "", err
+		}
+		return aws.ToString(lb.LoadBalancerArn), nil
+	}
+}
+
+// ensureTargets registers the instances missing from a target group.
+func (r *run) ensureTargets(ctx context.Context, tgName, tgARN string, ids []string) error {
+	registered := map[string]bool{}
+	if !isPlanned(tgARN) {
+		h, err := r.d.c.ELB.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)})
+		if err != nil {
+			return r.fail("target-group", tgName, fmt.Errorf("describe targets: %w", err))
+		}
+		for _, t := range h.TargetHealthDescriptions {
+			registered[aws.ToString(t.Target.Id)] = true
+		}
+	}
+	var missing []elbtypes.TargetDescription
+	var names []string
+	for _, id := range ids {
+		if !registered[id] {
+			missing = append(missing, elbtypes.TargetDescription{Id: aws.String(id)})
+			names = append(names, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return r.change(ctx, "target-group", tgName, tgARN, fmt.Sprintf("register %v", names), func(ctx context.Context) error {
+		_, err := r.d.c.ELB.RegisterTargets(ctx, &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tgARN), Targets: missing})
+		return err
+	})
+}
+
+// ensureListener creates the load balancer's listener when it has none.
+func (r *run) ensureListener(ctx context.Context, lbName, lbARN, tgARN string, proto elbtypes.ProtocolEnum, port int32) error {
+	d := r.d
+	_, err := r.ensure(ctx, "listener", lbName, func(ctx context.Context) (string, error) {
+		if isPlanned(lbARN) {
+			return "", nil
+		}
+		out, err := d.c.ELB.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: aws.String(lbARN)})
+		if err != nil || len(out.Listeners) == 0 {
+			return "", err
+		}
+		return aws.ToString(out.Listeners[0].ListenerArn), nil
+	}, func(ctx context.Context) (string, error) {
+		in := &elb.CreateListenerInput{
+			LoadBalancerArn: aws.String(lbARN),
+			DefaultActions:  []elbtypes.Action{{Type: elbtypes.ActionTypeEnumForward, TargetGroupArn: aws.String(tgARN)}},
+			Tags:            d.elbTags(lbName+"-listener", "listener"),
+		}
+		if proto != "" {
+			in.Protocol, in.Port = proto, aws.Int32(port)
+		}
+		out, err := d.c.ELB.CreateListener(ctx, in)
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.Listeners[0].ListenerArn), nil
+	})
+	return err
+}
+
+// waitLBActive waits for a load balancer with the SDK's waiter.
+func (r *run) waitLBActive(ctx context.Context, name, arn string) error {
+	if r.plan || isPlanned(arn) {
+		return nil
+	}
+	min, max := r.d.waitDelays()
+	w := elb.NewLoadBalancerAvailableWaiter(r.d.c.ELB, func(o *elb.LoadBalancerAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = min, max })
+	if err := w.Wait(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}, r.d.opt.WaitTimeout); err != nil {
+		return r.fail("load-balancer", name, fmt.Errorf("wait active: %w", err))
+	}
+	return nil
+}
+
+// Names of the stage 02 resources.
+func (d *Deployer) applianceName(az string) string { return d.name("appliance", az) }
+func (d *Deployer) gwlbName() string               { return d.name("gwlb") }
+func (d *Deployer) gwlbTGName() string             { return d.name("gwlb-tg") }
+func (d *Deployer) serviceName() string            { return d.name("gwlb-service") }
+func (d *Deployer) endpointName(subnet string) string {
+	return d.name("gwlbe", subnet)
+}
+
+func (d *Deployer) findService(ctx context.Context) (*ec2types.ServiceConfiguration, error) {
+	out, err := d.c.EC2.DescribeVpcEndpointServiceConfigurations(ctx, &ec2.DescribeVpcEndpointServiceConfigurationsInput{
+		Filters: d.byName(d.serviceName())})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range out.ServiceConfigurations {
+		if !stateIs(string(s.ServiceState), "deleting", "deleted", "failed") {
+			return &s, nil
+		}
+	}
+	return nil, nil
+}
+
+// findEndpoint returns the live GWLB endpoint of a subnet.
+func (d *Deployer) findEndpoint(ctx context.Context, subnet string) (*ec2types.VpcEndpoint, error) {
+	out, err := d.c.EC2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: d.byName(d.endpointName(subnet))})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range out.VpcEndpoints {
+		if !stateIs(string(e.State), "deleting", "deleted", "failed", "rejected", "expired") {
+			return &e, nil
+		}
+	}
+	return nil, nil
+}
+
+// stageGWLB is stage 02.
+func (r *run) stageGWLB(ctx context.Context) error {
+	d := r.d
+	sg, err := r.need(ctx, StageSecurity, "security-group", d.name("appliance-sg"), d.findSGID(d.name("appliance-sg")))
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, w := range r.env.workload {
+		id, err := r.ensureInstance(ctx, instanceSpec{role: "appliance", name: d.applianceName(w.az), subnet: w.subnet, sg: sg,
+			instanceType: d.cfg.ApplianceInstanceType, userData: ApplianceUserData})
+		if err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if err := r.waitRunning(ctx, "appliance-instance", ids); err != nil {
+		return err
+	}
+
+	tg, err := r.ensure(ctx, "target-group", d.gwlbTGName(), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
+		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
+			Name: aws.String(d.gwlbTGName()), Protocol: elbtypes.ProtocolEnumGeneve, Port: aws.Int32(GenevePort),
+			VpcId: aws.String(d.cfg.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
+			HealthCheckProtocol: elbtypes.ProtocolEnumTcp, HealthCheckPort: aws.String(fmt.Sprint(ApplianceHealthPort)),
+			Tags: d.elbTags(d.gwlbTGName(), "appliance"),
+		})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.TargetGroups[0].TargetGroupArn), nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.ensureTargets(ctx, d.gwlbTGName(), tg, ids); err != nil {
+		return err
+	}
+
+	lb, err := r.ensure(ctx, "gateway-load-balancer", d.gwlbName(), d.findLBARN(d.gwlbName()), func(ctx context.Context) (string, error) {
+		out, err := d.c.ELB.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
+			Name: aws.String(d.gwlbName()), Type: elbtypes.LoadBalancerTypeEnumGateway,
+			Subnets: r.env.workloadSubnets(), Tags: d.elbTags(d.gwlbName(), "gwlb"),
+		})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(out.LoadBalancers[0].LoadBalancerArn), nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.waitLBActive(ctx, d.gwlbName(), lb); err != nil {
+		return err
+	}
+	if err := r.ensureListener(ctx, d.gwlbName(), lb, tg, "", 0); err != nil {
+		return err
+	}
+
+	var svcName string
+	svcID, err := r.ensure(ctx, "endpoint-service", d.serviceName(), func(ctx context.Context) (string, error) {
+		s, err := d.findService(ctx)
+		if s == nil || err != nil {
+			return "", err
+		}
+		svcName = aws.ToString(s.ServiceName)
+		return aws.ToString(s.ServiceId), nil
+	}, func(ctx context.Context) (string, error) {
+		out, err := d.c.EC2.CreateVpcEndpointServiceConfiguration(ctx, &ec2.CreateVpcEndpointServiceConfigurationInput{
+			GatewayLoadBalancerArns: []string{lb}, AcceptanceRequired: aws.Bool(false),
+			ClientToken:       d.token("endpoint-service", d.serviceName(), lb),
+			TagSpecifications: d.tagSpec(ec2types.ResourceTypeVpcEndpointService, d.serviceName(), "gwlb"),
+		})
+		if err != nil {
+			return "", err
+		}
+		svcName = aws.ToString(out.ServiceConfiguration.ServiceName)
+		return aws.ToString(out.ServiceConfiguration.ServiceId), nil
+	})
+	if err != nil {
+		return err
+	}
+	if isPlanned(svcID) {
+		svcName = svcID
+	}
+
+	var created []string
+	for _, s := range d.cfg.GWLBESubnets {
+		name := d.endpointName(s)
+		id, err := r.ensure(ctx, "gwlb-endpoint", name, func(ctx context.Context) (string, error) {
+			e, err := d.findEndpoint(ctx, s)
+			if e == nil || err != nil {
+				return "", err
+			}
+			return aws.ToString(e.VpcEndpointId), nil
+		}, func(ctx context.Context) (string, error) {
+			out, err := d.c.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
+				VpcEndpointType: ec2types.VpcEndpointTypeGatewayLoadBalancer, VpcId: aws.String(d.cfg.VPCID),
+				ServiceName: aws.String(svcName), SubnetIds: []string{s},
+				ClientToken:       d.token("gwlb-endpoint", name, svcName, s),
+				TagSpecifications: d.tagSpec(ec2types.ResourceTypeVpcEndpoint, name, "gwlbe"),
+			})
+			if err != nil {
+				return "", err
+			}
+			return aws.ToString(out.VpcEndpoint.VpcEndpointId), nil
+		})
+		if err != nil {
+			return err
+		}
+		if !isPlanned(id) {
+			created = append(created, s)
+		}
+	}
+	if r.plan {
+		return nil
+	}
+	for _, s := range created {
+		if err := d.poll(ctx, "gwlb endpoint "+d.endpointName(s)+" available", func(ctx context.Context) (bool, error) {
+			e, err := d.findEndpoint(ctx, s)
+			if err != nil || e == nil {
+				return false, err
+			}
+			return stateIs(string(e.State), "available"), nil
+		}); err != nil {
+			return r.fail("gwlb-endpoint", d.endpointName(s), err)
+		}
+	}
+	return nil
+}
+
+// stateIs compares an endpoint state case-insensitively: the SDK's enum
+// says "Available", the API answers "available".
+func stateIs(state string, any ...string) bool {
+	for _, a := range any {
+		if strings.EqualFold(state, a) {
+			return true
+		}
+	}
+	return false
+}
