@@ -162,8 +162,8 @@ func (r *run) stageDeploy(ctx context.Context) error {
 	name := "dxprobe " + a.version
 	cmd, err := d.c.SSM.SendCommand(ctx, &ssm.SendCommandInput{
 		DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: stale,
-		Comment:      aws.String("dxmon: install dxprobe " + a.version),
-		Parameters:   map[string][]string{"commands": DeployScript(bucket, a.version)},
+		Comment:    aws.String("dxmon: install dxprobe " + a.version),
+		Parameters: map[string][]string{"commands": DeployScript(bucket, a.version)},
 	})
 	if err != nil {
 		return r.fail("probe-deployment", name, fmt.Errorf("send command: %w", err))

@@ -343,8 +343,8 @@ func (r *run) syncSessions(ctx context.Context) (SyncResult, error) {
 			out, err := d.c.EC2.CreateTrafficMirrorSession(ctx, &ec2.CreateTrafficMirrorSessionInput{
 				NetworkInterfaceId: aws.String(e), TrafficMirrorTargetId: aws.String(target), TrafficMirrorFilterId: aws.String(filter),
 				SessionNumber: aws.Int32(num), VirtualNetworkId: aws.Int32(d.cfg.MirrorVNI), PacketLength: aws.Int32(MirrorPacketLength),
-				Description: aws.String("dxmon appliance ENI " + e),
-				ClientToken: d.token("mirror-session", name, target, filter, fmt.Sprint(d.cfg.MirrorVNI)),
+				Description:       aws.String("dxmon appliance ENI " + e),
+				ClientToken:       d.token("mirror-session", name, target, filter, fmt.Sprint(d.cfg.MirrorVNI)),
 				TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorSession, name, "session"),
 			})
 			if err != nil {

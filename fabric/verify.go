@@ -59,7 +59,9 @@ type checker struct {
 	ctx context.Context
 }
 
-func (c *checker) problem(format string, a ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, a...)) }
+func (c *checker) problem(format string, a ...any) {
+	c.Problems = append(c.Problems, fmt.Sprintf(format, a...))
+}
 
 // found records a problem when id is empty or err is set.
 func (c *checker) found(what, id string, err error) bool {
