@@ -3,8 +3,13 @@ package fabric_test
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +21,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/middleware"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"pgregory.net/rapid"
 
 	"github.com/dxmon/dxmon/fabric"
 	"github.com/dxmon/dxmon/internal/mototest"
@@ -214,13 +224,23 @@ func TestMotoEndToEnd(t *testing.T) {
 	if checks.OK() || checks[4].OK {
 		t.Fatalf("verify passed with no traffic through the NLB: %v", checks)
 	}
-	putNLBTraffic(t, cfg, nlbDimension(t, d, cfg), time.Now())
+	putMetric(t, cfg, "AWS/NetworkELB", "ProcessedPackets", "LoadBalancer", nlbDimension(t, d, cfg), 1e6)
 	checks, err = d.Verify(ctx)
 	if err != nil || !checks.OK() {
 		t.Fatalf("verify after apply: %v\n%v", err, checks)
 	}
 	for _, c := range checks {
 		t.Log(c)
+	}
+
+	// Packets the appliances matched but AWS did not mirror fail the mirror
+	// stage, naming the instance.
+	apps := instancesByRole(t, ec2.NewFromConfig(cfg), "dxtest", "appliance")
+	putMetric(t, cfg, "AWS/EC2", "NetworkPacketsSkipMirrorIn", "InstanceId", aws.ToString(apps[0].InstanceId), 42)
+	checks, err = d.Verify(ctx)
+	if err != nil || checks.OK() || checks[2].OK || !strings.Contains(checks[2].String(), aws.ToString(apps[0].InstanceId)) ||
+		!strings.Contains(checks[2].String(), "42 packets not mirrored") {
+		t.Fatalf("verify with skipped mirror packets: %v\n%v", err, checks)
 	}
 
 	// Apply again: nothing to create, no mutating call.
@@ -235,7 +255,295 @@ func TestMotoEndToEnd(t *testing.T) {
 	if a := countActions(events); a[fabric.Created]+a[fabric.Changed]+a[fabric.Deleted] != 0 {
 		t.Fatalf("second apply changed things: %v", events)
 	}
-	_ = proxy
+
+	// ENI lifecycle: an appliance gains ENI x; then gains y and loses x.
+	ec := ec2.NewFromConfig(cfg)
+	x := attachENI(t, ec, apps[0], w.kv["WORKLOAD_SUBNETS"], 1)
+	res, err := d.SyncENIs(ctx)
+	if err != nil {
+		t.Fatalf("sync after adding %s: %v", x.eni, err)
+	}
+	if diff := cmp.Diff(fabric.SyncResult{Created: []string{x.eni}}, res, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("sync after adding %s (-want +got):\n%s", x.eni, diff)
+	}
+	y := attachENI(t, ec, apps[1], w.kv["WORKLOAD_SUBNETS"], 1)
+	x.remove(t, ec)
+	calls.reset(0, false)
+	res, err = d.SyncENIs(ctx)
+	if err != nil {
+		t.Fatalf("sync after adding %s and removing %s: %v", y.eni, x.eni, err)
+	}
+	if diff := cmp.Diff(fabric.SyncResult{Created: []string{y.eni}, Deleted: []string{x.eni}}, res, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("sync after adding %s and removing %s (-want +got):\n%s", y.eni, x.eni, diff)
+	}
+	if diff := cmp.Diff([]string{"CreateTrafficMirrorSession", "DeleteTrafficMirrorSession"}, calls.list()); diff != "" {
+		t.Fatalf("sync's mutating calls (-want +got):\n%s", diff)
+	}
+	if res, err = d.SyncENIs(ctx); err != nil || len(res.Created)+len(res.Deleted) != 0 {
+		t.Fatalf("third sync: %+v, %v", res, err)
+	}
+
+	// An ENI that already carries 3 sessions (another tool's) is reported
+	// full, and the others are still synced.
+	z := attachENI(t, ec, apps[1], w.kv["WORKLOAD_SUBNETS"], 2)
+	target, filter := mirrorIDs(t, ec, "dxtest")
+	var foreign []string
+	for n := int32(1); n <= 3; n++ {
+		out, err := ec.CreateTrafficMirrorSession(ctx, &ec2.CreateTrafficMirrorSessionInput{NetworkInterfaceId: aws.String(z.eni),
+			TrafficMirrorTargetId: aws.String(target), TrafficMirrorFilterId: aws.String(filter), SessionNumber: aws.Int32(n)})
+		if err != nil {
+			t.Fatalf("foreign session %d on %s: %v", n, z.eni, err)
+		}
+		foreign = append(foreign, aws.ToString(out.TrafficMirrorSession.TrafficMirrorSessionId))
+	}
+	res, err = d.SyncENIs(ctx)
+	if !errors.Is(err, fabric.ErrENIFull) || !strings.Contains(err.Error(), "limit of 3") {
+		t.Fatalf("sync with a full ENI: err = %v, want ErrENIFull naming the limit", err)
+	}
+	if diff := cmp.Diff(fabric.SyncResult{Full: []string{z.eni}}, res, cmpopts.EquateEmpty()); diff != "" {
+		t.Fatalf("sync with a full ENI (-want +got):\n%s", diff)
+	}
+	for _, id := range foreign {
+		if _, err := ec.DeleteTrafficMirrorSession(ctx, &ec2.DeleteTrafficMirrorSessionInput{TrafficMirrorSessionId: aws.String(id)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z.remove(t, ec)
+	y.remove(t, ec)
+	// AWS deletes an ENI's sessions with it: the next sync finds y's gone.
+	if n := proxy.DeleteSessionsOf(y.eni); n != 1 {
+		t.Fatalf("sessions of %s: %d, want 1", y.eni, n)
+	}
+	if res, err = d.SyncENIs(ctx); err != nil || len(res.Created)+len(res.Deleted) != 0 {
+		t.Fatalf("sync after AWS removed %s with its sessions: %+v, %v", y.eni, res, err)
+	}
+
+	events = nil
+	if err := d.Destroy(ctx); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	if a := countActions(events); a[fabric.Deleted] < 20 {
+		t.Fatalf("destroy deleted %d resources: %v", a[fabric.Deleted], events)
+	}
+	if left := inventory(t, cfg, "dxtest"); len(left) != 0 {
+		t.Fatalf("tagged resources left after destroy: %v", left)
+	}
+	calls.reset(0, false)
+	if err := d.Destroy(ctx); err != nil {
+		t.Fatalf("second destroy: %v", err)
+	}
+	if m := calls.list(); len(m) != 0 {
+		t.Fatalf("second destroy made mutating calls: %v", m)
+	}
+	t.Logf("served by the proxy: %v", proxy.Hits())
+}
+
+func instancesByRole(t *testing.T, ec *ec2.Client, project, role string) []ec2types.Instance {
+	t.Helper()
+	out, err := ec.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:Project"), Values: []string{project}}, {Name: aws.String("tag:dxmon:role"), Values: []string{role}},
+		{Name: aws.String("instance-state-name"), Values: []string{"pending", "running"}}}})
+	if err != nil {
+		t.Fatalf("describe %s instances: %v", role, err)
+	}
+	var in []ec2types.Instance
+	for _, r := range out.Reservations {
+		in = append(in, r.Instances...)
+	}
+	sort.Slice(in, func(i, j int) bool { return aws.ToString(in[i].Placement.AvailabilityZone) < aws.ToString(in[j].Placement.AvailabilityZone) })
+	return in
+}
+
+type attached struct{ eni, attachment string }
+
+// attachENI creates an ENI in the instance's subnet and attaches it at the
+// device index, as an appliance scaling its interfaces would.
+func attachENI(t *testing.T, ec *ec2.Client, inst ec2types.Instance, _ string, index int32) attached {
+	t.Helper()
+	ctx := context.Background()
+	n, err := ec.CreateNetworkInterface(ctx, &ec2.CreateNetworkInterfaceInput{SubnetId: inst.SubnetId})
+	if err != nil {
+		t.Fatalf("create ENI: %v", err)
+	}
+	eni := aws.ToString(n.NetworkInterface.NetworkInterfaceId)
+	a, err := ec.AttachNetworkInterface(ctx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: aws.String(eni),
+		InstanceId: inst.InstanceId, DeviceIndex: aws.Int32(index)})
+	if err != nil {
+		t.Fatalf("attach %s: %v", eni, err)
+	}
+	return attached{eni, aws.ToString(a.AttachmentId)}
+}
+
+func (a attached) remove(t *testing.T, ec *ec2.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := ec.DetachNetworkInterface(ctx, &ec2.DetachNetworkInterfaceInput{AttachmentId: aws.String(a.attachment)}); err != nil {
+		t.Fatalf("detach %s: %v", a.eni, err)
+	}
+	if _, err := ec.DeleteNetworkInterface(ctx, &ec2.DeleteNetworkInterfaceInput{NetworkInterfaceId: aws.String(a.eni)}); err != nil {
+		t.Fatalf("delete %s: %v", a.eni, err)
+	}
+}
+
+func mirrorIDs(t *testing.T, ec *ec2.Client, project string) (target, filter string) {
+	t.Helper()
+	ctx := context.Background()
+	tf := []ec2types.Filter{{Name: aws.String("tag:Project"), Values: []string{project}}}
+	tg, err := ec.DescribeTrafficMirrorTargets(ctx, &ec2.DescribeTrafficMirrorTargetsInput{Filters: tf})
+	if err != nil || len(tg.TrafficMirrorTargets) != 1 {
+		t.Fatalf("mirror targets: %v %v", tg, err)
+	}
+	fl, err := ec.DescribeTrafficMirrorFilters(ctx, &ec2.DescribeTrafficMirrorFiltersInput{Filters: tf})
+	if err != nil || len(fl.TrafficMirrorFilters) != 1 {
+		t.Fatalf("mirror filters: %v %v", fl, err)
+	}
+	return aws.ToString(tg.TrafficMirrorTargets[0].TrafficMirrorTargetId), aws.ToString(fl.TrafficMirrorFilters[0].TrafficMirrorFilterId)
+}
+
+// inventory lists every resource carrying the project's tag (or, for
+// IAM, S3 and load balancers, its name prefix), as "kind name" with the
+// Name tag rather than IDs, so that two runs compare; a duplicate shows as
+// a repeated line. Sub-resources (rules, routes, associations, targets,
+// deployments) are listed too.
+func inventory(t *testing.T, cfg aws.Config, project string) []string {
+	t.Helper()
+	ctx := context.Background()
+	ec := ec2.NewFromConfig(cfg)
+	lb := elb.NewFromConfig(cfg)
+	tf := []ec2types.Filter{{Name: aws.String("tag:Project"), Values: []string{project}}}
+	var left []string
+	add := func(kind string, names ...string) {
+		for _, n := range names {
+			left = append(left, kind+" "+n)
+		}
+	}
+	name := func(tags []ec2types.Tag) string {
+		for _, t := range tags {
+			if aws.ToString(t.Key) == "Name" {
+				return aws.ToString(t.Value)
+			}
+		}
+		return "(no name)"
+	}
+	must := func(err error) {
+		if err != nil {
+			t.Fatalf("inventory: %v", err)
+		}
+	}
+	in, err := ec.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: append(tf, ec2types.Filter{Name: aws.String("instance-state-name"),
+		Values: []string{"pending", "running", "stopping", "stopped", "shutting-down"}})})
+	must(err)
+	for _, r := range in.Reservations {
+		for _, i := range r.Instances {
+			add("instance", name(i.Tags))
+			for _, tg := range i.Tags {
+				if aws.ToString(tg.Key) == fabric.TagProbeVersion {
+					add("deployment", name(i.Tags))
+				}
+			}
+		}
+	}
+	sg, err := ec.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: tf})
+	must(err)
+	for _, g := range sg.SecurityGroups {
+		add("security-group", name(g.Tags))
+		for _, p := range append(append([]ec2types.IpPermission{}, g.IpPermissions...), g.IpPermissionsEgress...) {
+			for _, r := range p.IpRanges {
+				add("sg-rule", fmt.Sprintf("%s %s %d %s", name(g.Tags), aws.ToString(p.IpProtocol), aws.ToInt32(p.FromPort), aws.ToString(r.CidrIp)))
+			}
+		}
+	}
+	rt, err := ec.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: tf})
+	must(err)
+	for _, r := range rt.RouteTables {
+		add("route-table", name(r.Tags))
+		for _, a := range r.Associations {
+			add("association", name(r.Tags)+" "+aws.ToString(a.GatewayId))
+		}
+		for _, x := range r.Routes {
+			add("route", name(r.Tags)+" "+aws.ToString(x.DestinationCidrBlock))
+		}
+	}
+	ep, err := ec.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: tf})
+	must(err)
+	for _, e := range ep.VpcEndpoints {
+		if !strings.EqualFold(string(e.State), "deleted") {
+			add("vpc-endpoint", name(e.Tags))
+		}
+	}
+	svc, err := ec.DescribeVpcEndpointServiceConfigurations(ctx, &ec2.DescribeVpcEndpointServiceConfigurationsInput{Filters: tf})
+	must(err)
+	for _, s := range svc.ServiceConfigurations {
+		add("endpoint-service", name(s.Tags))
+	}
+	mt, err := ec.DescribeTrafficMirrorTargets(ctx, &ec2.DescribeTrafficMirrorTargetsInput{Filters: tf})
+	must(err)
+	for _, x := range mt.TrafficMirrorTargets {
+		add("mirror-target", name(x.Tags))
+	}
+	mf, err := ec.DescribeTrafficMirrorFilters(ctx, &ec2.DescribeTrafficMirrorFiltersInput{Filters: tf})
+	must(err)
+	for _, x := range mf.TrafficMirrorFilters {
+		add("mirror-filter", name(x.Tags))
+		rules, err := ec.DescribeTrafficMirrorFilterRules(ctx, &ec2.DescribeTrafficMirrorFilterRulesInput{TrafficMirrorFilterId: x.TrafficMirrorFilterId})
+		must(err)
+		for _, r := range rules.TrafficMirrorFilterRules {
+			add("mirror-rule", fmt.Sprintf("%s %s %d", name(x.Tags), r.TrafficDirection, aws.ToInt32(r.RuleNumber)))
+		}
+	}
+	ms, err := ec.DescribeTrafficMirrorSessions(ctx, &ec2.DescribeTrafficMirrorSessionsInput{})
+	must(err)
+	for _, x := range ms.TrafficMirrorSessions {
+		add("mirror-session", fmt.Sprintf("%s #%d", name(x.Tags), aws.ToInt32(x.SessionNumber)))
+	}
+	lbs, err := lb.DescribeLoadBalancers(ctx, &elb.DescribeLoadBalancersInput{})
+	must(err)
+	for _, l := range lbs.LoadBalancers {
+		add("load-balancer", aws.ToString(l.LoadBalancerName))
+		ls, err := lb.DescribeListeners(ctx, &elb.DescribeListenersInput{LoadBalancerArn: l.LoadBalancerArn})
+		must(err)
+		for range ls.Listeners {
+			add("listener", aws.ToString(l.LoadBalancerName))
+		}
+	}
+	tgs, err := lb.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{})
+	must(err)
+	for _, g := range tgs.TargetGroups {
+		add("target-group", aws.ToString(g.TargetGroupName))
+		h, err := lb.DescribeTargetHealth(ctx, &elb.DescribeTargetHealthInput{TargetGroupArn: g.TargetGroupArn})
+		must(err)
+		for range h.TargetHealthDescriptions {
+			add("target", aws.ToString(g.TargetGroupName))
+		}
+	}
+	roles, err := iam.NewFromConfig(cfg).ListRoles(ctx, &iam.ListRolesInput{})
+	must(err)
+	for _, r := range roles.Roles {
+		if strings.HasPrefix(aws.ToString(r.RoleName), project+"-") {
+			add("iam-role", aws.ToString(r.RoleName))
+		}
+	}
+	profs, err := iam.NewFromConfig(cfg).ListInstanceProfiles(ctx, &iam.ListInstanceProfilesInput{})
+	must(err)
+	for _, p := range profs.InstanceProfiles {
+		add("instance-profile", aws.ToString(p.InstanceProfileName))
+		for _, r := range p.Roles {
+			add("profile-role", aws.ToString(p.InstanceProfileName)+" "+aws.ToString(r.RoleName))
+		}
+	}
+	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	buckets, err := s3c.ListBuckets(ctx, &s3.ListBucketsInput{})
+	must(err)
+	for _, b := range buckets.Buckets {
+		add("s3-bucket", aws.ToString(b.Name))
+		objs, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: b.Name})
+		must(err)
+		for _, o := range objs.Contents {
+			add("s3-object", aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(left)
+	return left
 }
 
 func nlbDimension(t *testing.T, d *fabric.Deployer, cfg aws.Config) string {
@@ -247,15 +555,95 @@ func nlbDimension(t *testing.T, d *fabric.Deployer, cfg aws.Config) string {
 	return fabric.NLBDimension(aws.ToString(out.LoadBalancers[0].LoadBalancerArn))
 }
 
-// putNLBTraffic records, as AWS would, that the probe NLB processed packets.
-func putNLBTraffic(t *testing.T, cfg aws.Config, dim string, at time.Time) {
+// putMetric records a data point now, as AWS would.
+func putMetric(t *testing.T, cfg aws.Config, ns, metric, dim, value string, v float64) {
 	t.Helper()
 	_, err := cloudwatch.NewFromConfig(cfg).PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{
-		Namespace: aws.String("AWS/NetworkELB"),
-		MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("ProcessedPackets"), Value: aws.Float64(1e6), Timestamp: aws.Time(at),
-			Dimensions: []cwtypes.Dimension{{Name: aws.String("LoadBalancer"), Value: aws.String(dim)}}}},
+		Namespace: aws.String(ns),
+		MetricData: []cwtypes.MetricDatum{{MetricName: aws.String(metric), Value: aws.Float64(v), Timestamp: aws.Time(time.Now()),
+			Dimensions: []cwtypes.Dimension{{Name: aws.String(dim), Value: aws.String(value)}}}},
 	})
 	if err != nil {
-		t.Fatalf("put metric: %v", err)
+		t.Fatalf("put metric %s: %v", metric, err)
 	}
+}
+
+var worldIDs = regexp.MustCompile(`\b(subnet|eni|vgw|vpc)-[0-9a-f]+\b`)
+
+// normalized is the inventory with the IDs that differ between two worlds
+// masked.
+func normalized(t *testing.T, cfg aws.Config) []string {
+	inv := inventory(t, cfg, "dxtest")
+	for i, l := range inv {
+		inv[i] = worldIDs.ReplaceAllString(l, "$1-*")
+	}
+	sort.Strings(inv)
+	return inv
+}
+
+// TestMotoInterruptedApplyConverges interrupts an apply at a mutating call
+// drawn by rapid — before the call reaches AWS, or after AWS did it but
+// the answer was lost — then applies again: the result must be the same
+// resource set as an uninterrupted apply, with no duplicate, and a third
+// apply must make no mutating call.
+func TestMotoInterruptedApplyConverges(t *testing.T) {
+	s, proxy, cfg, calls := emulator(t)
+	ctx := context.Background()
+	fresh := func() *fabric.Deployer {
+		s.Reset(t)
+		proxy.Reset()
+		return newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
+	}
+	calls.reset(0, false)
+	if err := fresh().Apply(ctx); err != nil {
+		t.Fatalf("reference apply: %v", err)
+	}
+	total := len(calls.list())
+	want := normalized(t, cfg)
+	t.Logf("an apply makes %d mutating calls and %d resources", total, len(want))
+
+	checks := 6
+	if testing.Short() {
+		checks = 2
+	}
+	defer setRapidChecks(t, checks)()
+	rapid.Check(t, func(rt *rapid.T) {
+		failAt := rapid.IntRange(1, total).Draw(rt, "failAt")
+		after := rapid.Bool().Draw(rt, "afterCall")
+		d := fresh()
+		calls.reset(failAt, after)
+		err := d.Apply(ctx)
+		op := calls.list()[failAt-1]
+		if !errors.Is(err, errInterrupted) {
+			rt.Fatalf("apply interrupted at call %d (%s): err = %v", failAt, op, err)
+		}
+		calls.reset(0, false)
+		if err := d.Apply(ctx); err != nil {
+			rt.Fatalf("apply after interruption at %d (%s): %v", failAt, op, err)
+		}
+		if diff := cmp.Diff(want, normalized(t, cfg)); diff != "" {
+			rt.Fatalf("resources after interruption at %d (%s, after=%v) (-want +got):\n%s", failAt, op, after, diff)
+		}
+		calls.reset(0, false)
+		if err := d.Apply(ctx); err != nil {
+			rt.Fatalf("third apply: %v", err)
+		}
+		if m := calls.list(); len(m) != 0 {
+			rt.Fatalf("third apply after interruption at %d (%s) made mutating calls: %v", failAt, op, m)
+		}
+	})
+}
+
+// setRapidChecks sets rapid's number of checks for one test (each check
+// here runs three applies against moto) and returns the restore function.
+func setRapidChecks(t *testing.T, n int) func() {
+	f := flag.Lookup("rapid.checks")
+	if f == nil {
+		t.Fatal("rapid.checks flag not registered")
+	}
+	old := f.Value.String()
+	if err := f.Value.Set(strconv.Itoa(n * map[bool]int{true: 5, false: 1}[testing.Short()])); err != nil {
+		t.Fatal(err)
+	}
+	return func() { _ = f.Value.Set(old) }
 }
