@@ -350,7 +350,9 @@ func instancesByRole(t *testing.T, ec *ec2.Client, project, role string) []ec2ty
 	for _, r := range out.Reservations {
 		in = append(in, r.Instances...)
 	}
-	sort.Slice(in, func(i, j int) bool { return aws.ToString(in[i].Placement.AvailabilityZone) < aws.ToString(in[j].Placement.AvailabilityZone) })
+	sort.Slice(in, func(i, j int) bool {
+		return aws.ToString(in[i].Placement.AvailabilityZone) < aws.ToString(in[j].Placement.AvailabilityZone)
+	})
 	return in
 }
 
