@@ -1,0 +1,392 @@
+// Command dxprobe is dxmon's probe: it reads VPC Traffic Mirroring packets
+// (VXLAN over UDP 4789) on N SO_REUSEPORT sockets, counts inner 5-tuple
+// flows in windows aligned to the wall clock, and prints each window's Top-N
+// report, serves Prometheus metrics, names addresses from EC2 and alerts to
+// SNS and Slack. With -r it reads a pcap or pcapng file instead and exits
+// after the last report.
+//
+// Flags, environment variables and the JSON report are a contract: see
+// DESIGN.md. Bad configuration exits with status 2 and one line naming the
+// flag or variable.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dxmon/dxmon/alert"
+	"github.com/dxmon/dxmon/enrich"
+	"github.com/dxmon/dxmon/probe"
+	"github.com/dxmon/dxmon/report"
+	"github.com/dxmon/dxmon/reuseport"
+)
+
+// options are the parsed flags.
+type options struct {
+	listen         string
+	workers        int
+	sampleRate     float64
+	window         time.Duration
+	top            int
+	vni            uint
+	format         string
+	metrics        string
+	readFile       string
+	alertBPS       float64
+	alertPPS       float64
+	alertCooldown  time.Duration
+	snsTopic       string
+	slackURL       string
+	enrichVPC      string
+	enrichInterval time.Duration
+	onPrem         string
+	maxFlows       int
+	recvBuffer     int
+	batch          int
+}
+
+// usageError is bad configuration: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("dxprobe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", ":4789", "UDP address to read mirror packets on")
+	fs.IntVar(&o.workers, "workers", 0, "reader sockets and workers; 0 = one per CPU (env PROBE_WORKERS)")
+	fs.Float64Var(&o.sampleRate, "sample-rate", 1.0, "fraction of flows counted, in (0, 1] (env PROBE_SAMPLE_RATE)")
+	fs.DurationVar(&o.window, "window", 5*time.Second, "aggregation window, aligned to the wall clock")
+	fs.IntVar(&o.top, "top", 10, "entries per ranking")
+	fs.UintVar(&o.vni, "vni", 0, "count only this VXLAN VNI; 0 = any (env MIRROR_VNI)")
+	fs.StringVar(&o.format, "format", "text", "report format: text or json (one object per line)")
+	fs.StringVar(&o.metrics, "metrics", "", "listen address for /metrics and /healthz; empty = off")
+	fs.StringVar(&o.readFile, "r", "", "read this pcap or pcapng file instead of the network, report, exit")
+	fs.Float64Var(&o.alertBPS, "alert-bps", 1e9, "alert when a window exceeds this many bits per second (env ALERT_THRESHOLD_BPS)")
+	fs.Float64Var(&o.alertPPS, "alert-pps", 5e5, "alert when a window exceeds this many packets per second (env ALERT_THRESHOLD_PPS)")
+	fs.DurationVar(&o.alertCooldown, "alert-cooldown", 300*time.Second, "least time between two alerts")
+	fs.StringVar(&o.snsTopic, "sns-topic-arn", "", "SNS topic for alerts (env SNS_TOPIC_ARN)")
+	fs.StringVar(&o.slackURL, "slack-webhook-url", "", "Slack incoming webhook for alerts (env SLACK_WEBHOOK_URL)")
+	fs.StringVar(&o.enrichVPC, "enrich-vpc", "", "VPC whose instances and interfaces name addresses; empty = no enrichment")
+	fs.DurationVar(&o.enrichInterval, "enrich-interval", 60*time.Second, "enrichment refresh interval")
+	fs.StringVar(&o.onPrem, "onprem-cidrs", "", "on-premises CIDRs, comma-separated, to label addresses (env ONPREM_CIDRS)")
+	fs.IntVar(&o.maxFlows, "max-flows", 0, "flows each worker tracks exactly per window; 0 = 262144")
+	fs.IntVar(&o.recvBuffer, "recv-buffer", 128<<20, "receive buffer asked for each socket, bytes")
+	fs.IntVar(&o.batch, "batch", 64, "packets per recvmmsg")
+	// Environment variables give defaults; flags on the command line win.
+	envs := []struct{ flag, env string }{
+		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
+		{"alert-bps", "ALERT_THRESHOLD_BPS"}, {"alert-pps", "ALERT_THRESHOLD_PPS"},
+		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
+	}
+	for _, e := range envs {
+		if v := getenv(e.env); v != "" {
+			if err := fs.Set(e.flag, v); err != nil {
+				return o, usageError{fmt.Sprintf("environment %s=%q: %v", e.env, v, err)}
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return o, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	switch {
+	case o.format != "text" && o.format != "json":
+		return o, usageError{fmt.Sprintf("-format %q: want text or json", o.format)}
+	case o.workers < 0 || o.workers > 1024:
+		return o, usageError{fmt.Sprintf("-workers %d (PROBE_WORKERS): want 0 (one per CPU) to 1024", o.workers)}
+	case !(o.sampleRate > 0 && o.sampleRate <= 1):
+		return o, usageError{fmt.Sprintf("-sample-rate %v (PROBE_SAMPLE_RATE): want a value in (0, 1]", o.sampleRate)}
+	case o.window < 100*time.Millisecond:
+		return o, usageError{fmt.Sprintf("-window %v: want at least 100ms", o.window)}
+	case o.top < 1 || o.top > 1000:
+		return o, usageError{fmt.Sprintf("-top %d: want 1 to 1000", o.top)}
+	case o.vni > 1<<24-1:
+		return o, usageError{fmt.Sprintf("-vni %d (MIRROR_VNI): exceeds 24 bits", o.vni)}
+	case !(o.alertBPS > 0):
+		return o, usageError{fmt.Sprintf("-alert-bps %v (ALERT_THRESHOLD_BPS): want a positive number", o.alertBPS)}
+	case !(o.alertPPS > 0):
+		return o, usageError{fmt.Sprintf("-alert-pps %v (ALERT_THRESHOLD_PPS): want a positive number", o.alertPPS)}
+	case o.alertCooldown < 0:
+		return o, usageError{fmt.Sprintf("-alert-cooldown %v: want a non-negative duration", o.alertCooldown)}
+	case o.maxFlows < 0 || o.maxFlows > 1<<28:
+		return o, usageError{fmt.Sprintf("-max-flows %d: want 0 to 2^28", o.maxFlows)}
+	}
+	if _, _, err := splitListen(o.listen); err != nil {
+		return o, usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
+	}
+	if o.metrics != "" {
+		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
+			return o, usageError{fmt.Sprintf("-metrics %q: %v", o.metrics, err)}
+		}
+	}
+	if o.slackURL != "" && !strings.HasPrefix(o.slackURL, "https://") && !strings.HasPrefix(o.slackURL, "http://") {
+		return o, usageError{"-slack-webhook-url (SLACK_WEBHOOK_URL): not an http(s) URL"} // never echo the secret
+	}
+	if _, err := parseCIDRs(o.onPrem); err != nil {
+		return o, usageError{fmt.Sprintf("-onprem-cidrs (ONPREM_CIDRS): %v", err)}
+	}
+	if o.workers == 0 {
+		o.workers = runtime.NumCPU()
+	}
+	return o, nil
+}
+
+func splitListen(addr string) (string, uint16, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", port, err)
+	}
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return "", 0, fmt.Errorf("host %q is not an IP address", host)
+		}
+	}
+	return host, uint16(p), nil
+}
+
+func parseCIDRs(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) || strings.Contains(err.Error(), flag.ErrHelp.Error()) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "dxprobe: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, o, log, stdout); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "dxprobe: %v\n", err)
+			return 2
+		}
+		log.Error("dxprobe failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) error {
+	onPrem, _ := parseCIDRs(o.onPrem)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var lookup report.Lookup
+	var enr *enrich.Enricher
+	var bg []func(context.Context) error
+	if o.enrichVPC != "" || o.snsTopic != "" {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("load AWS configuration: %w", err)
+		}
+		if o.enrichVPC != "" {
+			enr, err = enrich.New(ec2.NewFromConfig(awsCfg), enrich.Config{VPCID: o.enrichVPC, Interval: o.enrichInterval, OnPremCIDRs: onPrem}, reg, log)
+			if err != nil {
+				return usageError{fmt.Sprintf("-enrich-vpc: %v", err)}
+			}
+			lookup = enr.Lookup
+			bg = append(bg, enr.Run)
+			if o.readFile != "" {
+				if err := enr.Refresh(ctx); err != nil {
+					log.Warn("enrichment refresh failed; reports will lack names", "err", err)
+				}
+			}
+		}
+		_ = awsCfg
+	}
+	if lookup == nil && len(onPrem) > 0 {
+		lookup = func(a netip.Addr) (enrich.Info, bool) {
+			for _, p := range onPrem {
+				if p.Contains(a) {
+					return enrich.Info{OnPrem: p.String()}, true
+				}
+			}
+			return enrich.Info{}, false
+		}
+	}
+
+	// Alerting: policy in the coordinator, delivery in the background.
+	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown})
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var sinks []alert.Sink
+	if o.snsTopic != "" {
+		awsCfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("load AWS configuration: %w", err)
+		}
+		s, err := alert.NewSNS(sns.NewFromConfig(awsCfg), o.snsTopic)
+		if err != nil {
+			return usageError{fmt.Sprintf("-sns-topic-arn (SNS_TOPIC_ARN): %v", err)}
+		}
+		sinks = append(sinks, s)
+	}
+	if o.slackURL != "" {
+		s, err := alert.NewSlack(o.slackURL, &http.Client{})
+		if err != nil {
+			return usageError{"-slack-webhook-url (SLACK_WEBHOOK_URL): invalid URL"}
+		}
+		sinks = append(sinks, s)
+	}
+	var disp *alert.Dispatcher
+	if len(sinks) > 0 {
+		disp, err = alert.NewDispatcher(alert.DispatcherConfig{}, reg, log, sinks...)
+		if err != nil {
+			return fmt.Errorf("alert dispatcher: %w", err)
+		}
+		bg = append(bg, disp.Run)
+	}
+	infoOf := func(a netip.Addr) enrich.Info {
+		if lookup == nil {
+			return enrich.Info{}
+		}
+		i, _ := lookup(a)
+		return i
+	}
+
+	enc := json.NewEncoder(stdout)
+	emit := func(r *report.Report) {
+		var err error
+		if o.format == "json" {
+			err = enc.Encode(r)
+		} else {
+			err = report.WriteText(stdout, r)
+		}
+		if err != nil {
+			log.Error("write report", "err", err)
+		}
+		if d := policy.Observe(r, time.Now()); d.Kind != alert.None && disp != nil {
+			disp.Submit(alert.NewMessage(r, d, infoOf))
+		}
+	}
+
+	_, port, _ := splitListen(o.listen)
+	workers := o.workers
+	if o.readFile != "" {
+		workers = 1
+	}
+	pl, err := probe.New(probe.Config{Window: o.window, VNI: uint32(o.vni), SampleRate: o.sampleRate, MaxFlows: o.maxFlows,
+		Top: o.top, Lookup: lookup, Emit: emit, Log: log}, workers)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+
+	bgCtx, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{}, len(bg))
+	for _, f := range bg {
+		go func() { _ = f(bgCtx); bgDone <- struct{}{} }()
+	}
+	defer func() {
+		cancelBG()
+		for range bg {
+			<-bgDone
+		}
+	}()
+
+	if o.readFile != "" {
+		f, err := os.Open(o.readFile)
+		if err != nil {
+			return usageError{fmt.Sprintf("-r %q: %v", o.readFile, err)}
+		}
+		defer f.Close()
+		if err := pl.Replay(f, port); err != nil {
+			return fmt.Errorf("-r %s: %w", o.readFile, err)
+		}
+		return nil
+	}
+
+	g, err := reuseport.Listen(reuseport.Config{Addr: o.listen, Sockets: workers, RecvBuffer: o.recvBuffer,
+		BatchSize: o.batch, Wait: reuseport.WaitNetpoll, Log: log})
+	if err != nil {
+		return usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
+	}
+	defer g.Close()
+	var socks []probe.DropCounter
+	for _, r := range g.Readers() {
+		socks = append(socks, r)
+	}
+	if len(g.Readers()) != workers { // off Linux the fallback opens one socket
+		pl, err = probe.New(pl.Config(), len(g.Readers()))
+		if err != nil {
+			return err
+		}
+	}
+	m := probe.NewMetrics(reg, pl, socks)
+	pl.OnReport(m.Observe)
+	if o.metrics != "" {
+		ln, err := net.Listen("tcp", o.metrics)
+		if err != nil {
+			return usageError{fmt.Sprintf("-metrics %q: %v", o.metrics, err)}
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprintln(w, "ok")
+		})
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
+	log.Info("dxprobe listening", "addr", g.LocalAddr().String(), "workers", len(g.Readers()),
+		"sample_rate", o.sampleRate, "window", o.window.String(), "vni", o.vni)
+	if err := pl.Run(ctx, probe.Sources(g)); err != nil {
+		return err
+	}
+	var drops uint64
+	for _, r := range g.Readers() {
+		drops += r.Drops()
+	}
+	log.Info("dxprobe stopped", "kernel_drops", drops)
+	return nil
+}

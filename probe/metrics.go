@@ -1,0 +1,144 @@
+package probe
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dxmon/dxmon/report"
+	"github.com/dxmon/dxmon/vxlan"
+)
+
+// DropCounter reports a socket's kernel drops and granted buffer; a
+// reuseport.Reader satisfies it.
+type DropCounter interface {
+	Drops() uint64
+	BufferGranted() int
+}
+
+// Metrics exports a pipeline's counters to Prometheus. Counters are summed
+// over workers at scrape time from values the workers publish once per
+// batch, so the packet path never touches Prometheus. Label values come
+// from closed sets (reason, worker, rank, dimension), except the address
+// labels of the top-talker gauges, whose count is bounded by Config.Top.
+type Metrics struct {
+	p     *Pipeline
+	socks []DropCounter
+
+	rxPackets, rxBytes, decPackets, decBytes, sampledOut, skipped *prometheus.Desc
+	kernelDrops, bufGranted                                       *prometheus.Desc
+
+	activeFlows prometheus.Gauge
+	overflow    prometheus.Counter
+	windowBPS   prometheus.Gauge
+	windowPPS   prometheus.Gauge
+	reportDur   prometheus.Histogram
+	windows     prometheus.Counter
+	topSrcBPS   *prometheus.GaugeVec
+	topDstBPS   *prometheus.GaugeVec
+	topFlowBPS  *prometheus.GaugeVec
+	topPortBPS  *prometheus.GaugeVec
+	mu          sync.Mutex // Observe may be called from the coordinator and from tests
+}
+
+// NewMetrics registers the pipeline's metrics on reg. socks, which may be
+// nil, give the kernel's per-socket drop counts, in worker order.
+func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Metrics {
+	m := &Metrics{p: p, socks: socks}
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("dxmon_probe_"+name, help, labels, nil)
+	}
+	m.rxPackets = d("received_packets_total", "Mirror packets read from the sockets (or capture).", "worker")
+	m.rxBytes = d("received_bytes_total", "Bytes of mirror packets read (UDP payloads).", "worker")
+	m.decPackets = d("decoded_packets_total", "Inner IP packets decoded.", "worker")
+	m.decBytes = d("decoded_bytes_total", "Inner IP bytes decoded, as the inner headers declare them.", "worker")
+	m.sampledOut = d("sampled_out_packets_total", "Decoded packets not counted because their flow was sampled out.", "worker")
+	m.skipped = d("skipped_packets_total", "Mirror packets not counted, by reason.", "reason")
+	m.kernelDrops = d("kernel_drops_total", "Packets the kernel dropped on a full socket buffer (SO_RXQ_OVFL).", "worker")
+	m.bufGranted = d("socket_receive_buffer_bytes", "Receive buffer the kernel granted each socket.", "worker")
+	m.activeFlows = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_active_flows", Help: "Distinct 5-tuples in the last window."})
+	m.overflow = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_flow_overflow_packets_total", Help: "Packets of flows that arrived when a flow table was full (counted in totals, not tracked exactly)."})
+	m.windowBPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_bits_per_second", Help: "Inner traffic rate of the last window, scaled by 1/sample rate."})
+	m.windowPPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_packets_per_second", Help: "Inner packet rate of the last window, scaled by 1/sample rate."})
+	m.reportDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dxmon_probe_report_duration_seconds", Help: "Time to merge the workers' tables and build a window's report.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
+	m.windows = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_windows_total", Help: "Windows reported."})
+	m.topSrcBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_source_bits_per_second", Help: "The last window's top sources (rank 1 = heaviest); at most -top series."}, []string{"rank", "ip"})
+	m.topDstBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_bits_per_second", Help: "The last window's top destinations; at most -top series."}, []string{"rank", "ip"})
+	m.topFlowBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_flow_bits_per_second", Help: "The last window's top 5-tuples; at most -top series."}, []string{"rank", "src", "dst", "proto", "sport", "dport"})
+	m.topPortBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_port_bits_per_second", Help: "The last window's top (protocol, destination port) pairs; at most -top series."}, []string{"rank", "proto", "port"})
+	reg.MustRegister(m, m.activeFlows, m.overflow, m.windowBPS, m.windowPPS, m.reportDur, m.windows, m.topSrcBPS, m.topDstBPS, m.topFlowBPS, m.topPortBPS)
+	return m
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{m.rxPackets, m.rxBytes, m.decPackets, m.decBytes, m.sampledOut, m.skipped, m.kernelDrops, m.bufGranted} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: it sums the workers' published
+// counters.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	var skipped [vxlan.NumReasons]uint64
+	for i, w := range m.p.Workers() {
+		s := w.Stats()
+		id := strconv.Itoa(i)
+		ch <- prometheus.MustNewConstMetric(m.rxPackets, prometheus.CounterValue, float64(s.RxPackets), id)
+		ch <- prometheus.MustNewConstMetric(m.rxBytes, prometheus.CounterValue, float64(s.RxBytes), id)
+		ch <- prometheus.MustNewConstMetric(m.decPackets, prometheus.CounterValue, float64(s.DecodedPackets), id)
+		ch <- prometheus.MustNewConstMetric(m.decBytes, prometheus.CounterValue, float64(s.DecodedBytes), id)
+		ch <- prometheus.MustNewConstMetric(m.sampledOut, prometheus.CounterValue, float64(s.SampledOut), id)
+		for r, c := range s.Skipped {
+			skipped[r] += c
+		}
+	}
+	for r := 1; r < vxlan.NumReasons; r++ {
+		ch <- prometheus.MustNewConstMetric(m.skipped, prometheus.CounterValue, float64(skipped[r]), vxlan.Reason(r).String())
+	}
+	for i, s := range m.socks {
+		id := strconv.Itoa(i)
+		ch <- prometheus.MustNewConstMetric(m.kernelDrops, prometheus.CounterValue, float64(s.Drops()), id)
+		ch <- prometheus.MustNewConstMetric(m.bufGranted, prometheus.GaugeValue, float64(s.BufferGranted()), id)
+	}
+}
+
+// Observe updates the per-window metrics from a report; the pipeline calls
+// it through OnReport.
+func (m *Metrics) Observe(d time.Duration, r *report.Report, activeFlows int, overflowPackets uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reportDur.Observe(d.Seconds())
+	m.windows.Inc()
+	m.activeFlows.Set(float64(activeFlows))
+	m.overflow.Add(float64(overflowPackets))
+	m.windowBPS.Set(r.BPS)
+	m.windowPPS.Set(r.PPS)
+	secs := r.Duration().Seconds()
+	bps := func(b uint64) float64 {
+		if secs <= 0 {
+			return 0
+		}
+		return float64(b) * 8 / secs
+	}
+	m.topSrcBPS.Reset()
+	for i, h := range r.TopSrc {
+		m.topSrcBPS.WithLabelValues(strconv.Itoa(i+1), h.IP.String()).Set(bps(h.Bytes))
+	}
+	m.topDstBPS.Reset()
+	for i, h := range r.TopDst {
+		m.topDstBPS.WithLabelValues(strconv.Itoa(i+1), h.IP.String()).Set(bps(h.Bytes))
+	}
+	m.topFlowBPS.Reset()
+	for i, f := range r.TopFlows {
+		m.topFlowBPS.WithLabelValues(strconv.Itoa(i+1), f.Src.String(), f.Dst.String(), report.ProtoName(f.Proto),
+			strconv.Itoa(int(f.Sport)), strconv.Itoa(int(f.Dport))).Set(bps(f.Bytes))
+	}
+	m.topPortBPS.Reset()
+	for i, p := range r.TopDport {
+		m.topPortBPS.WithLabelValues(strconv.Itoa(i+1), report.ProtoName(p.Proto), strconv.Itoa(int(p.Port))).Set(bps(p.Bytes))
+	}
+}

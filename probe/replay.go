@@ -1,0 +1,115 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/dxmon/dxmon/flow"
+	"github.com/dxmon/dxmon/report"
+	"github.com/dxmon/dxmon/vxlan"
+)
+
+// Replay reads a pcap or pcapng capture through worker 0 and emits one
+// report per window, windows following the packets' timestamps. A frame is
+// decoded when its outer UDP destination port is vxlanPort (VXLAN) or 6081
+// (Geneve); others are skipped with reason outer_port.
+func (p *Pipeline) Replay(r io.Reader, vxlanPort uint16) error {
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(4)
+	if err != nil {
+		return fmt.Errorf("read capture header: %w", err)
+	}
+	var next func() ([]byte, time.Time, error)
+	var link layers.LinkType
+	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			return fmt.Errorf("read pcapng: %w", err)
+		}
+		link = ng.LinkType()
+		next = func() ([]byte, time.Time, error) {
+			d, ci, err := ng.ZeroCopyReadPacketData()
+			return d, ci.Timestamp, err
+		}
+	} else {
+		pr, err := pcapgo.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("read pcap: %w", err)
+		}
+		link = pr.LinkType()
+		next = func() ([]byte, time.Time, error) {
+			d, ci, err := pr.ZeroCopyReadPacketData()
+			return d, ci.Timestamp, err
+		}
+	}
+	var handle func(w *Worker, b []byte)
+	switch link {
+	case layers.LinkTypeEthernet:
+		handle = func(w *Worker, b []byte) { w.HandleFrame(b, vxlanPort) }
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6, 12: // 12: LINKTYPE_RAW on OpenBSD
+		handle = func(w *Worker, b []byte) { w.HandleIP(b, vxlanPort) }
+	case layers.LinkTypeLinuxSLL:
+		handle = func(w *Worker, b []byte) {
+			if len(b) < 16 {
+				w.c.rxPackets++
+				w.c.skipped[vxlan.OuterTruncated]++
+				w.cur.skipped[vxlan.OuterTruncated]++
+				return
+			}
+			w.HandleIP(b[16:], vxlanPort)
+		}
+	default:
+		return fmt.Errorf("capture link type %v (%d) not supported: want Ethernet, raw IP or Linux SLL", link, link)
+	}
+
+	w := p.workers[0]
+	m := flow.NewMerged()
+	var start time.Time
+	emit := func(partial bool) {
+		m.Reset()
+		m.AddTable(w.cur.table)
+		skipped := map[string]uint64{}
+		for r, c := range w.cur.skipped {
+			if c != 0 {
+				skipped[vxlan.Reason(r).String()] = c
+			}
+		}
+		rep := report.Build(report.Window{Start: start, End: start.Add(p.cfg.Window), Partial: partial, Merged: m,
+			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
+		p.cfg.Emit(rep)
+		p.last.Store(rep)
+		w.cur.table.Reset()
+		w.cur.skipped = [vxlan.NumReasons]uint64{}
+		w.cur.sampledOut = 0
+	}
+	seen := false
+	for {
+		data, ts, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read capture: %w", err)
+		}
+		ws := flow.WindowStart(ts, p.cfg.Window)
+		if !seen {
+			start, seen = ws, true
+		} else if !ts.Before(start.Add(p.cfg.Window)) {
+			emit(false)
+			start = ws
+		}
+		handle(w, data)
+	}
+	w.publish()
+	if seen {
+		emit(false)
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package probe
+
+import (
+	"time"
+
+	"github.com/dxmon/dxmon/reuseport"
+)
+
+// ReuseportSource adapts a reuseport.Reader and its Batch to Source.
+type ReuseportSource struct {
+	r *reuseport.Reader
+	b *reuseport.Batch
+}
+
+var _ Source = (*ReuseportSource)(nil)
+
+// NewReuseportSource returns a Source reading r into a batch of its own.
+func NewReuseportSource(r *reuseport.Reader) *ReuseportSource {
+	return &ReuseportSource{r: r, b: r.NewBatch()}
+}
+
+// Read reads one batch.
+func (s *ReuseportSource) Read() (int, error) { return s.r.Read(s.b) }
+
+// Packet returns the i-th packet of the last batch.
+func (s *ReuseportSource) Packet(i int) []byte { return s.b.Packet(i) }
+
+// SetReadDeadline sets the reader's deadline.
+func (s *ReuseportSource) SetReadDeadline(t time.Time) error { return s.r.SetReadDeadline(t) }
+
+// Sources opens one Source per reader of g.
+func Sources(g *reuseport.Group) []Source {
+	var out []Source
+	for _, r := range g.Readers() {
+		out = append(out, NewReuseportSource(r))
+	}
+	return out
+}

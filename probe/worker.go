@@ -1,0 +1,139 @@
+package probe
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/dxmon/dxmon/flow"
+	"github.com/dxmon/dxmon/sample"
+	"github.com/dxmon/dxmon/vxlan"
+)
+
+// counts are a worker's cumulative counters.
+type counts struct {
+	rxPackets, rxBytes           uint64
+	decodedPackets, decodedBytes uint64
+	sampledOut                   uint64
+	skipped                      [vxlan.NumReasons]uint64
+}
+
+// Stats are a worker's cumulative counters as last published (once per
+// batch): safe to read from any goroutine.
+type Stats struct {
+	RxPackets, RxBytes           uint64
+	DecodedPackets, DecodedBytes uint64
+	SampledOut                   uint64
+	Skipped                      [vxlan.NumReasons]uint64
+}
+
+type atomicCounts struct {
+	rxPackets, rxBytes           atomic.Uint64
+	decodedPackets, decodedBytes atomic.Uint64
+	sampledOut                   atomic.Uint64
+	skipped                      [vxlan.NumReasons]atomic.Uint64
+}
+
+// part is one worker's share of one window, handed to the coordinator.
+type part struct {
+	worker     int
+	start      time.Time
+	table      *flow.Table
+	skipped    [vxlan.NumReasons]uint64
+	sampledOut uint64
+	last       bool // the worker stopped after this part
+}
+
+// Worker decodes, samples and counts the packets of one socket (or one
+// capture file). It is owned by one goroutine; Handle does not allocate.
+type Worker struct {
+	id      int
+	vni     uint32
+	sampler sample.Sampler
+	pkt     vxlan.Packet
+	cur     part
+	c       counts
+	pub     atomicCounts
+}
+
+func newWorker(id int, cfg *Config, t *flow.Table) *Worker {
+	return &Worker{id: id, vni: cfg.VNI, sampler: cfg.Sampler, cur: part{worker: id, table: t}}
+}
+
+// Handle counts one mirror packet: the UDP payload, VXLAN first.
+func (w *Worker) Handle(b []byte) {
+	w.c.rxPackets++
+	w.c.rxBytes += uint64(len(b))
+	w.account(w.pkt.Decode(b))
+}
+
+// HandleFrame counts one captured frame (outer Ethernet/IP/UDP, then
+// VXLAN on vxlanPort or Geneve on 6081).
+func (w *Worker) HandleFrame(frame []byte, vxlanPort uint16) {
+	w.c.rxPackets++
+	w.c.rxBytes += uint64(len(frame))
+	w.account(w.pkt.DecodeFrame(frame, vxlanPort))
+}
+
+// HandleIP counts one captured outer IP packet (captures without a link
+// layer).
+func (w *Worker) HandleIP(b []byte, vxlanPort uint16) {
+	w.c.rxPackets++
+	w.c.rxBytes += uint64(len(b))
+	w.account(w.pkt.DecodeOuterIP(b, vxlanPort))
+}
+
+func (w *Worker) account(r vxlan.Reason) {
+	if r == vxlan.OK && w.vni != 0 && w.pkt.VNI != w.vni {
+		r = vxlan.WrongVNI
+	}
+	if r != vxlan.OK {
+		w.c.skipped[r]++
+		w.cur.skipped[r]++
+		return
+	}
+	w.c.decodedPackets++
+	w.c.decodedBytes += uint64(w.pkt.Length)
+	k := flow.KeyOf(&w.pkt)
+	h := k.Hash()
+	if !w.sampler.Keep(h) {
+		w.c.sampledOut++
+		w.cur.sampledOut++
+		return
+	}
+	w.cur.table.Add(&k, h, uint64(w.pkt.Length))
+}
+
+// publish makes the counters visible to Stats; called once per batch.
+func (w *Worker) publish() {
+	w.pub.rxPackets.Store(w.c.rxPackets)
+	w.pub.rxBytes.Store(w.c.rxBytes)
+	w.pub.decodedPackets.Store(w.c.decodedPackets)
+	w.pub.decodedBytes.Store(w.c.decodedBytes)
+	w.pub.sampledOut.Store(w.c.sampledOut)
+	for i := range w.c.skipped {
+		if v := w.c.skipped[i]; v != 0 {
+			w.pub.skipped[i].Store(v)
+		}
+	}
+}
+
+// Stats returns the counters as of the last batch.
+func (w *Worker) Stats() Stats {
+	s := Stats{
+		RxPackets: w.pub.rxPackets.Load(), RxBytes: w.pub.rxBytes.Load(),
+		DecodedPackets: w.pub.decodedPackets.Load(), DecodedBytes: w.pub.decodedBytes.Load(),
+		SampledOut: w.pub.sampledOut.Load(),
+	}
+	for i := range s.Skipped {
+		s.Skipped[i] = w.pub.skipped[i].Load()
+	}
+	return s
+}
+
+// take hands over the current part and starts the window at start with
+// table t.
+func (w *Worker) take(start time.Time, t *flow.Table) part {
+	p := w.cur
+	w.cur = part{worker: w.id, start: start, table: t}
+	return p
+}
