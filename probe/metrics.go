@@ -60,15 +60,15 @@ func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Me
 	m.bufGranted = d("socket_receive_buffer_bytes", "Receive buffer the kernel granted each socket.", "worker")
 	m.activeFlows = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_active_flows", Help: "Distinct 5-tuples in the last window."})
 	m.overflow = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_flow_overflow_packets_total", Help: "Packets of flows that arrived when a flow table was full (counted in totals, not tracked exactly)."})
-	m.windowBPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_bits_per_second", Help: "Inner traffic rate of the last window, scaled by 1/sample rate."})
+	m.windowBPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_bytes_per_second", Help: "Inner traffic rate (bytes per second) of the last window, scaled by 1/sample rate."})
 	m.windowPPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_packets_per_second", Help: "Inner packet rate of the last window, scaled by 1/sample rate."})
 	m.reportDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dxmon_probe_report_duration_seconds", Help: "Time to merge the workers' tables and build a window's report.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	m.windows = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_windows_total", Help: "Windows reported."})
-	m.topSrcBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_source_bits_per_second", Help: "The last window's top sources (rank 1 = heaviest); at most -top series."}, []string{"rank", "ip"})
-	m.topDstBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_bits_per_second", Help: "The last window's top destinations; at most -top series."}, []string{"rank", "ip"})
-	m.topFlowBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_flow_bits_per_second", Help: "The last window's top 5-tuples; at most -top series."}, []string{"rank", "src", "dst", "proto", "sport", "dport"})
-	m.topPortBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_port_bits_per_second", Help: "The last window's top (protocol, destination port) pairs; at most -top series."}, []string{"rank", "proto", "port"})
+	m.topSrcBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_source_bytes_per_second", Help: "The last window's top sources (rank 1 = heaviest); at most -top series."}, []string{"rank", "ip"})
+	m.topDstBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_bytes_per_second", Help: "The last window's top destinations; at most -top series."}, []string{"rank", "ip"})
+	m.topFlowBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_flow_bytes_per_second", Help: "The last window's top 5-tuples; at most -top series."}, []string{"rank", "src", "dst", "proto", "sport", "dport"})
+	m.topPortBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_port_bytes_per_second", Help: "The last window's top (protocol, destination port) pairs; at most -top series."}, []string{"rank", "proto", "port"})
 	reg.MustRegister(m, m.activeFlows, m.overflow, m.windowBPS, m.windowPPS, m.reportDur, m.windows, m.topSrcBPS, m.topDstBPS, m.topFlowBPS, m.topPortBPS)
 	return m
 }
@@ -115,14 +115,14 @@ func (m *Metrics) Observe(d time.Duration, r *report.Report, activeFlows int, ov
 	m.windows.Inc()
 	m.activeFlows.Set(float64(activeFlows))
 	m.overflow.Add(float64(overflowPackets))
-	m.windowBPS.Set(r.BPS)
+	m.windowBPS.Set(r.BPS / 8)
 	m.windowPPS.Set(r.PPS)
 	secs := r.Duration().Seconds()
 	bps := func(b uint64) float64 {
 		if secs <= 0 {
 			return 0
 		}
-		return float64(b) * 8 / secs
+		return float64(b) / secs
 	}
 	m.topSrcBPS.Reset()
 	for i, h := range r.TopSrc {
@@ -142,3 +142,6 @@ func (m *Metrics) Observe(d time.Duration, r *report.Report, activeFlows int, ov
 		m.topPortBPS.WithLabelValues(strconv.Itoa(i+1), report.ProtoName(p.Proto), strconv.Itoa(int(p.Port))).Set(bps(p.Bytes))
 	}
 }
+
+// WindowsMetric is the counter of windows reported, for tests.
+func (m *Metrics) WindowsMetric() prometheus.Counter { return m.windows }
