@@ -86,7 +86,9 @@ func (f *fakeMirror) DescribeTrafficMirrorSessions(_ context.Context, in *ec2.De
 			out = append(out, s)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return aws.ToString(out[i].TrafficMirrorSessionId) < aws.ToString(out[j].TrafficMirrorSessionId) })
+	sort.Slice(out, func(i, j int) bool {
+		return aws.ToString(out[i].TrafficMirrorSessionId) < aws.ToString(out[j].TrafficMirrorSessionId)
+	})
 	return &ec2.DescribeTrafficMirrorSessionsOutput{TrafficMirrorSessions: out}, nil
 }
 
@@ -370,7 +372,6 @@ func TestRunDAG(t *testing.T) {
 		t.Errorf("stages after the failed 06 ran: %v", order)
 	}
 }
-
 
 func sortedKeys[V any](m map[string]V) []string {
 	var out []string
