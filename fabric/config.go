@@ -49,6 +49,12 @@ const (
 var requiredKeys = []string{"AWS_REGION", "VPC_ID", "VPC_CIDR", "VGW_ID", "ONPREM_CIDRS",
 	"WORKLOAD_SUBNETS", "GWLBE_SUBNETS", "BUSINESS_SUBNET_CIDRS"}
 
+// ConfigKeys lists every key a configuration may set, required ones first.
+func ConfigKeys() []string {
+	return append(append([]string{}, requiredKeys...), "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
+		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT")
+}
+
 // ignoredKeys are the seed's probe runtime keys, which may share the file.
 var ignoredKeys = map[string]bool{"PROBE_WORKERS": true, "PROBE_SAMPLE_RATE": true,
 	"ALERT_THRESHOLD_BPS": true, "ALERT_THRESHOLD_PPS": true, "SLACK_WEBHOOK_URL": true}
@@ -112,8 +118,7 @@ func ParseConfig(kv map[string]string) (Config, error) {
 		}
 	}
 	known := map[string]bool{}
-	for _, k := range append(requiredKeys, "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
-		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT") {
+	for _, k := range ConfigKeys() {
 		known[k] = true
 	}
 	for k := range kv {
