@@ -97,7 +97,7 @@ func TestReadCaptures(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatalf("gopacket found no flow in %s", path)
 			}
-			out, err := exec.Command(binary, "-r", path, "-format", "json", "-top", "1000").Output()
+			out, err := exec.Command(probeBin, "-r", path, "-format", "json", "-top", "1000").Output()
 			if err != nil {
 				t.Fatalf("dxprobe -r %s: %v", path, err)
 			}
@@ -111,7 +111,7 @@ func TestReadCaptures(t *testing.T) {
 
 // TestReadCaptureText: the README's quick start prints a readable table.
 func TestReadCaptureText(t *testing.T) {
-	out, err := exec.Command(binary, "-r", filepath.Join("..", "..", "testdata", "mirror-sample.pcap")).Output()
+	out, err := exec.Command(probeBin, "-r", filepath.Join("..", "..", "testdata", "mirror-sample.pcap")).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

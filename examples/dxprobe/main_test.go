@@ -27,7 +27,7 @@ import (
 	"github.com/dxmon/dxmon/vxlan"
 )
 
-var binary string
+var probeBin string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "dxprobe-test")
@@ -35,8 +35,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "dxprobe")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	probeBin = filepath.Join(dir, "dxprobe")
+	if out, err := exec.Command("go", "build", "-o", probeBin, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build dxprobe: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -61,7 +61,7 @@ var metricsLine = regexp.MustCompile(`msg="serving metrics" addr=(\S+)`)
 // startProbe runs dxprobe with args and waits until it listens.
 func startProbe(t *testing.T, args ...string) *probeProc {
 	t.Helper()
-	p := &probeProc{cmd: exec.Command(binary, args...), ready: make(chan struct{}), done: make(chan error, 1)}
+	p := &probeProc{cmd: exec.Command(probeBin, args...), ready: make(chan struct{}), done: make(chan error, 1)}
 	p.cmd.Stdout = &p.stdout
 	errPipe, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -397,7 +397,7 @@ func TestBadConfiguration(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
-			cmd := exec.Command(binary, c.args...)
+			cmd := exec.Command(probeBin, c.args...)
 			cmd.Env = append(os.Environ(), c.env...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
