@@ -202,6 +202,10 @@ func (d *Dispatcher) drain(ctx context.Context, l *lane) {
 				}
 			}
 		case m := <-l.q:
+			if ctx.Err() != nil {
+				d.count(l, "dropped") // select chose the queue over shutdown
+				continue
+			}
 			d.deliver(ctx, l, m)
 		}
 	}
