@@ -93,7 +93,7 @@ type Event struct {
 // String renders the event as one line for people.
 func (e Event) String() string {
 	s := fmt.Sprintf("%s %-8s %-26s %s", e.Stage, e.Action, e.Kind, e.Name)
-	if e.ID != "" {
+	if e.ID != "" && e.ID != e.Name {
 		s += " " + e.ID
 	}
 	if e.Detail != "" {

@@ -46,7 +46,6 @@ type MirrorProxy struct {
 	// URL is the proxy's endpoint, to use as AWS_ENDPOINT_URL.
 	URL string
 
-	srv  *httptest.Server
 	rp   *httputil.ReverseProxy
 	mu   sync.Mutex
 	st   mirrorState
@@ -94,21 +93,32 @@ type mirrorSession struct {
 	Tags          []xmlTag `xml:"tagSet>item"`
 }
 
-// StartMirrorProxy starts a proxy in front of s and stops it when the test
-// ends. Unlike Start it does not touch the environment: use Config, or set
-// AWS_ENDPOINT_URL to URL.
-func StartMirrorProxy(t testing.TB, s *Server) *MirrorProxy {
-	t.Helper()
-	target, err := url.Parse(s.URL)
-	if err != nil {
-		t.Fatalf("moto URL %q: %v", s.URL, err)
+// NewMirrorProxy returns a proxy in front of the moto_server at motoURL.
+// It is an http.Handler; StartMirrorProxy serves it for a test, and a
+// developer may serve it on any loopback listener.
+func NewMirrorProxy(motoURL string) (*MirrorProxy, error) {
+	target, err := url.Parse(motoURL)
+	if err != nil || target.Host == "" {
+		return nil, fmt.Errorf("moto URL %q: not an http URL (%v)", motoURL, err)
 	}
 	p := &MirrorProxy{rp: httputil.NewSingleHostReverseProxy(target), hits: map[string]int{}}
 	p.Reset()
 	p.rp.ModifyResponse = p.dropDeleted
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	p.URL = p.srv.URL
-	t.Cleanup(p.srv.Close)
+	return p, nil
+}
+
+// StartMirrorProxy starts a proxy in front of s on a free loopback port and
+// stops it when the test ends. Unlike Start it does not touch the
+// environment: use Config, or set AWS_ENDPOINT_URL to URL.
+func StartMirrorProxy(t testing.TB, s *Server) *MirrorProxy {
+	t.Helper()
+	p, err := NewMirrorProxy(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	p.URL = srv.URL
+	t.Cleanup(srv.Close)
 	return p
 }
 
@@ -160,7 +170,9 @@ func isServed(action string) bool {
 	return false
 }
 
-func (p *MirrorProxy) serve(w http.ResponseWriter, req *http.Request) {
+// ServeHTTP answers MirrorActions and CloudWatch, and passes every other
+// request to moto.
+func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	var form url.Values
 	if strings.HasPrefix(req.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
 		body, err := io.ReadAll(req.Body)
