@@ -7,7 +7,7 @@
 // (internal/mototest.MirrorProxy), on a loopback port of your choice.
 //
 //	moto_server -H 127.0.0.1 -p 5055 &
-//	go run ./examples/dxdeploy/motoproxy -moto http://127.0.0.1:5055 -listen 127.0.0.1:5056 &
+//	go build -o /tmp/motoproxy ./examples/dxdeploy/motoproxy && /tmp/motoproxy -moto http://127.0.0.1:5055 -listen 127.0.0.1:5056 &
 //	export AWS_ENDPOINT_URL=http://127.0.0.1:5056
 package main
 
