@@ -277,39 +277,70 @@ func TestNewTableRejectsBadCapacity(t *testing.T) {
 	}
 }
 
-// BenchmarkUpdate is Add with the hash precomputed (as the worker does it,
-// sharing the hash with the sampler) over uniformly random active flows.
+// BenchmarkUpdate is Hash + Add (as a worker does it per packet) cycling
+// through n active flows. The keys are read in order, as packets arrive; the
+// table slots they land in are spread by the hash, so every update touches
+// an unrelated slot.
 func BenchmarkUpdate(b *testing.B) {
 	for _, n := range []int{1_000, 100_000, 1_000_000} {
 		b.Run(name(n)+"/dxmon", func(b *testing.B) {
 			tb, _ := flow.NewTable(n)
-			keys, hashes := benchKeys(n)
+			keys, _ := benchKeys(n)
+			for j := range keys { // warm: every flow is active
+				tb.Add(&keys[j], keys[j].Hash(), 100)
+			}
 			b.ReportAllocs()
-			i := 0
+			j := 0
 			for b.Loop() {
-				j := perm(i, n)
-				tb.Add(&keys[j], hashes[j], 100)
-				i++
+				k := &keys[j]
+				tb.Add(k, k.Hash(), 100)
+				if j++; j == n {
+					j = 0
+				}
+			}
+		})
+		b.Run(name(n)+"/dxmon-batch64", func(b *testing.B) {
+			tb, _ := flow.NewTable(n)
+			keys, _ := benchKeys(n)
+			for j := range keys {
+				tb.Add(&keys[j], keys[j].Hash(), 100)
+			}
+			const batch = 64
+			hashes, sizes := make([]uint64, batch), make([]uint64, batch)
+			b.ReportAllocs()
+			j := 0
+			for b.Loop() { // one op = one packet; a batch every 64 ops
+				if j%batch == 0 {
+					if j+batch > n {
+						j = 0
+					}
+					ks := keys[j : j+batch]
+					for i := range ks {
+						hashes[i], sizes[i] = ks[i].Hash(), 100
+					}
+					tb.AddBatch(ks, hashes, sizes)
+				}
+				j++
 			}
 		})
 		b.Run(name(n)+"/gomap", func(b *testing.B) {
 			m := make(map[flow.Key]flow.Counter, n)
 			keys, _ := benchKeys(n)
+			for _, k := range keys {
+				m[k] = flow.Counter{Packets: 1, Bytes: 100}
+			}
 			b.ReportAllocs()
-			i := 0
+			j := 0
 			for b.Loop() {
-				j := perm(i, n)
 				c := m[keys[j]]
 				m[keys[j]] = flow.Counter{Packets: c.Packets + 1, Bytes: c.Bytes + 100}
-				i++
+				if j++; j == n {
+					j = 0
+				}
 			}
 		})
 	}
 }
-
-// perm visits 0..n-1 in a scattered order (a multiplicative step coprime
-// with n), so that consecutive updates touch unrelated slots.
-func perm(i, n int) int { return int((uint64(i) * 2654435761) % uint64(n)) }
 
 func name(n int) string {
 	switch {

@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
 
 	"github.com/cespare/xxhash/v2"
@@ -59,7 +60,45 @@ func NewKey(src, dst netip.Addr, proto uint8, sport, dport uint16) Key {
 // Hash is xxhash64 of the key's bytes with seed 0: no per-process state,
 // so every worker, probe and restart computes the same value. Compute it
 // once per packet and pass it to both the sampler and the table.
-func (k *Key) Hash() uint64 { return xxhash.Sum64(k[:]) }
+//
+// It is XXH64 unrolled for exactly KeyLen bytes, inlined into the caller's
+// loop; TestHashIsXXH64 checks it equals xxhash.Sum64(k[:]).
+func (k *Key) Hash() uint64 {
+	const (
+		p1 = 11400714785074694791
+		p2 = 14029467366897019727
+		p3 = 1609587929392839161
+		p4 = 9650029242287828579
+	)
+	le := binary.LittleEndian
+	// Seeds for seed 0: p1+p2 and -p1, modulo 2^64.
+	v1 := round(6983438078262162902, le.Uint64(k[0:8]))
+	v2 := round(p2, le.Uint64(k[8:16]))
+	v3 := round(0, le.Uint64(k[16:24]))
+	v4 := round(7046029288634856825, le.Uint64(k[24:32]))
+	h := bits.RotateLeft64(v1, 1) + bits.RotateLeft64(v2, 7) + bits.RotateLeft64(v3, 12) + bits.RotateLeft64(v4, 18)
+	h = (h^round(0, v1))*p1 + p4
+	h = (h^round(0, v2))*p1 + p4
+	h = (h^round(0, v3))*p1 + p4
+	h = (h^round(0, v4))*p1 + p4
+	h += KeyLen
+	h ^= round(0, le.Uint64(k[32:40]))
+	h = bits.RotateLeft64(h, 27)*p1 + p4
+	h ^= h >> 33
+	h *= p2
+	h ^= h >> 29
+	h *= p3
+	h ^= h >> 32
+	return h
+}
+
+func round(acc, in uint64) uint64 {
+	const p1, p2 = 11400714785074694791, 14029467366897019727
+	return bits.RotateLeft64(acc+in*p2, 31) * p1
+}
+
+// hashBytes is the reference: the xxhash package over the key's bytes.
+func hashBytes(k *Key) uint64 { return xxhash.Sum64(k[:]) }
 
 func (k *Key) addr(off int) netip.Addr {
 	a := netip.AddrFrom16([16]byte(k[off : off+16]))

@@ -53,6 +53,7 @@ type Table struct {
 	total    Counter
 	overflow Counter
 	heavy    [numDims]heavy
+	touched  uint64 // sink for AddBatch's prefetching loads
 }
 
 // NewTable returns a table that holds up to maxFlows flows exactly.
@@ -91,6 +92,24 @@ func (t *Table) Add(k *Key, h uint64, bytes uint64) {
 			return
 		}
 		i = (i + 1) & t.mask
+	}
+}
+
+// AddBatch adds len(keys) packets: keys[i], whose Hash is hashes[i], with
+// bytes[i] bytes. It first reads every packet's home slot, so that the
+// memory loads of the whole batch overlap instead of waiting for one cache
+// miss at a time; in a table larger than the CPU caches this is several
+// times faster than Add in a loop. The slices must have equal lengths.
+func (t *Table) AddBatch(keys []Key, hashes []uint64, bytes []uint64) {
+	hashes = hashes[:len(keys)]
+	bytes = bytes[:len(keys)]
+	var touch uint64
+	for _, h := range hashes {
+		touch += t.slots[h&t.mask].hash
+	}
+	t.touched += touch // keeps the loads; never read
+	for i := range keys {
+		t.Add(&keys[i], hashes[i], bytes[i])
 	}
 }
 

@@ -236,9 +236,7 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 			parts <- w.take(start, <-free)
 			end = start.Add(p.cfg.Window)
 		}
-		for i := range n {
-			w.Handle(src.Packet(i))
-		}
+		w.HandleBatch(src, n)
 		w.publish()
 	}
 done:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/gopacket/pcapgo"
@@ -233,5 +234,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}
 	if _, err := probe.New(probe.Config{}, 0); err == nil {
 		t.Errorf("New with 0 workers accepted")
+	}
+}
+
+// sliceSource serves fixed packets as one batch, for allocation tests.
+type sliceSource struct{ pkts [][]byte }
+
+func (s *sliceSource) Read() (int, error)              { return len(s.pkts), nil }
+func (s *sliceSource) Packet(i int) []byte             { return s.pkts[i] }
+func (s *sliceSource) SetReadDeadline(time.Time) error { return nil }
+
+func TestWorkerHandleBatchDoesNotAllocate(t *testing.T) {
+	pl, err := probe.New(probe.Config{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkts, _ := traffic(t, 64, 1)
+	w := pl.Workers()[0]
+	src := &sliceSource{pkts}
+	w.HandleBatch(src, len(pkts)) // sizes the batch arrays once
+	if n := testing.AllocsPerRun(500, func() { w.HandleBatch(src, len(pkts)) }); n != 0 {
+		t.Errorf("Worker.HandleBatch allocates %v times per batch", n)
 	}
 }

@@ -53,6 +53,11 @@ type Worker struct {
 	cur     part
 	c       counts
 	pub     atomicCounts
+
+	// A batch's kept packets, added to the table together (AddBatch).
+	keys   []flow.Key
+	hashes []uint64
+	sizes  []uint64
 }
 
 func newWorker(id int, cfg *Config, t *flow.Table) *Worker {
@@ -83,24 +88,54 @@ func (w *Worker) HandleIP(b []byte, vxlanPort uint16) {
 }
 
 func (w *Worker) account(r vxlan.Reason) {
+	var k flow.Key
+	if h, ok := w.keep(r, &k); ok {
+		w.cur.table.Add(&k, h, uint64(w.pkt.Length))
+	}
+}
+
+// keep counts a decode's outcome and, for a packet to be counted, fills k
+// and returns its hash.
+func (w *Worker) keep(r vxlan.Reason, k *flow.Key) (uint64, bool) {
 	if r == vxlan.OK && w.vni != 0 && w.pkt.VNI != w.vni {
 		r = vxlan.WrongVNI
 	}
 	if r != vxlan.OK {
 		w.c.skipped[r]++
 		w.cur.skipped[r]++
-		return
+		return 0, false
 	}
 	w.c.decodedPackets++
 	w.c.decodedBytes += uint64(w.pkt.Length)
-	k := flow.KeyOf(&w.pkt)
+	*k = flow.KeyOf(&w.pkt)
 	h := k.Hash()
 	if !w.sampler.Keep(h) {
 		w.c.sampledOut++
 		w.cur.sampledOut++
-		return
+		return 0, false
 	}
-	w.cur.table.Add(&k, h, uint64(w.pkt.Length))
+	return h, true
+}
+
+// HandleBatch counts the n packets of a batch (UDP payloads), adding the
+// kept ones to the table in one AddBatch so that their table lookups
+// overlap. It allocates only the first time it sees a larger batch.
+func (w *Worker) HandleBatch(src Source, n int) {
+	if cap(w.keys) < n {
+		w.keys, w.hashes, w.sizes = make([]flow.Key, n), make([]uint64, n), make([]uint64, n)
+	}
+	keys, hashes, sizes := w.keys[:n], w.hashes[:n], w.sizes[:n]
+	m := 0
+	for i := range n {
+		b := src.Packet(i)
+		w.c.rxPackets++
+		w.c.rxBytes += uint64(len(b))
+		if h, ok := w.keep(w.pkt.Decode(b), &keys[m]); ok {
+			hashes[m], sizes[m] = h, uint64(w.pkt.Length)
+			m++
+		}
+	}
+	w.cur.table.AddBatch(keys[:m], hashes[:m], sizes[:m])
 }
 
 // publish makes the counters visible to Stats; called once per batch.

@@ -1,0 +1,38 @@
+package flow
+
+import (
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+// TestHashIsXXH64: the unrolled hash equals the xxhash package's Sum64.
+func TestHashIsXXH64(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var k Key
+		copy(k[:], rapid.SliceOfN(rapid.Byte(), KeyLen, KeyLen).Draw(t, "key"))
+		if got, want := k.Hash(), hashBytes(&k); got != want {
+			t.Fatalf("Hash(%x) = %#x, xxhash.Sum64 = %#x", k[:], got, want)
+		}
+	})
+}
+
+func BenchmarkHash(b *testing.B) {
+	var k Key
+	b.Run("unrolled", func(b *testing.B) {
+		var s uint64
+		for b.Loop() {
+			k[33]++
+			s += k.Hash()
+		}
+		_ = s
+	})
+	b.Run("xxhash.Sum64", func(b *testing.B) {
+		var s uint64
+		for b.Loop() {
+			k[33]++
+			s += hashBytes(&k)
+		}
+		_ = s
+	})
+}
