@@ -217,9 +217,11 @@ func (r *Reader) NewBatch() *Batch {
 	return b
 }
 
-// maxGROSegments is the most datagrams the kernel coalesces into one UDP GRO
-// super-packet (UDP_GRO_CNT_MAX).
-const maxGROSegments = 64
+// maxGROSegments bounds the datagrams in one super-packet: GRO coalesces at
+// most 64 (UDP_GRO_CNT_MAX), and a local UDP_SEGMENT sender's super-packet,
+// which loopback delivers whole to a GRO socket, holds at most 128
+// (UDP_MAX_SEGMENTS). Views beyond it would still be correct, but allocate.
+const maxGROSegments = 128
 
 // Len returns the number of packets the last Read delivered.
 func (b *Batch) Len() int { return len(b.views) }
