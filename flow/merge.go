@@ -34,29 +34,41 @@ type Entry struct {
 
 // Merged is one window's traffic across workers: exact totals, and per
 // dimension the traffic of every flow held exactly plus the heavy hitters
-// found in overflow. The coordinator reuses one Merged for every window;
-// its maps keep their capacity across Reset.
+// found in overflow. The coordinator reuses one Merged for every window:
+// its open-addressing tables keep their memory across Reset and grow only
+// when a window holds more keys than any before.
 type Merged struct {
 	// Total is every packet and byte of the window, overflow included.
 	Total Counter
 	// Overflow is the part of Total whose flows were not held exactly.
 	Overflow Counter
-	dims     [numDims]map[Key]Counter
+	dims     [numDims]*Table
 }
 
 // NewMerged returns an empty Merged.
 func NewMerged() *Merged {
 	m := &Merged{}
 	for d := range m.dims {
-		m.dims[d] = make(map[Key]Counter)
+		m.dims[d], _ = NewTable(1024)
 	}
 	return m
 }
 
-func (m *Merged) add(d Dim, k Key, c Counter) {
-	o := m.dims[d][k]
-	m.dims[d][k] = Counter{o.Packets + c.Packets, o.Bytes + c.Bytes}
+// reserve makes room for n more keys in dimension d.
+func (m *Merged) reserve(d Dim, n int) {
+	t := m.dims[d]
+	if t.Len()+n <= t.maxFlows {
+		return
+	}
+	bigger, _ := NewTable(max(2*t.maxFlows, t.Len()+n))
+	for _, i := range t.used {
+		e := &t.slots[i]
+		bigger.addCounter(&e.key, e.hash, Counter{e.packets, e.bytes})
+	}
+	m.dims[d] = bigger
 }
+
+func (m *Merged) add(d Dim, k *Key, c Counter) { m.dims[d].addCounter(k, k.Hash(), c) }
 
 // AddTable merges one worker's table.
 func (m *Merged) AddTable(t *Table) {
@@ -64,14 +76,21 @@ func (m *Merged) AddTable(t *Table) {
 	m.Total.Bytes += t.total.Bytes
 	m.Overflow.Packets += t.overflow.Packets
 	m.Overflow.Bytes += t.overflow.Bytes
-	t.Each(func(k *Key, c Counter) {
-		m.add(DimFlow, *k, c)
-		m.add(DimSrc, k.SrcOnly(), c)
-		m.add(DimDst, k.DstOnly(), c)
-		m.add(DimPort, k.PortOnly(), c)
-	})
 	for _, d := range Dims {
-		t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, *k, c) })
+		m.reserve(d, t.Len()+HeavySlots)
+	}
+	flows := m.dims[DimFlow]
+	for _, i := range t.used {
+		e := &t.slots[i]
+		c := Counter{e.packets, e.bytes}
+		flows.addCounter(&e.key, e.hash, c)
+		s, ds, p := e.key.SrcOnly(), e.key.DstOnly(), e.key.PortOnly()
+		m.add(DimSrc, &s, c)
+		m.add(DimDst, &ds, c)
+		m.add(DimPort, &p, c)
+	}
+	for _, d := range Dims {
+		t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, k, c) })
 	}
 }
 
@@ -81,24 +100,26 @@ func (m *Merged) AddMerged(o *Merged) {
 	m.Total.Bytes += o.Total.Bytes
 	m.Overflow.Packets += o.Overflow.Packets
 	m.Overflow.Bytes += o.Overflow.Bytes
-	for d, dm := range o.dims {
-		for k, c := range dm {
-			m.add(Dim(d), k, c)
+	for d, ot := range o.dims {
+		m.reserve(Dim(d), ot.Len())
+		for _, i := range ot.used {
+			e := &ot.slots[i]
+			m.dims[d].addCounter(&e.key, e.hash, Counter{e.packets, e.bytes})
 		}
 	}
 }
 
 // Len is the number of distinct keys of dimension d.
-func (m *Merged) Len(d Dim) int { return len(m.dims[d]) }
+func (m *Merged) Len(d Dim) int { return m.dims[d].Len() }
 
 // Get returns the traffic of key k in dimension d.
-func (m *Merged) Get(d Dim, k Key) Counter { return m.dims[d][k] }
+func (m *Merged) Get(d Dim, k Key) Counter { return m.dims[d].get(&k) }
 
-// Reset empties m, keeping its maps' capacity.
+// Reset empties m, keeping its memory.
 func (m *Merged) Reset() {
 	m.Total, m.Overflow = Counter{}, Counter{}
-	for d := range m.dims {
-		clear(m.dims[d])
+	for _, t := range m.dims {
+		t.Reset()
 	}
 }
 
@@ -120,9 +141,11 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 	if n <= 0 {
 		return nil
 	}
-	h := make(worstFirst, 0, min(n, len(m.dims[d])))
-	for k, c := range m.dims[d] {
-		e := Entry{k, c}
+	t := m.dims[d]
+	h := make(worstFirst, 0, min(n, t.Len()))
+	for _, i := range t.used {
+		s := &t.slots[i]
+		e := Entry{s.key, Counter{s.packets, s.bytes}}
 		if len(h) < n {
 			heap.Push(&h, e)
 		} else if Better(&e, &h[0]) {

@@ -113,6 +113,42 @@ func (t *Table) AddBatch(keys []Key, hashes []uint64, bytes []uint64) {
 	}
 }
 
+// addCounter adds c to key k (hash h), for merging; the caller makes room
+// first (Merged.reserve), so it never overflows.
+func (t *Table) addCounter(k *Key, h uint64, c Counter) {
+	t.total.Packets += c.Packets
+	t.total.Bytes += c.Bytes
+	i := h & t.mask
+	for {
+		e := &t.slots[i]
+		if e.packets == 0 {
+			e.key, e.hash, e.packets, e.bytes = *k, h, c.Packets, c.Bytes
+			t.used = append(t.used, uint32(i))
+			return
+		}
+		if e.hash == h && e.key == *k {
+			e.packets += c.Packets
+			e.bytes += c.Bytes
+			return
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// get returns the traffic of key k.
+func (t *Table) get(k *Key) Counter {
+	h := k.Hash()
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		e := &t.slots[i]
+		if e.packets == 0 {
+			return Counter{}
+		}
+		if e.hash == h && e.key == *k {
+			return Counter{e.packets, e.bytes}
+		}
+	}
+}
+
 func (t *Table) addOverflow(k *Key, h uint64, bytes uint64) {
 	t.overflow.Packets++
 	t.overflow.Bytes += bytes
