@@ -202,6 +202,7 @@ func benchRate(b *testing.B, rate int, mode WaitMode, gro, gso bool) {
 		done <- res
 	}()
 
+	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	fmt.Fprintf(sp.in, "%s %d %d %d\n", g.LocalAddr(), count, rate, map[bool]int{false: 0, true: 1}[gso])

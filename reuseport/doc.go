@@ -24,7 +24,11 @@
 // AWS sets a mirror packet's outer UDP source port from a hash of the inner
 // 5-tuple, so every inner flow stays on one socket. Close (for example on
 // context cancellation) makes every Read return net.ErrClosed promptly and
-// waits until the reads in progress have returned.
+// waits until the reads in progress have returned; to tie the group to a
+// context:
+//
+//	stop := context.AfterFunc(ctx, func() { g.Close() })
+//	defer stop()
 //
 // Lifetime: a Batch belongs to the Reader that made it; Packet's views are
 // valid until the next Read into the same Batch. Nothing is allocated per
