@@ -1,0 +1,4 @@
+package main
+
+// sysSENDMMSG is sendmmsg(2)'s number.
+const sysSENDMMSG = 269
