@@ -204,8 +204,12 @@ func (e *Enricher) Lookup(ip netip.Addr) (Info, bool) {
 
 // Get is Lookup returning a pointer into the immutable snapshot, or nil when
 // nothing is known: what report.Flow and report.Host carry. The Info it
-// points to must not be modified. It never locks or allocates.
+// points to must not be modified. It never locks or allocates. A nil
+// *Enricher (enrichment off) knows nothing.
 func (e *Enricher) Get(ip netip.Addr) *Info {
+	if e == nil { // enrichment off: callers need not check
+		return nil
+	}
 	ip = ip.Unmap()
 	if ip.Zone() != "" {
 		ip = ip.WithZone("")
@@ -223,7 +227,12 @@ func (e *Enricher) Get(ip netip.Addr) *Info {
 }
 
 // Len is the number of addresses in the current snapshot.
-func (e *Enricher) Len() int { return len(e.snap.Load().index) }
+func (e *Enricher) Len() int {
+	if e == nil {
+		return 0
+	}
+	return len(e.snap.Load().index)
+}
 
 // Age is the time since the current snapshot was taken, or since New while
 // no refresh has succeeded.

@@ -214,6 +214,13 @@ func TestRefreshMapsEveryAddressAcrossPages(t *testing.T) {
 	}
 }
 
+func TestNilEnricherKnowsNothing(t *testing.T) {
+	var e *enrich.Enricher
+	if i, ok := e.Lookup(netip.MustParseAddr("10.0.0.1")); ok || !i.IsZero() || e.Get(netip.MustParseAddr("10.0.0.1")) != nil || e.Len() != 0 {
+		t.Errorf("nil Enricher returned %+v, %v", i, ok)
+	}
+}
+
 func TestLookupDoesNotAllocate(t *testing.T) {
 	f := fixture()
 	e := newEnricher(t, f, enrich.Config{OnPremCIDRs: []netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}}, nil, nil)

@@ -120,6 +120,23 @@ func build(t *testing.T, c *ec2.Client, n int, prefix string) world {
 		ENI: aws.ToString(ne.NetworkInterfaceId), InterfaceType: string(ne.InterfaceType),
 		Description: "ELB net/" + prefix + "-nlb/0123", Owner: "netops",
 	}
+	// A NAT gateway's interface, as moto models it.
+	alloc, err := c.AllocateAddress(ctx, &ec2.AllocateAddressInput{Domain: types.DomainTypeVpc})
+	must(err, "allocate address")
+	nat, err := c.CreateNatGateway(ctx, &ec2.CreateNatGatewayInput{SubnetId: &subnets[0], AllocationId: alloc.AllocationId})
+	must(err, "create NAT gateway")
+	if len(nat.NatGateway.NatGatewayAddresses) == 1 {
+		natENI := aws.ToString(nat.NatGateway.NatGatewayAddresses[0].NetworkInterfaceId)
+		d, err := c.DescribeNetworkInterfaces(ctx, &ec2.DescribeNetworkInterfacesInput{NetworkInterfaceIds: []string{natENI}})
+		must(err, "describe NAT gateway interface")
+		if len(d.NetworkInterfaces) == 1 {
+			n := d.NetworkInterfaces[0]
+			w.want[netip.MustParseAddr(aws.ToString(n.PrivateIpAddress))] = enrich.Info{
+				ENI: natENI, InterfaceType: string(n.InterfaceType), Description: aws.ToString(n.Description)}
+			t.Logf("moto's NAT gateway interface: type %q, description %q, address %s",
+				n.InterfaceType, aws.ToString(n.Description), aws.ToString(n.PrivateIpAddress))
+		}
+	}
 	// Another VPC's instance must not be listed.
 	other, err := c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.99.0.0/16")})
 	must(err, "create other VPC")
