@@ -36,7 +36,10 @@ type RetryableError struct {
 	After time.Duration
 }
 
+// Error returns the underlying error's message.
 func (e *RetryableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // Defaults for DispatcherConfig's zero fields.

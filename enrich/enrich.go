@@ -279,17 +279,14 @@ func (e *Enricher) Run(ctx context.Context) error {
 	}
 }
 
-// Backoff is the wait after the n-th consecutive failure (n ≥ 1): min, then
-// doubling each time, never more than max.
-func Backoff(n int, min, max time.Duration) time.Duration {
-	d := min
-	for i := 1; i < n && d < max; i++ {
+// Backoff is the wait after the n-th consecutive failure (n ≥ 1): lo, then
+// doubling each time, never more than hi.
+func Backoff(n int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 1; i < n && d < hi; i++ {
 		d *= 2
 	}
-	if d > max {
-		d = max
-	}
-	return d
+	return min(d, hi)
 }
 
 // Refresh reads the VPC's instances and interfaces once and, when both calls
