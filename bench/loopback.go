@@ -33,7 +33,7 @@ type readerRun struct {
 	LossPct     float64 `json:"loss_pct"`
 	CPUNsPerPkt float64 `json:"cpu_ns_per_packet"`
 	UserShare   float64 `json:"user_share"`
-	AllocsPkt   float64 `json:"allocs_per_packet"` // Go readers only
+	AllocsPkt   float64 `json:"allocs_per_packet"` // Go readers, steady state: first packet to the sender's end
 	KernelDrops uint64  `json:"kernel_drops"`      // pipeline only (SO_MEMINFO)
 }
 
@@ -261,7 +261,9 @@ func measureReader(ctx context.Context, mk readerCmd, rate float64, cfg loopback
 	cpu := cr.UserNS + cr.SysNS
 	if cr.Packets > 0 {
 		run.CPUNsPerPkt = float64(cpu) / float64(cr.Packets)
-		run.AllocsPkt = float64(cr.Mallocs) / float64(cr.Packets)
+	}
+	if cr.SteadyPackets > 0 {
+		run.AllocsPkt = float64(cr.SteadyMallocs) / float64(cr.SteadyPackets)
 	}
 	if cpu > 0 {
 		run.UserShare = float64(cr.UserNS) / float64(cpu)

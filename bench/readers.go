@@ -52,6 +52,11 @@ type childResult struct {
 	MaxRSSKB    int64  `json:"maxrss_kb"`
 	Mallocs     uint64 `json:"mallocs"`
 	KernelDrops uint64 `json:"kernel_drops"`
+	// SteadyMallocs are the heap allocations between the first packet and
+	// the end of the sending (start-up and shutdown excluded), over
+	// SteadyPackets packets; Go readers only.
+	SteadyMallocs uint64 `json:"steady_mallocs"`
+	SteadyPackets uint64 `json:"steady_packets"`
 	// Flood measurement only.
 	Flood *floodResult `json:"flood,omitempty"`
 }
@@ -100,6 +105,12 @@ func startMeter() (meter, error) {
 	return meter{u: u, mallocs: ms.Mallocs}, err
 }
 
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
 func (m meter) stop(r *childResult) error {
 	u, err := selfUsage()
 	if err != nil {
@@ -138,9 +149,17 @@ func naiveReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childResul
 	}()
 	buf := make([]byte, 2048)
 	flows := make(map[flow.Key]flow.Counter)
-	var p vxlan.Packet
+	var (
+		p        vxlan.Packet
+		m0       uint64
+		stopSeen bool
+	)
 	for {
 		n, _, err := conn.ReadFromUDPAddrPort(buf)
+		if !stopSeen && stop.Load() && res.Packets > 0 {
+			stopSeen = true
+			res.SteadyMallocs, res.SteadyPackets = mallocs()-m0, res.Packets-1
+		}
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) && stop.Load() {
 				break
@@ -151,6 +170,9 @@ func naiveReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childResul
 			return res, err
 		}
 		res.Packets++
+		if res.Packets == 1 {
+			m0 = mallocs()
+		}
 		res.Reads++
 		res.Bytes += uint64(n)
 		if p.Decode(buf[:n]) == vxlan.OK {
@@ -189,18 +211,43 @@ func pipelineReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childRe
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := pl.Workers()[0]
+	eof := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(io.Discard, stdin)
+		close(eof)
+	}()
+	var steadyMallocs, steadyPackets uint64
+	go func() {
+		// Steady state: from the first packet seen to the sender's end.
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var m0, p0 uint64
+	wait:
+		for {
+			select {
+			case <-eof:
+				break wait
+			case <-tick.C:
+				if p0 == 0 {
+					if p := w.Stats().RxPackets; p > 0 {
+						m0, p0 = mallocs(), p
+					}
+				}
+			}
+		}
+		if p0 > 0 {
+			steadyMallocs, steadyPackets = mallocs()-m0, w.Stats().RxPackets-p0
+		}
 		// Stop once the worker saw nothing for idleStop: the socket is empty.
 		last := w.Stats().RxPackets
 		quiet := time.Duration(0)
-		const tick = 10 * time.Millisecond
+		const idleTick = 10 * time.Millisecond
 		for quiet < idleStop {
-			time.Sleep(tick) // polls a counter of this process, bounded by the sender's end
+			time.Sleep(idleTick) // polls a counter of this process, bounded by the sender's end
 			if n := w.Stats().RxPackets; n != last {
 				last, quiet = n, 0
 			} else {
-				quiet += tick
+				quiet += idleTick
 			}
 		}
 		cancel()
@@ -209,6 +256,7 @@ func pipelineReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childRe
 		return res, err
 	}
 	st := w.Stats()
+	res.SteadyMallocs, res.SteadyPackets = steadyMallocs, steadyPackets // written before cancel, read after Run
 	res.Packets, res.Bytes, res.Decoded = st.RxPackets, st.RxBytes, st.DecodedPackets
 	if d, err := g.KernelDrops(); err == nil {
 		res.KernelDrops = d

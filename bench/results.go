@@ -149,9 +149,9 @@ func (r *results) markdown() string {
 	b.WriteString(".\n\nEach figure is the median of the runs, with (min–max).\n\n")
 	if len(r.Readers) > 0 {
 		s := r.Settings
-		fmt.Fprintf(&b, "## Loopback readers\n\n%d run(s) of %.1f s per cell; %d flows of VXLAN mirror packets cut to 128 bytes, one sender; receive buffer %d MiB each. CPU per packet is the reader process's getrusage (user + system) over the run divided by the packets it counted; loss is sent − counted.\n\n",
+		fmt.Fprintf(&b, "## Loopback readers\n\n%d run(s) of %.1f s per cell; %d flows of VXLAN mirror packets cut to 128 bytes, one sender; receive buffer %d MiB each. CPU per packet is the reader process's getrusage (user + system) over the run divided by the packets it counted; loss is sent − counted; allocs/packet counts heap allocations from the first packet to the sender's end (window reports included, start-up excluded). Target is the rate asked of the sender, offered what it reached.\n\n",
 			s.Reps, s.RunSeconds, s.Flows, s.RecvBuffer>>20)
-		b.WriteString("| offered | reader | offered pps | CPU per packet | × C floor | loss % | allocs/packet |\n|---|---|---|---|---|---|---|\n")
+		b.WriteString("| target | reader | offered pps | CPU per packet | × C floor | loss % | allocs/packet |\n|---|---|---|---|---|---|---|\n")
 		floor := map[float64]float64{}
 		for _, rr := range r.Readers {
 			if rr.Reader == readerC {
