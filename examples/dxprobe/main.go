@@ -264,7 +264,8 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if err != nil {
 			return fmt.Errorf("load AWS configuration: %w", err)
 		}
-		s, err := alert.NewSNS(sns.NewFromConfig(awsCfg), o.snsTopic)
+		// The dispatcher retries with backoff; the SDK's own retries would stack on it.
+		s, err := alert.NewSNS(sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.RetryMaxAttempts = 1 }), o.snsTopic)
 		if err != nil {
 			return usageError{fmt.Sprintf("-sns-topic-arn (SNS_TOPIC_ARN): %v", err)}
 		}

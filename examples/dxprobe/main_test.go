@@ -416,3 +416,28 @@ func TestBadConfiguration(t *testing.T) {
 		})
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// sendSpec sends n copies of one mirror packet over loopback.
+func sendSpec(t *testing.T, port int, spec vxlan.Spec, n int) {
+	t.Helper()
+	b, err := vxlan.Append(nil, &spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := reuseport.NewSender(netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batch := make([][]byte, 50)
+	for i := range batch {
+		batch[i] = b
+	}
+	for sent := 0; sent < n; sent += len(batch) {
+		if _, err := s.Send(batch[:min(len(batch), n-sent)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
