@@ -29,6 +29,7 @@ type FilterRule struct {
 	Destination string
 }
 
+// String renders the rule as "ingress 100 accept 172.16.0.0/12→10.0.0.0/16".
 func (f FilterRule) String() string {
 	return fmt.Sprintf("%s %d %s %s→%s", f.Direction, f.Number, f.Action, f.Source, f.Destination)
 }

@@ -144,6 +144,16 @@ func TestMotoEndToEnd(t *testing.T) {
 	var events []fabric.Event
 	d := newDeployer(t, w.kv, cfg, &events)
 
+	// One stage alone names the prerequisite it lacks, and touches nothing.
+	calls.reset(0, false)
+	err := d.Apply(ctx, fabric.StageNLB)
+	if err == nil || !strings.Contains(err.Error(), "stage 05: missing prerequisite probe-instance dxtest-probe-us-east-1a (run stage 04 first)") {
+		t.Fatalf("apply -stage 05 first: %v", err)
+	}
+	if m := calls.list(); len(m) != 0 {
+		t.Fatalf("apply -stage 05 without prerequisites made mutating calls: %v", m)
+	}
+
 	calls.reset(0, false)
 	plan, err := d.Plan(ctx)
 	if err != nil {

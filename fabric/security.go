@@ -27,6 +27,7 @@ type Rule struct {
 	CIDR     string
 }
 
+// String renders the rule as "udp/4789 10.0.0.0/16" or "all 10.0.0.0/16".
 func (p Rule) String() string {
 	if p.Protocol == "-1" {
 		return "all " + p.CIDR
