@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dxmon/dxmon/reuseport"
@@ -40,6 +41,7 @@ type senderStats struct {
 	Packets int64   `json:"packets"`
 	Bytes   int64   `json:"bytes"`
 	PPS     float64 `json:"pps"`
+	Refused int64   `json:"refused"` // sends refused: nothing listened at the destination
 }
 
 // genStats is what the generator sent.
@@ -251,7 +253,10 @@ func (ps *packetSource) fill(pkts [][]byte) error {
 // pace sends from src through s until the deadline, ctx's end or count
 // packets, at rate packets per second (0: flat out), in batches of batch.
 // Both bounds hold whatever the rate: every load loop ends.
-func pace(ctx context.Context, s sender, src *packetSource, rate float64, count int64, deadline time.Time, batch int) (pkts, bytes int64, err error) {
+//
+// A refused send (ICMP port unreachable from a host where nothing listens
+// yet) is counted in refused and not in pkts, and sending goes on.
+func pace(ctx context.Context, s sender, src *packetSource, rate float64, count int64, deadline time.Time, batch int) (pkts, bytes, refused int64, err error) {
 	buf := make([][]byte, batch)
 	start := time.Now()
 	for pkts < count {
@@ -273,18 +278,22 @@ func pace(ctx context.Context, s sender, src *packetSource, rate float64, count 
 		k = min(k, count-pkts)
 		b := buf[:k]
 		if err := src.fill(b); err != nil {
-			return pkts, bytes, err
+			return pkts, bytes, refused, err
 		}
 		n, err := s.Send(b)
 		for _, p := range b[:n] {
 			bytes += int64(len(p))
 		}
 		pkts += int64(n)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			refused++
+			continue
+		}
 		if err != nil {
-			return pkts, bytes, err
+			return pkts, bytes, refused, err
 		}
 	}
-	return pkts, bytes, nil
+	return pkts, bytes, refused, nil
 }
 
 // generate runs cfg.Senders senders in parallel and sums what they sent.
@@ -327,8 +336,8 @@ func generate(ctx context.Context, cfg genConfig, forceSyscall bool) (genStats, 
 			}
 			defer s.Close()
 			t0 := time.Now()
-			p, b, err := pace(ctx, s, src, cfg.Rate/float64(cfg.Senders), share, deadline, cfg.Batch)
-			res[i] = result{senderStats{Source: local, Packets: p, Bytes: b, PPS: float64(p) / time.Since(t0).Seconds()}, err}
+			p, b, refused, err := pace(ctx, s, src, cfg.Rate/float64(cfg.Senders), share, deadline, cfg.Batch)
+			res[i] = result{senderStats{Source: local, Packets: p, Bytes: b, Refused: refused, PPS: float64(p) / time.Since(t0).Seconds()}, err}
 		}()
 	}
 	wg.Wait()
@@ -407,6 +416,9 @@ func describeGen(cfg *genConfig, st *genStats) string {
 		cfg.Addr, encap, cfg.VNI, cfg.Snap, flows, cfg.IPv6*100, cfg.Senders, cfg.Batch)
 	for _, s := range st.Senders {
 		fmt.Fprintf(&b, "  from %s: %d packets, %d bytes, %.0f pps\n", s.Source, s.Packets, s.Bytes, s.PPS)
+		if s.Refused > 0 {
+			fmt.Fprintf(&b, "  from %s: %d sends refused (ICMP port unreachable: is anything listening on %s?)\n", s.Source, s.Refused, cfg.Addr)
+		}
 	}
 	return b.String()
 }

@@ -80,18 +80,20 @@ func machineInfo() machine {
 
 // results is everything one harness run measured: results.json.
 type results struct {
-	Machine   machine        `json:"machine"`
-	Mode      string         `json:"mode"` // "short" or "full"
-	Started   time.Time      `json:"started"`
-	Seconds   float64        `json:"seconds"`
-	Settings  settings       `json:"settings"`
-	Readers   []readerResult `json:"readers"`
-	Micro     []microResult  `json:"micro"`
-	Flood     *floodResult   `json:"flood,omitempty"`
-	Notes     []string       `json:"notes,omitempty"`
-	Command   string         `json:"command"`
-	Revision  string         `json:"revision,omitempty"`
-	Generator string         `json:"generator"`
+	Machine  machine        `json:"machine"`
+	Mode     string         `json:"mode"` // "short" or "full"
+	Started  time.Time      `json:"started"`
+	Seconds  float64        `json:"seconds"`
+	Settings settings       `json:"settings"`
+	Readers  []readerResult `json:"readers"`
+	Micro    []microResult  `json:"micro"`
+	// Floods are the flood measurement at a tenth of the flows and at the
+	// full count: equal peak RSS shows memory bounded by MaxFlows.
+	Floods    []floodResult `json:"floods,omitempty"`
+	Notes     []string      `json:"notes,omitempty"`
+	Command   string        `json:"command"`
+	Revision  string        `json:"revision,omitempty"`
+	Generator string        `json:"generator"`
 }
 
 // settings are the run's parameters.
@@ -181,26 +183,38 @@ func (r *results) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	if f := r.Flood; f != nil {
+	if len(r.Floods) > 0 {
 		yes := func(ok bool) string {
 			if ok {
 				return "yes"
 			}
 			return "**NO**"
 		}
-		fmt.Fprintf(&b, "## Flood: %d distinct flows in one window\n\n", f.Flows)
-		fmt.Fprintf(&b, "Fed in process to a one-worker pipeline (decode → hash → sample → flow table → merge → report), MaxFlows %d (one table %.1f MiB); a heavy hitter (%s → %s) starts after %d flows, when the table is full.\n\n",
-			f.MaxFlows, f.TableMiB, heavySrc, heavyDst, f.HeavyStart)
-		b.WriteString("| figure | value |\n|---|---|\n")
-		fmt.Fprintf(&b, "| packets fed / reported | %d / %d |\n", f.Packets, f.ReportPackets)
-		fmt.Fprintf(&b, "| bytes fed / reported | %d / %d |\n", f.Bytes, f.ReportBytes)
-		fmt.Fprintf(&b, "| totals exact | %s |\n", yes(f.TotalsExact))
-		fmt.Fprintf(&b, "| heavy hitter share of bytes | %.2f %% |\n", 100*f.HeavyShare)
-		fmt.Fprintf(&b, "| heavy hitter rank in top flows / its source in top sources | %d / %d |\n", f.HeavyRank, f.HeavySrcRank)
-		fmt.Fprintf(&b, "| heavy hitter bytes fed / reported | %d / %d |\n", f.HeavyBytes, f.HeavyRepBytes)
-		fmt.Fprintf(&b, "| peak RSS of the process | %.0f MiB |\n", f.PeakRSSMiB)
-		fmt.Fprintf(&b, "| wall / CPU time per packet | %.0f ns / %.0f ns |\n", f.NsPerPacket, f.CPUNsPerPacket)
-		fmt.Fprintf(&b, "| windows reported | %d |\n\n", f.Windows)
+		f0 := r.Floods[0]
+		b.WriteString("## Flood: distinct flows in one window\n\n")
+		fmt.Fprintf(&b, "Fed in process to a one-worker pipeline (decode → hash → sample → flow table → merge → report) from patched pre-encoded packets, one packet per flow, MaxFlows %d (one table %.1f MiB); a heavy hitter (%s → %s) starts when the table is full and then sends one packet per %d flows.\n\n",
+			f0.MaxFlows, f0.TableMiB, heavySrc, heavyDst, heavyEvery)
+		row := func(name string, cell func(f *floodResult) string) {
+			fmt.Fprintf(&b, "| %s |", name)
+			for i := range r.Floods {
+				fmt.Fprintf(&b, " %s |", cell(&r.Floods[i]))
+			}
+			b.WriteString("\n")
+		}
+		row("distinct flows", func(f *floodResult) string { return fmt.Sprintf("**%d**", f.Flows) })
+		b.WriteString("|---|" + strings.Repeat("---|", len(r.Floods)) + "\n")
+		row("packets fed / reported", func(f *floodResult) string { return fmt.Sprintf("%d / %d", f.Packets, f.ReportPackets) })
+		row("bytes fed / reported", func(f *floodResult) string { return fmt.Sprintf("%d / %d", f.Bytes, f.ReportBytes) })
+		row("totals exact", func(f *floodResult) string { return yes(f.TotalsExact) })
+		row("heavy hitter share of bytes", func(f *floodResult) string { return fmt.Sprintf("%.2f %%", 100*f.HeavyShare) })
+		row("heavy hitter rank: top flows / top sources", func(f *floodResult) string { return fmt.Sprintf("%d / %d", f.HeavyRank, f.HeavySrcRank) })
+		row("heavy hitter bytes fed / reported", func(f *floodResult) string { return fmt.Sprintf("%d / %d", f.HeavyBytes, f.HeavyRepBytes) })
+		row("peak RSS of the process", func(f *floodResult) string { return fmt.Sprintf("%.0f MiB", f.PeakRSSMiB) })
+		row("wall / CPU time per packet", func(f *floodResult) string {
+			return fmt.Sprintf("%.0f ns / %.0f ns", f.NsPerPacket, f.CPUNsPerPacket)
+		})
+		row("windows reported", func(f *floodResult) string { return fmt.Sprint(f.Windows) })
+		b.WriteString("\n")
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("## Notes\n\n")

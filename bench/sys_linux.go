@@ -26,7 +26,7 @@ func selfUsage() (usage, error) {
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return usage{}, fmt.Errorf("getrusage: %w", err)
 	}
-	return usage{User: time.Duration(ru.Utime.Nano()), Sys: time.Duration(ru.Stime.Nano()), MaxRSSKB: ru.Maxrss}, nil
+	return usage{User: time.Duration(ru.Utime.Nano()), Sys: time.Duration(ru.Stime.Nano()), MaxRSSKB: int64(ru.Maxrss)}, nil
 }
 
 // setRecvBuffer asks for n bytes of receive buffer on c, with
