@@ -316,7 +316,9 @@ func (d *Deployer) name(parts ...string) string {
 
 // token is the deterministic ClientToken of a resource: the same project,
 // kind, name and specification give the same token, so a call retried
-// after an interruption returns the resource the first call made.
+// after an interruption returns the resource the first call made. The
+// specification includes a parent's ID wherever one exists, so that a
+// resource re-created after a destroy gets a new token.
 func (d *Deployer) token(kind, name string, spec ...string) *string {
 	h := sha256.Sum256([]byte(strings.Join(append([]string{d.cfg.ProjectTag, kind, name}, spec...), "\x00")))
 	return aws.String(hex.EncodeToString(h[:])[:64])
@@ -371,8 +373,7 @@ func errorCode(err error) string {
 // isNotFound reports whether err says the resource does not exist.
 func isNotFound(err error) bool {
 	c := errorCode(err)
-	return strings.Contains(c, "NotFound") || c == "NoSuchEntity" || c == "NoSuchBucket" ||
-		c == "NotFound" || c == "NoSuchKey"
+	return strings.Contains(c, "NotFound") || c == "NoSuchEntity" || c == "NoSuchBucket" || c == "NoSuchKey"
 }
 
 // poll calls check every PollInterval until it reports done, the context

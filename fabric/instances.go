@@ -72,11 +72,18 @@ func (r *run) ensureInstance(ctx context.Context, s instanceSpec) (string, error
 		if s.profile != "" {
 			in.IamInstanceProfile = &ec2types.IamInstanceProfileSpecification{Name: aws.String(s.profile)}
 		}
+		if s.profile == "" {
+			out, err := d.c.EC2.RunInstances(ctx, in)
+			if err != nil {
+				return "", err
+			}
+			return aws.ToString(out.Instances[0].InstanceId), nil
+		}
 		var id string
 		err := d.poll(ctx, "instance profile "+s.profile+" to reach EC2", func(ctx context.Context) (bool, error) {
 			out, err := d.c.EC2.RunInstances(ctx, in)
 			if err != nil {
-				if s.profile != "" && errorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam") {
+				if errorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam") {
 					return false, nil // IAM eventual consistency
 				}
 				return false, err

@@ -123,8 +123,14 @@ func (r *run) stageFilter(ctx context.Context) error {
 	}
 	name := d.filterName()
 	id, err := r.ensure(ctx, "mirror-filter", name, d.findFilter, func(ctx context.Context) (string, error) {
+		// The token includes the mirror target's ID so that a filter made
+		// after a destroy does not replay the deleted one's token.
+		target, err := d.findMirrorTarget(ctx)
+		if err != nil {
+			return "", err
+		}
 		out, err := d.c.EC2.CreateTrafficMirrorFilter(ctx, &ec2.CreateTrafficMirrorFilterInput{
-			Description: aws.String("dxmon: on-prem <-> VPC"), ClientToken: d.token("mirror-filter", name),
+			Description: aws.String("dxmon: on-prem <-> VPC"), ClientToken: d.token("mirror-filter", name, target),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorFilter, name, "mirror"),
 		})
 		if err != nil {

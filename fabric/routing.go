@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -89,8 +90,15 @@ func (r *run) stageRouting(ctx context.Context) error {
 		rt = t
 		return aws.ToString(t.RouteTableId), nil
 	}, func(ctx context.Context) (string, error) {
+		// The endpoints' IDs in the token keep a table made after a
+		// destroy from replaying the deleted one's token.
+		var spec []string
+		for _, e := range endpoints {
+			spec = append(spec, e)
+		}
+		sort.Strings(spec)
 		out, err := d.c.EC2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
-			VpcId: aws.String(d.cfg.VPCID), ClientToken: d.token("route-table", name, d.cfg.VPCID),
+			VpcId: aws.String(d.cfg.VPCID), ClientToken: d.token("route-table", name, append(spec, d.cfg.VPCID)...),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeRouteTable, name, "vgw-ingress"),
 		})
 		if err != nil {

@@ -54,10 +54,7 @@ func (cs Checks) OK() bool {
 // VerifyWindow is how far back verify reads CloudWatch.
 const VerifyWindow = 15 * time.Minute
 
-type checker struct {
-	Check
-	ctx context.Context
-}
+type checker struct{ Check }
 
 func (c *checker) problem(format string, a ...any) {
 	c.Problems = append(c.Problems, fmt.Sprintf(format, a...))

@@ -103,7 +103,7 @@ func NewMirrorProxy(motoURL string) (*MirrorProxy, error) {
 	}
 	p := &MirrorProxy{rp: httputil.NewSingleHostReverseProxy(target), hits: map[string]int{}}
 	p.Reset()
-	p.rp.ModifyResponse = p.dropDeleted
+	p.rp.ModifyResponse = p.repair
 	return p, nil
 }
 
@@ -485,9 +485,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// dropDeleted removes the filters and targets deleted through the proxy
-// from moto's Describe answers.
-func (p *MirrorProxy) dropDeleted(resp *http.Response) error {
+// repair mends moto's answers: it records edge associations and puts their
+// gatewayId back into DescribeRouteTables, and removes the filters and
+// targets deleted through the proxy from their Describe answers.
+func (p *MirrorProxy) repair(resp *http.Response) error {
 	form, _ := resp.Request.Context().Value(actionKey{}).(url.Values)
 	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") || form == nil || resp.StatusCode != http.StatusOK {
 		return nil
