@@ -14,7 +14,7 @@ import (
 // vertical bars from min to max.
 func chartSVG(r *results) string {
 	const (
-		W, H           = 1000, 440
+		W, H           = 1000, 460
 		panelW, panelH = 400, 300
 		left1, left2   = 80, 580
 		top            = 70
@@ -41,7 +41,7 @@ func chartSVG(r *results) string {
 	m := r.Machine
 	fmt.Fprintf(&b, `<text x="%d" y="22" font-family="sans-serif" font-size="15" font-weight="bold">dxmon loopback readers: CPU per packet and loss vs offered rate (median, min–max bars)</text>`+"\n", left1)
 	fmt.Fprintf(&b, `<text x="%d" y="40" %s>%s</text>`+"\n", left1, fontAttr,
-		html.EscapeString(fmt.Sprintf("%s, %d cores, Linux %s, %s; %s mode", m.CPU, m.Cores, m.Kernel, m.Go, r.Mode)))
+		html.EscapeString(fmt.Sprintf("%s, %d cores, kernel %s, %s, %s; load average at start %s; %s mode", m.CPU, m.Cores, m.Kernel, m.OS, m.Go, m.LoadAvg, r.Mode)))
 	panel := func(x0 int, title, ylabel string, maxY float64, val func(readerResult) stat) {
 		px := func(x float64) float64 { return float64(x0) + x/maxX*panelW }
 		py := func(y float64) float64 { return float64(top+panelH) - y/maxY*panelH }

@@ -140,7 +140,7 @@ func (r *results) markdown() string {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "# dxmon bench (%s mode)\n\n", r.Mode)
-	fmt.Fprintf(&b, "Machine: %s, %d cores, Linux %s, %s, %s", m.CPU, m.Cores, m.Kernel, m.OS, m.Go)
+	fmt.Fprintf(&b, "Machine: %s, %d cores, kernel %s, %s, %s", m.CPU, m.Cores, m.Kernel, m.OS, m.Go)
 	if m.GCC != "" {
 		fmt.Fprintf(&b, ", gcc %s", m.GCC)
 	}

@@ -24,13 +24,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$target" ] || { echo "gen.sh: -t TARGET (probe IP or NLB name) is required" >&2; exit 2; }
-iface="${iface:-$(ip -o route get 8.8.8.8 | sed -n 's/.* dev \([^ ]*\).*/\1/p')}"
+iface="${iface:-$(ip -o route get 8.8.8.8 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')}"
+iface="${iface:-eth0}"
 cd "$(dirname "$0")/../.."
 go build -o /tmp/dxmon-bench ./bench
 addr="$(getent ahostsv4 "$target" | awk 'NR == 1 { print $1 }')"
 [ -n "$addr" ] || addr="$target"
 
-allow() { ethtool -S "$iface" | awk '/allowance_exceeded/ {gsub(":",""); printf "%s=%s ", $1, $2}'; }
+allow() { { ethtool -S "$iface" 2>/dev/null || echo "ethtool_unavailable: 0"; } | awk '/allowance_exceeded|unavailable/ {gsub(":",""); printf "%s=%s ", $1, $2}'; }
 echo "# $(date -u +%FT%TZ) gen on $(hostname) ($(nproc) vCPU) to $target ($addr:4789), senders $senders"
 for rate in $rates; do
   before="$(allow)"

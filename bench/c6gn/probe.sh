@@ -19,8 +19,10 @@ while [ $# -gt 0 ]; do
     *) echo "probe.sh: unknown argument $1 (see the header of this script)" >&2; exit 2 ;;
   esac
 done
-iface="${iface:-$(ip -o route get 8.8.8.8 | sed -n 's/.* dev \([^ ]*\).*/\1/p')}"
+iface="${iface:-$(ip -o route get 8.8.8.8 2>/dev/null | sed -n 's/.* dev \([^ ]*\).*/\1/p')}"
+iface="${iface:-eth0}"
 mkdir -p "$outdir"
+outdir="$(cd "$outdir" && pwd)"
 cd "$(dirname "$0")/../.."
 if [ -z "${DXPROBE:-}" ]; then
   go build -o "$outdir/dxprobe" ./examples/dxprobe
@@ -29,15 +31,15 @@ fi
 
 # counters prints "name value" lines: ENA allowances and UDP counters.
 counters() {
-  ethtool -S "$iface" | awk '/allowance_exceeded|rx_drops|rx_queue_[0-9]+_drops/ {gsub(":",""); print $1, $2}'
+  { ethtool -S "$iface" 2>/dev/null || echo "ethtool_unavailable: 0"; } | awk '/allowance_exceeded|rx_drops|rx_queue_[0-9]+_drops|unavailable/ {gsub(":",""); print $1, $2}'
   awk '/^Udp:/ { if (!h) { for (i = 2; i <= NF; i++) n[i] = $i; h = 1 } else { for (i = 2; i <= NF; i++) print "Udp" n[i], $i } }' /proc/net/snmp
 }
 
 {
   echo "# $(date -u +%FT%TZ) $(hostname) $(uname -r) $(nproc) vCPU, iface $iface"
-  ethtool -i "$iface" | sed 's/^/# /'
+  ethtool -i "$iface" 2>/dev/null | sed 's/^/# /' || true
   ethtool -l "$iface" 2>/dev/null | sed 's/^/# /' || true
-  sysctl net.core.rmem_max net.core.netdev_max_backlog | sed 's/^/# /'
+  sysctl net.core.rmem_max net.core.netdev_max_backlog 2>/dev/null | sed 's/^/# /' || true
 } > "$outdir/machine.txt"
 
 counters > "$outdir/counters-start.txt"
@@ -58,5 +60,9 @@ counters > "$outdir/counters-end.txt"
 echo "== counter deltas over the run (non-zero)"
 join <(sort "$outdir/counters-start.txt") <(sort "$outdir/counters-end.txt") | awk '$3 != $2 { printf "%-40s %d\n", $1, $3 - $2 }'
 echo "== dxprobe windows (packets per window, from windows.jsonl)"
-sed -n 's/.*"window_start":"\([^"]*\)".*"packets":\([0-9]*\),"bytes":\([0-9]*\),"pps":\([0-9.e+]*\).*/\1 packets \2 pps \4/p' "$outdir/windows.jsonl"
+if command -v jq >/dev/null; then
+  jq -r '[.window_start, "packets", .packets, "pps", .pps, "skipped", (.skipped | tostring)] | @tsv' "$outdir/windows.jsonl"
+else
+  sed -n 's/.*"window_start":"\([^"]*\)".*"packets":\([0-9]*\),"bytes":\([0-9]*\),"pps":\([0-9.e+]*\).*/\1 packets \2 pps \4/p' "$outdir/windows.jsonl"
+fi
 echo "results in $outdir"
