@@ -206,7 +206,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !supported {
 			res.Notes = append(res.Notes, "flood measurement skipped: Linux only (getrusage)")
 		} else {
-			for _, n := range []int{max(2, o.floodFlows/10), o.floodFlows} {
+			// Two sizes past the table's cap: equal peak RSS shows the bound.
+			for _, n := range []int{min(o.floodFlows, max(2*o.maxFlows, o.floodFlows/10)), o.floodFlows} {
 				fmt.Fprintf(stderr, "flood: %d distinct flows, MaxFlows %d\n", n, o.maxFlows)
 				fr, err := runFloodChild(ctx, n, o.maxFlows)
 				if err != nil {

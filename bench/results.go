@@ -87,8 +87,9 @@ type results struct {
 	Settings settings       `json:"settings"`
 	Readers  []readerResult `json:"readers"`
 	Micro    []microResult  `json:"micro"`
-	// Floods are the flood measurement at a tenth of the flows and at the
-	// full count: equal peak RSS shows memory bounded by MaxFlows.
+	// Floods are the flood measurement at a smaller count (a tenth, at
+	// least twice MaxFlows) and at the full count: equal peak RSS shows
+	// memory bounded by MaxFlows.
 	Floods    []floodResult `json:"floods,omitempty"`
 	Notes     []string      `json:"notes,omitempty"`
 	Command   string        `json:"command"`
