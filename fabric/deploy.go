@@ -100,12 +100,25 @@ func (r *run) stageDeploy(ctx context.Context) error {
 		if _, err := d.c.S3.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
 			return "", err
 		}
-		_, err := d.c.S3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(bucket), Tagging: &s3types.Tagging{TagSet: []s3types.Tag{
-			{Key: aws.String(TagProject), Value: aws.String(d.cfg.ProjectTag)}, {Key: aws.String(TagName), Value: aws.String(bucket)}}}})
-		return bucket, err
+		return bucket, d.tagBucket(ctx, bucket)
 	})
 	if err != nil {
 		return err
+	}
+	// A bucket created by a run interrupted before its tagging: it is in
+	// this account under this project's name, so it is ours; tag it.
+	if !r.plan || d.bucketExists(ctx, bucket) {
+		tags, err := d.c.S3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(bucket)})
+		if err != nil && errorCode(err) != "NoSuchTagSet" {
+			return r.fail("s3-bucket", bucket, err)
+		}
+		if tags == nil || !ownedS3(tags.TagSet, d.cfg.ProjectTag) {
+			if err := r.change(ctx, "s3-bucket", bucket, bucket, "tag "+TagProject+"="+d.cfg.ProjectTag, func(ctx context.Context) error {
+				return d.tagBucket(ctx, bucket)
+			}); err != nil {
+				return err
+			}
+		}
 	}
 	for _, f := range []struct {
 		name string
@@ -189,4 +202,19 @@ func (r *run) stageDeploy(ctx context.Context) error {
 func (d *Deployer) bucketExists(ctx context.Context, bucket string) bool {
 	_, err := d.c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	return err == nil
+}
+
+func (d *Deployer) tagBucket(ctx context.Context, bucket string) error {
+	_, err := d.c.S3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String(bucket), Tagging: &s3types.Tagging{TagSet: []s3types.Tag{
+		{Key: aws.String(TagProject), Value: aws.String(d.cfg.ProjectTag)}, {Key: aws.String(TagName), Value: aws.String(bucket)}}}})
+	return err
+}
+
+func ownedS3(tags []s3types.Tag, project string) bool {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == TagProject && aws.ToString(t.Value) == project {
+			return true
+		}
+	}
+	return false
 }

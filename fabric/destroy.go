@@ -257,11 +257,7 @@ func (r *run) destroyBucket(ctx context.Context) error {
 		}
 		return r.fail("s3-bucket", bucket, err)
 	}
-	owned := false
-	for _, t := range tags.TagSet {
-		owned = owned || (aws.ToString(t.Key) == TagProject && aws.ToString(t.Value) == d.cfg.ProjectTag)
-	}
-	if !owned {
+	if !ownedS3(tags.TagSet, d.cfg.ProjectTag) {
 		return nil
 	}
 	p := s3.NewListObjectsV2Paginator(d.c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(artifactPrefix)})
