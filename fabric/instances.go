@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -175,6 +174,3 @@ CPUS=$(nproc)
 RPS_MASK=$(printf '%x' $(( (1 << CPUS) - 1 )))
 for f in /sys/class/net/"$IF"/queues/rx-*/rps_cpus; do echo "$RPS_MASK" > "$f"; done
 `
-
-// now is the clock verify reads CloudWatch windows from.
-func (d *Deployer) now() time.Time { return d.opt.Now() }

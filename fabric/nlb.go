@@ -23,18 +23,6 @@ func (d *Deployer) findMirrorTarget(ctx context.Context) (string, error) {
 	return aws.ToString(out.TrafficMirrorTargets[0].TrafficMirrorTargetId), nil
 }
 
-func (d *Deployer) probeIDs(ctx context.Context) ([]string, error) {
-	in, err := d.findInstances(ctx, "probe", "")
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for _, i := range in {
-		ids = append(ids, aws.ToString(i.InstanceId))
-	}
-	return ids, nil
-}
-
 // stageNLB is stage 05: the probes' UDP/4789 target group, the internal
 // cross-zone NLB in front of them, and the mirror target naming it.
 func (r *run) stageNLB(ctx context.Context) error {

@@ -334,7 +334,7 @@ func (r *run) metricSums(ctx context.Context, ns, dim string, values, metrics []
 				Period: aws.Int32(60), Stat: aws.String("Sum")}})
 		}
 	}
-	end := r.d.now()
+	end := r.d.opt.Now()
 	in := &cloudwatch.GetMetricDataInput{MetricDataQueries: q, StartTime: aws.Time(end.Add(-VerifyWindow)), EndTime: aws.Time(end)}
 	for {
 		page, err := r.d.c.CloudWatch.GetMetricData(ctx, in)
