@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -92,8 +91,7 @@ func (s *Server) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
-	// moto_server runs werkzeug, which may fork; kill the whole group.
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	killTree(s.cmd)
 	<-s.done
 }
 
@@ -158,7 +156,7 @@ func launchOn(bin, addr string) (*Server, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, "-H", host, "-p", port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	ownGroup(cmd)
 	cmd.Stdout = nil
 	cmd.Stderr = nil
 	if err := cmd.Start(); err != nil {
