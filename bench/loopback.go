@@ -22,6 +22,7 @@ const (
 	readerC        = "C recvmmsg floor"
 	readerNaive    = "naive Go"
 	readerPipeline = "dxprobe pipeline"
+	readerBlocking = "pipeline, WaitBlocking"
 )
 
 // readerRun is one run of one reader at one offered rate.
@@ -57,6 +58,7 @@ type loopbackConfig struct {
 	RecvBuffer int
 	Pin        bool
 	SkipC      bool
+	Blocking   bool // add the pipeline with reuseport.WaitBlocking
 	Log        io.Writer
 }
 
@@ -130,6 +132,9 @@ func runLoopback(ctx context.Context, cfg loopbackConfig, tmp string) ([]readerR
 		}
 	}
 	readers = append(readers, reader{readerNaive, goChild("naive")}, reader{readerPipeline, goChild("pipeline")})
+	if cfg.Blocking {
+		readers = append(readers, reader{readerBlocking, goChild("pipeline-blocking")})
+	}
 
 	readerCPU, senderCPU := -1, -1
 	if cfg.Pin && runtime.NumCPU() >= 2 {

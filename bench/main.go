@@ -45,6 +45,7 @@ type options struct {
 	recvBuffer int
 	pin        bool
 	noC        bool
+	blocking   bool
 	benchtime  time.Duration
 	floodFlows int
 	maxFlows   int
@@ -86,6 +87,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.recvBuffer, "rcvbuf", 128<<20, "receive buffer of every reader's socket, bytes (SO_RCVBUFFORCE)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the reader process and the sender thread to different CPUs")
 	fs.BoolVar(&o.noC, "no-c", false, "skip the C recvmmsg floor")
+	blocking := fs.String("blocking", "", "also measure the pipeline with reuseport.WaitBlocking: true or false (default false short, true full)")
 	fs.DurationVar(&o.benchtime, "benchtime", 0, "time per micro-benchmark run (default 100ms short, 1s full)")
 	fs.IntVar(&o.floodFlows, "flood-flows", 0, "distinct flows in the flood window (default 1M short, 10M full)")
 	fs.IntVar(&o.maxFlows, "max-flows", flow.DefaultMaxFlows, "flow-table cap (probe MaxFlows) in the flood")
@@ -118,6 +120,14 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if *rates == "" {
 		*rates = map[bool]string{true: "100000,200000,max", false: "50000,100000,200000,400000,max"}[o.short]
+	}
+	switch *blocking {
+	case "":
+		o.blocking = !o.short
+	case "true", "false":
+		o.blocking = *blocking == "true"
+	default:
+		return o, fmt.Errorf("-blocking %q: want true or false", *blocking)
 	}
 	var err error
 	if o.rates, err = parseRates(*rates); err != nil {
@@ -186,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stderr, "loopback readers: %d rate(s) × %d run(s) of %v\n", len(o.rates), o.reps, o.duration)
 			rr, notes, err := runLoopback(ctx, loopbackConfig{Rates: o.rates, Duration: o.duration, Reps: o.reps, Flows: o.flows,
-				RecvBuffer: o.recvBuffer, Pin: o.pin, SkipC: o.noC, Log: stderr}, tmp)
+				RecvBuffer: o.recvBuffer, Pin: o.pin, SkipC: o.noC, Blocking: o.blocking, Log: stderr}, tmp)
 			if err != nil {
 				return fmt.Errorf("loopback readers: %w", err)
 			}

@@ -76,7 +76,9 @@ func childMain(role string) int {
 	case "naive":
 		res, err = naiveReader(cfg, os.Stdin, os.Stdout)
 	case "pipeline":
-		res, err = pipelineReader(cfg, os.Stdin, os.Stdout)
+		res, err = pipelineReader(cfg, reuseport.WaitNetpoll, os.Stdin, os.Stdout)
+	case "pipeline-blocking":
+		res, err = pipelineReader(cfg, reuseport.WaitBlocking, os.Stdin, os.Stdout)
 	case "flood":
 		res, err = floodChild(cfg)
 	default:
@@ -189,12 +191,13 @@ func naiveReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childResul
 }
 
 // pipelineReader is dxprobe's packet path with one worker: a reuseport
-// socket read with recvmmsg (WaitNetpoll, as dxprobe runs it), decode,
-// hash, sample, flow table, 5-second windows merged and reported.
-func pipelineReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childResult, error) {
+// socket read with recvmmsg (WaitNetpoll, as dxprobe runs it, or
+// WaitBlocking), decode, hash, sample, flow table, 5-second windows merged
+// and reported.
+func pipelineReader(cfg childConfig, wait reuseport.WaitMode, stdin io.Reader, stdout io.Writer) (childResult, error) {
 	var res childResult
 	g, err := reuseport.Listen(reuseport.Config{Addr: "127.0.0.1:0", Sockets: 1, RecvBuffer: cfg.RecvBuffer,
-		BatchSize: reuseport.DefaultBatchSize, Wait: reuseport.WaitNetpoll})
+		BatchSize: reuseport.DefaultBatchSize, Wait: wait})
 	if err != nil {
 		return res, err
 	}
@@ -251,6 +254,10 @@ func pipelineReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childRe
 			}
 		}
 		cancel()
+		// In WaitBlocking mode a read blocked in recvmmsg does not see the
+		// drain deadline Run sets on cancellation: closing the sockets
+		// ends it (after the drain, so nothing is lost).
+		time.AfterFunc(4*idleStop, func() { _ = g.Close() })
 	}()
 	if err := pl.Run(ctx, probe.Sources(g)); err != nil {
 		return res, err
