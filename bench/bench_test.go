@@ -267,6 +267,8 @@ func TestGenFlags(t *testing.T) {
 		{[]string{"-short"}, "-out"},
 		{[]string{"-out", "x", "-rates", "fast"}, "-rates"},
 		{[]string{"-out", "x", "-skip", "everything"}, "-skip"},
+		{[]string{"-out", "x", "-blocking", "maybe"}, "-blocking"},
+		{[]string{"-out", "x", "-reps", "0", "-duration", "1ms"}, "-duration"},
 	} {
 		err := run(context.Background(), tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
