@@ -60,27 +60,36 @@
 // run. BenchmarkRate (bench_linux_test.go) offers 150-byte datagrams from a
 // sendmmsg sender in another process over loopback to one socket and divides
 // the receiving process's getrusage CPU time (user + system, all threads)
-// by the packets received. On the dev VM (2 vCPU AMD EPYC, Linux 6.18, Go
-// 1.26, shared with other builds: load average 4 to 12, so single runs vary
-// by up to 2x; two runs of 200 000 packets each, no loss in any run):
+// by the packets received:
 //
-//	rate       netpoll            blocking           pkts/Read (netpoll, blocking)
-//	100 kpps   1.7, 2.7 µs/pkt    3.2, 4.3 µs/pkt    5-10, 3-7
-//	200 kpps   1.6, 1.7 µs/pkt    3.2, 4.5 µs/pkt    6-8,  5-6
-//	unpaced    0.8, 2.4 µs/pkt    2.0, 3.8 µs/pkt    5-19, 4-5
+//	go test -run '^$' -bench Rate -benchtime 200000x -count 3 ./reuseport
 //
-// Blocking loses although it saves the recvmmsg that returns EAGAIN and the
-// netpoller round trip: a goroutine blocked in a syscall longer than 20 µs
-// has its P taken by sysmon, which then runs every 20 µs, and the return
-// from the syscall must find a P again; locking the OS thread made it worse
-// (4.2-6.5 µs/pkt), and blocking without MSG_WAITFORONE (full batches of 64,
-// SO_RCVTIMEO 1 ms) only matched netpoll (2.8-3.7 µs/pkt). Sleeping 1 ms
-// after a short batch to let packets accumulate (55-59 pkts/Read) did not
-// lower netpoll's cost measurably either (2.3-2.9 µs/pkt), so there is no
-// such option: at these rates the per-packet kernel work (dequeue, copy,
-// freeing the sk_buff allocated on the sender's CPU), not the wake-ups,
-// dominates. WaitBlocking stays for machines where the balance differs;
-// it ignores read deadlines (see SetReadDeadline).
+// On the dev VM (2 vCPU AMD EPYC, Linux 6.18, Go 1.26, shared with other
+// builds at load average 3.5 to 5, so runs vary by up to 1.5x), median of 3
+// runs of 200 000 packets, no loss in any run; the C column is a minimal C
+// reader (blocking recvmmsg, MSG_WAITFORONE, batch 64) fed by the same
+// sender in the same minutes:
+//
+//	rate                  netpoll      blocking     C recvmmsg   pkts/Read
+//	100 kpps              2.1 µs/pkt   5.7 µs/pkt   1.5 µs/pkt   about 3
+//	200 kpps              2.1 µs/pkt   4.0 µs/pkt   1.3 µs/pkt   2 to 4
+//	unpaced (~300 kpps)   2.1 µs/pkt   3.7 µs/pkt   1.5 µs/pkt   2 to 4
+//
+// At these rates a wake-up finds only 2 to 4 datagrams whatever the mode,
+// so the cost per wake-up decides. Blocking loses although it saves the
+// recvmmsg that returns EAGAIN and the trip through the netpoller: a
+// goroutine blocked in a syscall has its P retaken by sysmon, and must find
+// a P again on return. Locking the OS thread made it worse (4.2-6.5
+// µs/pkt); blocking without MSG_WAITFORONE (full batches of 64, SO_RCVTIMEO
+// 1 ms) only matched netpoll (2.8-3.7); blocking through RawSyscall (the P
+// kept) was no better (3.3-3.7) and deadlocks the garbage collector's
+// stop-the-world while idle, so it is not offered. Sleeping 1 ms after a
+// short batch so packets accumulate (55-59 pkts/Read) did not lower
+// netpoll's cost beyond the noise (2.4-3.0), so there is no such option.
+// The non-blocking recvmmsg of netpoll mode goes through RawSyscall6: it
+// cannot block, and the scheduler's entersyscall woke the sleeping sysmon
+// on every call (seen with perf). WaitBlocking stays for machines where the
+// balance differs; it ignores read deadlines (see SetReadDeadline).
 //
 // # GRO
 //
@@ -90,18 +99,18 @@
 // 64 KiB (4 MiB per Batch at the default batch size).
 //
 // GRO is kept, off by default, because it lowers CPU per packet only when
-// the kernel really coalesces, which could not be shown for the mirror
-// traffic here. Loopback has no GRO engine: plain datagrams (as from
-// sendmmsg) reach a GRO socket one by one, and the cost was the same with
-// GRO on and off (2.6-2.9 against 1.7-2.7 µs/pkt at 100 kpps, within the
-// noise). A sender using UDP_SEGMENT (GSO) hands loopback whole
+// the kernel really coalesces, which could not be shown for mirror traffic
+// here. Loopback has no GRO engine: plain datagrams (from sendmmsg) reach a
+// GRO socket one by one, and the cost was the same with GRO on and off
+// (netpoll 1.9, 2.0, 1.9 µs/pkt at 100k, 200k, unpaced, against 2.1, 2.1,
+// 2.1). A sender using UDP_SEGMENT (GSO) hands loopback whole
 // super-packets, which a GRO socket receives as such and a plain socket
-// receives cut into datagrams; that models a NIC that coalesced: with GRO
-// 0.9-1.1 µs/pkt at 100 kpps (plain socket 1.8), 0.6-1.3 at 200 kpps (1.0-
-// 1.1), and 0.06-0.07 unpaced with 64-segment super-packets (0.7-0.9). On
-// EC2, ENA's NAPI GRO coalesces consecutive same-sized datagrams of one
-// 4-tuple, which truncated mirror packets of one heavy flow are; measure on
-// the probe instance (dxprobe's bench) before turning it on.
+// receives cut into datagrams; that models a NIC that coalesced. Then GRO
+// took 0.40, 0.34 and 0.06 µs/pkt against 0.89, 1.08 and 0.58 without
+// (unpaced, the super-packets held 64 datagrams). On EC2, ENA's NAPI GRO
+// coalesces consecutive same-sized datagrams of one 4-tuple, as truncated
+// mirror packets of one heavy flow are; measure on the probe instance
+// before turning it on.
 //
 // # Other platforms
 //

@@ -32,6 +32,16 @@ func recvmmsg(fd uintptr, hs []mmsghdr, flags int) (int, syscall.Errno) {
 	return int(n), e
 }
 
+// recvmmsgNow is recvmmsg for a call that cannot block (MSG_DONTWAIT). It
+// uses RawSyscall6, which skips the scheduler's entersyscall/exitsyscall:
+// those wake sysmon (when it sleeps) on every call, which then wakes again
+// to retake the P. A non-blocking recvmmsg of at most a batch of datagrams
+// takes microseconds, so keeping the P through it costs nothing.
+func recvmmsgNow(fd uintptr, hs []mmsghdr) (int, syscall.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+	return int(n), e
+}
+
 // sendmmsg sends up to len(hs) datagrams.
 func sendmmsg(fd uintptr, hs []mmsghdr, flags int) (int, syscall.Errno) {
 	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), uintptr(flags), 0, 0)

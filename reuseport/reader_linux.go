@@ -281,7 +281,7 @@ func (r *Reader) Read(b *Batch) (int, error) {
 // in the netpoller until the socket is readable.
 func (r *Reader) recvPoll(fd uintptr) bool {
 	for {
-		n, e := recvmmsg(fd, r.cur.hdrs, unix.MSG_DONTWAIT)
+		n, e := recvmmsgNow(fd, r.cur.hdrs)
 		switch e {
 		case unix.EINTR:
 			continue
