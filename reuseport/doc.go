@@ -20,6 +20,11 @@
 //		}()
 //	}
 //
+// Listen refuses an address another socket already holds, even one of
+// another process with SO_REUSEPORT, so that a second probe cannot silently
+// take a share of the packets ("listen udp :4789: address already in use").
+// With port 0 the kernel picks one port and every socket shares it.
+//
 // The kernel spreads datagrams over the sockets by a hash of the 4-tuple;
 // AWS sets a mirror packet's outer UDP source port from a hash of the inner
 // 5-tuple, so every inner flow stays on one socket. Close (for example on
@@ -43,8 +48,9 @@
 // SO_RCVBUF reads back: the kernel doubles the value set, and charges each
 // queued packet its sk_buff's truesize, not its payload.
 //
-// SO_RXQ_OVFL is on: the kernel stamps every packet with the socket's drop
-// count, which Drops returns as last seen. KernelDrops asks the kernel
+// SO_RXQ_OVFL is on: once drops have happened the kernel attaches the
+// socket's drop count to every packet it queues, and Drops returns the count
+// last seen. KernelDrops asks the kernel
 // directly (SO_MEMINFO), so a final count is exact even when no packet came
 // after the last drop: after the last Read, sent = received + drops.
 //

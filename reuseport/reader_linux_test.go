@@ -598,3 +598,51 @@ func TestReadDeadline(t *testing.T) {
 	}
 	close(done)
 }
+
+// TestAddrForms: the wildcard, IPv4 and IPv6 loopback forms all listen, share
+// one port over N sockets, and receive.
+func TestAddrForms(t *testing.T) {
+	for _, tt := range []struct{ addr, dst string }{
+		{":0", "127.0.0.1"},
+		{"127.0.0.1:0", "127.0.0.1"},
+		{"[::1]:0", "::1"},
+	} {
+		g, err := Listen(Config{Addr: tt.addr, Sockets: 2, RecvBuffer: 1 << 20})
+		if err != nil {
+			if tt.dst == "::1" {
+				t.Logf("skipping %s: %v", tt.addr, err)
+				continue
+			}
+			t.Fatal(err)
+		}
+		port := g.LocalAddr().Port()
+		for _, r := range g.Readers() {
+			if r.LocalAddr().Port() != port || port == 0 {
+				t.Errorf("%s: socket on %s, group on %s", tt.addr, r.LocalAddr(), g.LocalAddr())
+			}
+		}
+		s, err := NewSender(netip.AddrPortFrom(netip.MustParseAddr(tt.dst), port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Send([][]byte{[]byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan struct{}, len(g.Readers()))
+		for _, r := range g.Readers() {
+			go func() {
+				b := r.NewBatch()
+				if n, err := r.Read(b); err == nil && n == 1 {
+					got <- struct{}{}
+				}
+			}()
+		}
+		select {
+		case <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: nothing received", tt.addr)
+		}
+		s.Close()
+		g.Close()
+	}
+}
