@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -644,5 +646,25 @@ func TestAddrForms(t *testing.T) {
 		}
 		s.Close()
 		g.Close()
+	}
+}
+
+// TestBufferWarning: a warning naming net.core.rmem_max is logged exactly
+// when the kernel granted less than asked (as root SO_RCVBUFFORCE grants
+// all; run the tests as another user to see the warning path).
+func TestBufferWarning(t *testing.T) {
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	const asked = 256 << 20
+	g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: asked, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	granted := g.Readers()[0].BufferGranted()
+	warned := strings.Contains(logged.String(), "net.core.rmem_max")
+	t.Logf("asked %d, granted %d, log: %q", asked, granted, logged.String())
+	if warned != (granted < asked) {
+		t.Errorf("granted %d of %d but warning logged = %v: %q", granted, asked, warned, logged.String())
 	}
 }
