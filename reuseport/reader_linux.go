@@ -92,7 +92,8 @@ func setReusePort(network, address string, c syscall.RawConn) error {
 }
 
 // Reader reads one socket of a Group. It must be used by one goroutine at a
-// time (Drops, KernelDrops and BufferGranted may be called from any).
+// time; Drops, KernelDrops, Truncated, BufferGranted, LocalAddr and
+// SetReadDeadline may be called from any goroutine.
 type Reader struct {
 	conn    *net.UDPConn
 	rc      syscall.RawConn
@@ -236,7 +237,9 @@ var errForeignBatch = errors.New("reuseport: batch belongs to another reader")
 // Read waits for at least one datagram and receives up to the batch size
 // with one recvmmsg. It returns the number of packets now in b (more than
 // the datagrams received when GRO super-packets were split). After Close it
-// returns net.ErrClosed. It allocates nothing.
+// returns net.ErrClosed; past a read deadline (WaitNetpoll only) an error
+// wrapping os.ErrDeadlineExceeded, after which Read may be called again.
+// It allocates nothing.
 func (r *Reader) Read(b *Batch) (int, error) {
 	b.views = b.views[:0]
 	if b.r != r {
