@@ -52,7 +52,8 @@
 // socket's drop count to every packet it queues, and Drops returns the count
 // last seen. KernelDrops asks the kernel
 // directly (SO_MEMINFO), so a final count is exact even when no packet came
-// after the last drop: after the last Read, sent = received + drops.
+// after the last drop: after the last Read, sent = received + drops. Close
+// reads it one last time, so Drops is final after Close.
 //
 // # Waiting
 //

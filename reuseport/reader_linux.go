@@ -371,7 +371,8 @@ func (r *Reader) finish(b *Batch, n int) int {
 // Drops returns the kernel's count of packets dropped on this socket
 // (mostly: receive buffer full), as last seen: in the SO_RXQ_OVFL count the
 // kernel attaches to received packets, or by KernelDrops. Drops after the
-// last packet read are not seen until KernelDrops is called.
+// last packet read are not seen until KernelDrops or Close is called; after
+// Close the count is final.
 func (r *Reader) Drops() uint64 { return r.drops.load() }
 
 // KernelDrops asks the kernel for the socket's drop count now (SO_MEMINFO,
@@ -425,9 +426,11 @@ func (r *Reader) wake() {
 
 func (r *Reader) shutdown(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) }
 
-// close closes the socket, waiting for a read in progress to return.
+// close closes the socket, waiting for a read in progress to return. It
+// reads the kernel's drop count one last time, so Drops is final after Close.
 func (r *Reader) close() error {
 	r.closed.Store(true)
+	_, _ = r.KernelDrops()
 	if err := r.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("reuseport: close %s: %w", r.LocalAddr(), err)
 	}

@@ -331,6 +331,10 @@ func TestTinyBufferDropsExact(t *testing.T) {
 			if r.Drops() != drops {
 				t.Errorf("Drops() = %d after KernelDrops() = %d", r.Drops(), drops)
 			}
+			g.Close()
+			if r.Drops() != drops {
+				t.Errorf("Drops() = %d after Close, want the final %d", r.Drops(), drops)
+			}
 		})
 	}
 }
