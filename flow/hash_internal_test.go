@@ -36,3 +36,18 @@ func BenchmarkHash(b *testing.B) {
 		_ = s
 	})
 }
+
+// TestTableAlwaysHasAFreeSlot: a full table still has an empty slot, so a
+// probe for a new key ends (it goes to overflow); the load stays ≤ 0.625.
+func TestTableAlwaysHasAFreeSlot(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(1, 1<<20).Draw(t, "maxFlows")
+		tb, err := NewTable(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := len(tb.slots); s <= n || (n > 1 && float64(n)/float64(s) > 0.625) {
+			t.Fatalf("maxFlows %d: %d slots", n, s)
+		}
+	})
+}

@@ -68,7 +68,12 @@ func (m *Merged) reserve(d Dim, n int) {
 	m.dims[d] = bigger
 }
 
-func (m *Merged) add(d Dim, k *Key, c Counter) { m.dims[d].addCounter(k, k.Hash(), c) }
+func (m *Merged) add(d Dim, k *Key, c Counter) {
+	if t := m.dims[d]; t.Len() == t.maxFlows {
+		m.reserve(d, 1) // sources, destinations and ports grow as they come
+	}
+	m.dims[d].addCounter(k, k.Hash(), c)
+}
 
 // AddTable merges one worker's table.
 func (m *Merged) AddTable(t *Table) {
@@ -76,9 +81,7 @@ func (m *Merged) AddTable(t *Table) {
 	m.Total.Bytes += t.total.Bytes
 	m.Overflow.Packets += t.overflow.Packets
 	m.Overflow.Bytes += t.overflow.Bytes
-	for _, d := range Dims {
-		m.reserve(d, t.Len()+HeavySlots)
-	}
+	m.reserve(DimFlow, t.Len()+HeavySlots)
 	flows := m.dims[DimFlow]
 	for _, i := range t.used {
 		e := &t.slots[i]

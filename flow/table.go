@@ -26,9 +26,9 @@ type entry struct {
 	bytes   uint64
 }
 
-// EntryBytes is the memory of one slot. A Table has two slots per flow it
-// can hold (load factor ≤ 1/2) plus a 4-byte index, so its memory is about
-// (2×EntryBytes + 4) × MaxFlows: 132 B per flow, 33 MiB at the default.
+// EntryBytes is the memory of one slot. A Table has 1.6 to 3.2 slots per
+// flow it can hold (load factor ≤ 0.625; 2 at the default) plus a 4-byte
+// index: at the default 262 144 flows, 2×64 + 4 = 132 B per flow, 33 MiB.
 const EntryBytes = 64
 
 // Counter is a packet and byte count.
@@ -61,7 +61,9 @@ func NewTable(maxFlows int) (*Table, error) {
 	if maxFlows < 1 || maxFlows > 1<<30 {
 		return nil, fmt.Errorf("flow: max flows %d outside [1, 2^30]", maxFlows)
 	}
-	n := 1 << bits.Len(uint(2*maxFlows-1)) // power of two ≥ 2×maxFlows
+	// A power of two ≥ 1.6 × maxFlows: the load factor stays at or under
+	// 0.625, and a capacity just over a power of two does not double.
+	n := 1 << bits.Len(uint(maxFlows+(3*maxFlows+4)/5-1)) // always > maxFlows
 	return &Table{
 		slots:    make([]entry, n),
 		mask:     uint64(n - 1),

@@ -14,7 +14,8 @@ import (
 // DropCounter reports a socket's kernel drops and granted buffer; a
 // reuseport.Reader satisfies it.
 type DropCounter interface {
-	Drops() uint64
+	// KernelDrops asks the kernel for the socket's drop count (exact).
+	KernelDrops() (uint64, error)
 	BufferGranted() int
 }
 
@@ -101,7 +102,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, s := range m.socks {
 		id := strconv.Itoa(i)
-		ch <- prometheus.MustNewConstMetric(m.kernelDrops, prometheus.CounterValue, float64(s.Drops()), id)
+		if n, err := s.KernelDrops(); err == nil {
+			ch <- prometheus.MustNewConstMetric(m.kernelDrops, prometheus.CounterValue, float64(n), id)
+		}
 		ch <- prometheus.MustNewConstMetric(m.bufGranted, prometheus.GaugeValue, float64(s.BufferGranted()), id)
 	}
 }

@@ -76,7 +76,13 @@ func (c *collector) totals() (pk, by uint64, flows map[flow.Key]flow.Counter) {
 // pipeline of two reuseport workers, from many source ports, and stops it:
 // every packet is counted, exactly, and the partial window is reported.
 func TestRunCountsEveryPacket(t *testing.T) {
-	g, err := reuseport.Listen(reuseport.Config{Addr: "127.0.0.1:0", Sockets: 2, Wait: reuseport.WaitNetpoll})
+	for _, mode := range []reuseport.WaitMode{reuseport.WaitNetpoll, reuseport.WaitBlocking} {
+		t.Run(mode.String(), func(t *testing.T) { testRunCountsEveryPacket(t, mode) })
+	}
+}
+
+func testRunCountsEveryPacket(t *testing.T, mode reuseport.WaitMode) {
+	g, err := reuseport.Listen(reuseport.Config{Addr: "127.0.0.1:0", Sockets: 2, Wait: mode})
 	if err != nil {
 		t.Fatal(err)
 	}

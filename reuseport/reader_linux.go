@@ -106,6 +106,8 @@ type Reader struct {
 	closed    atomic.Bool
 	drops     dropCounter
 	truncated atomic.Uint64
+	deadline  atomic.Int64 // unix nanoseconds, 0: none; read by recvBlock
+	timedOut  bool         // set by recvBlock when the deadline passed
 
 	// State shared with the RawConn callbacks, which are bound once in
 	// newReader so that Read allocates no closure.
@@ -255,7 +257,7 @@ func (r *Reader) Read(b *Batch) (int, error) {
 		b.hdrs[i].hdr.Flags = 0
 	}
 	b.used = 0
-	r.cur, r.n, r.errno = b, 0, 0
+	r.cur, r.n, r.errno, r.timedOut = b, 0, 0, false
 	var err error
 	if r.wait == WaitNetpoll {
 		err = r.rc.Read(r.pollFn)
@@ -274,6 +276,8 @@ func (r *Reader) Read(b *Batch) (int, error) {
 			return 0, net.ErrClosed
 		}
 		return 0, os.NewSyscallError("recvmmsg", r.errno)
+	case r.timedOut:
+		return 0, fmt.Errorf("reuseport: read: %w", os.ErrDeadlineExceeded)
 	case r.n == 0: // woken by Close
 		return 0, net.ErrClosed
 	}
@@ -301,8 +305,15 @@ func (r *Reader) recvPoll(fd uintptr) bool {
 // is queued, up to the batch size, without waiting for more), Close, or an
 // error. Control holds a reference on the descriptor, so Close waits for
 // this to return instead of closing the descriptor under it.
+//
+// SO_RCVTIMEO wakes it every blockTimeout to check the read deadline, so in
+// this mode a deadline is seen within blockTimeout.
 func (r *Reader) recvBlock(fd uintptr) {
 	for {
+		if d := r.deadline.Load(); d != 0 && time.Now().UnixNano() >= d {
+			r.timedOut = true
+			return
+		}
 		n, e := recvmmsg(fd, r.cur.hdrs, unix.MSG_WAITFORONE)
 		switch {
 		case r.closed.Load():
@@ -435,4 +446,14 @@ func (r *Reader) close() error {
 		return fmt.Errorf("reuseport: close %s: %w", r.LocalAddr(), err)
 	}
 	return nil
+}
+
+// noteDeadline records the read deadline for WaitBlocking reads, which
+// Go's netpoller does not see.
+func (r *Reader) noteDeadline(t time.Time) {
+	if t.IsZero() {
+		r.deadline.Store(0)
+		return
+	}
+	r.deadline.Store(t.UnixNano())
 }

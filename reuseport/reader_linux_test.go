@@ -571,38 +571,50 @@ func TestBufferGranted(t *testing.T) {
 	}
 }
 
-// TestReadDeadline: in WaitNetpoll mode a read deadline ends a waiting Read
-// with os.ErrDeadlineExceeded, and Reads work again once it is cleared.
+// TestReadDeadline: in both wait modes a read deadline ends a Read, one
+// already waiting as well as one started after it passed, with
+// os.ErrDeadlineExceeded; Reads work again once it is cleared.
 func TestReadDeadline(t *testing.T) {
-	g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: 1 << 20, Wait: WaitNetpoll})
-	if err != nil {
-		t.Fatal(err)
+	for _, mode := range []WaitMode{WaitNetpoll, WaitBlocking} {
+		t.Run(mode.String(), func(t *testing.T) {
+			g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: 1 << 20, Wait: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			r := g.Readers()[0]
+			b := r.NewBatch()
+			done := failAfter(t, g, 10*time.Second, "deadline")
+			if err := r.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Read(b); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("Read past its deadline = %v, want os.ErrDeadlineExceeded", err)
+			}
+			// A Read that waits: the deadline comes while it blocks.
+			if err := r.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Read(b); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("waiting Read = %v, want os.ErrDeadlineExceeded", err)
+			}
+			if err := r.SetReadDeadline(time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewSender(g.LocalAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if _, err := s.Send([][]byte{[]byte("after")}); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := r.Read(b); err != nil || n != 1 || string(b.Packet(0)) != "after" {
+				t.Fatalf("Read after clearing the deadline = %d, %v", n, err)
+			}
+			close(done)
+		})
 	}
-	defer g.Close()
-	r := g.Readers()[0]
-	b := r.NewBatch()
-	done := failAfter(t, g, 10*time.Second, "deadline")
-	if err := r.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Read(b); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("Read past its deadline = %v, want os.ErrDeadlineExceeded", err)
-	}
-	if err := r.SetReadDeadline(time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := NewSender(g.LocalAddr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Send([][]byte{[]byte("after")}); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := r.Read(b); err != nil || n != 1 || string(b.Packet(0)) != "after" {
-		t.Fatalf("Read after clearing the deadline = %d, %v", n, err)
-	}
-	close(done)
 }
 
 // TestAddrForms: the wildcard, IPv4 and IPv6 loopback forms all listen, share

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // Listen opens one UDP socket on cfg.Addr: the portable fallback. Off Linux
@@ -122,3 +123,5 @@ func (r *Reader) close() error {
 	}
 	return nil
 }
+
+func (r *Reader) noteDeadline(time.Time) {}

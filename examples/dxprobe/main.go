@@ -65,6 +65,7 @@ type options struct {
 	maxFlows       int
 	recvBuffer     int
 	batch          int
+	wait           string
 }
 
 // usageError is bad configuration: exit status 2.
@@ -96,6 +97,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.maxFlows, "max-flows", 0, "flows each worker tracks exactly per window; 0 = 262144")
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 128<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "packets per recvmmsg")
+	fs.StringVar(&o.wait, "wait", "netpoll", "how readers wait: netpoll (Go's poller; less CPU per packet) or blocking (recvmmsg on the thread)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []struct{ flag, env string }{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -136,6 +138,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, usageError{fmt.Sprintf("-alert-cooldown %v: want a non-negative duration", o.alertCooldown)}
 	case o.maxFlows < 0 || o.maxFlows > 1<<28:
 		return o, usageError{fmt.Sprintf("-max-flows %d: want 0 to 2^28", o.maxFlows)}
+	}
+	if _, err := reuseport.ParseWaitMode(o.wait); err != nil {
+		return o, usageError{fmt.Sprintf("-wait %q: want netpoll or blocking", o.wait)}
+	}
+	if o.batch < 1 || o.batch > 1024 {
+		return o, usageError{fmt.Sprintf("-batch %d: want 1 to 1024", o.batch)}
 	}
 	if _, _, err := splitListen(o.listen); err != nil {
 		return o, usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
@@ -345,8 +353,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		return nil
 	}
 
+	wait, _ := reuseport.ParseWaitMode(o.wait)
 	g, err := reuseport.Listen(reuseport.Config{Addr: o.listen, Sockets: workers, RecvBuffer: o.recvBuffer,
-		BatchSize: o.batch, Wait: reuseport.WaitNetpoll, Log: log})
+		BatchSize: o.batch, Wait: wait, Log: log})
 	if err != nil {
 		return usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
 	}
@@ -384,9 +393,10 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	if err := pl.Run(ctx, probe.Sources(g)); err != nil {
 		return err
 	}
-	var drops uint64
-	for _, r := range g.Readers() {
-		drops += r.Drops()
+	drops, err := g.KernelDrops()
+	if err != nil {
+		log.Info("dxprobe stopped")
+		return nil
 	}
 	log.Info("dxprobe stopped", "kernel_drops", drops)
 	return nil

@@ -394,6 +394,8 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-metrics", "localhost"}, want: "-metrics"},
 		{args: []string{"-slack-webhook-url", "ftp://secret-token"}, want: "-slack-webhook-url"},
 		{args: []string{"-r", "/nonexistent.pcap"}, want: "-r"},
+		{args: []string{"-wait", "spin"}, want: "-wait"},
+		{args: []string{"-batch", "0"}, want: "-batch"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
