@@ -51,3 +51,17 @@ func TestTableAlwaysHasAFreeSlot(t *testing.T) {
 		}
 	})
 }
+
+func TestKeyEqualIsArrayEquality(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var a, b Key
+		copy(a[:], rapid.SliceOfN(rapid.Byte(), KeyLen, KeyLen).Draw(t, "a"))
+		b = a
+		if rapid.Bool().Draw(t, "differ") {
+			b[rapid.IntRange(0, KeyLen-1).Draw(t, "at")] ^= byte(rapid.IntRange(1, 255).Draw(t, "bit"))
+		}
+		if a.equal(&b) != (a == b) {
+			t.Fatalf("equal(%x, %x) = %v", a[:], b[:], a.equal(&b))
+		}
+	})
+}

@@ -88,7 +88,7 @@ func (t *Table) Add(k *Key, h uint64, bytes uint64) {
 			t.used = append(t.used, uint32(i))
 			return
 		}
-		if e.hash == h && e.key == *k {
+		if e.hash == h && e.key.equal(k) {
 			e.packets++
 			e.bytes += bytes
 			return
@@ -128,7 +128,7 @@ func (t *Table) addCounter(k *Key, h uint64, c Counter) {
 			t.used = append(t.used, uint32(i))
 			return
 		}
-		if e.hash == h && e.key == *k {
+		if e.hash == h && e.key.equal(k) {
 			e.packets += c.Packets
 			e.bytes += c.Bytes
 			return
@@ -145,7 +145,7 @@ func (t *Table) get(k *Key) Counter {
 		if e.packets == 0 {
 			return Counter{}
 		}
-		if e.hash == h && e.key == *k {
+		if e.hash == h && e.key.equal(k) {
 			return Counter{e.packets, e.bytes}
 		}
 	}
@@ -220,7 +220,7 @@ type heavy struct {
 
 func (s *heavy) add(k *Key, h uint64, bytes uint64) {
 	for i := 0; i < s.n; i++ {
-		if s.hashes[i] == h && s.keys[i] == *k {
+		if s.hashes[i] == h && s.keys[i].equal(k) {
 			s.bytes[i] += bytes
 			s.packets[i]++
 			return
