@@ -88,7 +88,7 @@ func TestShortSmallest(t *testing.T) {
 			t.Errorf("micro %+v", m)
 		}
 	}
-	for _, want := range []string{"decode/dxmon", "decode/gopacket", "flow update/dxmon", "flow update/go map"} {
+	for _, want := range []string{"decode/dxmon", "decode/gopacket", "flow update/dxmon Add", "flow update/dxmon AddBatch(64)", "flow update/go map"} {
 		if !impls[want] {
 			t.Errorf("micro-benchmark %s missing; have %v", want, impls)
 		}
