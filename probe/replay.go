@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
@@ -23,25 +24,40 @@ import (
 func (p *Pipeline) Replay(r io.Reader, vxlanPort uint16) error {
 	br := bufio.NewReader(r)
 	magic, err := br.Peek(4)
+	if err == nil && bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
+		br = bufio.NewReader(newNgGuard(br))
+		magic, err = br.Peek(4)
+	}
 	if err != nil {
 		return fmt.Errorf("read capture header: %w", err)
 	}
 	var next func() ([]byte, time.Time, error)
 	var link layers.LinkType
 	if bytes.Equal(magic, []byte{0x0a, 0x0d, 0x0d, 0x0a}) {
-		ng, err := pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions)
+		var ng *pcapgo.NgReader
+		err := guard(func() (err error) { ng, err = pcapgo.NewNgReader(br, pcapgo.DefaultNgReaderOptions); return err })
 		if err != nil {
 			return fmt.Errorf("read pcapng: %w", err)
 		}
 		link = ng.LinkType()
-		next = func() ([]byte, time.Time, error) {
-			d, ci, err := ng.ZeroCopyReadPacketData()
-			return d, ci.Timestamp, err
+		next = func() (d []byte, ts time.Time, err error) {
+			err = guard(func() error {
+				var ci gopacket.CaptureInfo
+				d, ci, err = ng.ZeroCopyReadPacketData()
+				ts = ci.Timestamp
+				return err
+			})
+			return d, ts, err
 		}
 	} else {
 		pr, err := pcapgo.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("read pcap: %w", err)
+		}
+		if pr.Snaplen() > maxCaptureLen {
+			// Readers size their buffer from the header's snap length:
+			// bound it, so that a larger packet is an error, not gigabytes.
+			pr.SetSnaplen(maxCaptureLen)
 		}
 		link = pr.LinkType()
 		next = func() ([]byte, time.Time, error) {
@@ -112,4 +128,17 @@ func (p *Pipeline) Replay(r io.Reader, vxlanPort uint16) error {
 		emit(false)
 	}
 	return nil
+}
+
+// guard runs a call into the capture reader and turns a panic into an
+// error: gopacket's pcapng reader divides by a time resolution taken from
+// the file, among other things a hostile file controls (found by
+// FuzzReplay). dxprobe -r must reject such a file, not crash.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed capture: %v", r)
+		}
+	}()
+	return fn()
 }
