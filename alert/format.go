@@ -104,7 +104,7 @@ func Format(r *report.Report, d Decision, lookup func(netip.Addr) enrich.Info) (
 		for i, f := range r.TopFlows[:min(TopN, len(r.TopFlows))] {
 			names := short(f.Src, f.SrcInfo) + " → " + short(f.Dst, f.DstInfo)
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", i+1,
-				netip.AddrPortFrom(f.Src, f.Sport), netip.AddrPortFrom(f.Dst, f.Dport), protoName(f.Proto),
+				netip.AddrPortFrom(f.Src, f.Sport), netip.AddrPortFrom(f.Dst, f.Dport), report.ProtoName(f.Proto),
 				report.Bytes(float64(f.Bytes)), rate(f.Bytes), f.Packets, names)
 		}
 		tw.Flush()
@@ -165,21 +165,6 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-func protoName(p uint8) string {
-	switch p {
-	case 1:
-		return "icmp"
-	case 6:
-		return "tcp"
-	case 17:
-		return "udp"
-	case 58:
-		return "icmpv6"
-	case 132:
-		return "sctp"
-	}
-	return strconv.Itoa(int(p))
-}
 
 // oneLine replaces line breaks and other control characters with spaces.
 func oneLine(s string) string {
