@@ -165,7 +165,6 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05Z")
 }
 
-
 // oneLine replaces line breaks and other control characters with spaces.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
