@@ -430,3 +430,33 @@ func BenchmarkTableMemory(b *testing.B) {
 		runtime.KeepAlive(tb)
 	}
 }
+
+// TestParallelMergeEqualsSerial: a table large enough to be merged one
+// goroutine per dimension gives the same result as merging its half-size
+// parts, which take the serial path.
+func TestParallelMergeEqualsSerial(t *testing.T) {
+	const n, distinct = 36_000, 17_000
+	big, _ := flow.NewTable(distinct)
+	parts := make([]*flow.Table, 3)
+	for i := range parts {
+		parts[i], _ = flow.NewTable(n / 3)
+	}
+	for i := range n {
+		k := floodKey(uint32(i % distinct)) // flows repeat across the parts
+		size := uint64(64 + i%1400)
+		big.Add(&k, k.Hash(), size)
+		parts[i/(n/3)].Add(&k, k.Hash(), size)
+	}
+	if big.Len() < 1<<14 || parts[0].Len() >= 1<<14 {
+		t.Fatalf("test sizes wrong: %d, %d", big.Len(), parts[0].Len())
+	}
+	par := flow.NewMerged()
+	par.AddTable(big)
+	ser := flow.NewMerged()
+	for _, p := range parts {
+		ser.AddTable(p)
+	}
+	if d := cmp.Diff(snapshot(ser), snapshot(par)); d != "" {
+		t.Errorf("parallel merge differs (-serial +parallel):\n%s", d)
+	}
+}

@@ -3,6 +3,7 @@ package flow
 import (
 	"bytes"
 	"container/heap"
+	"sync"
 	"time"
 )
 
@@ -75,26 +76,57 @@ func (m *Merged) add(d Dim, k *Key, c Counter) {
 	m.dims[d].addCounter(k, k.Hash(), c)
 }
 
-// AddTable merges one worker's table.
+// parallelMerge is the table size from which AddTable merges the four
+// dimensions on four goroutines: at a window's end every worker's table
+// arrives at once, and the report waits for the merge.
+const parallelMerge = 1 << 14
+
+// AddTable merges one worker's table. Large tables are merged one
+// goroutine per dimension (each dimension's table is touched by one
+// goroutine only); AddTable returns when all are done.
 func (m *Merged) AddTable(t *Table) {
 	m.Total.Packets += t.total.Packets
 	m.Total.Bytes += t.total.Bytes
 	m.Overflow.Packets += t.overflow.Packets
 	m.Overflow.Bytes += t.overflow.Bytes
 	m.reserve(DimFlow, t.Len()+HeavySlots)
-	flows := m.dims[DimFlow]
+	if t.Len() < parallelMerge {
+		for _, d := range Dims {
+			m.addDim(d, t)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for _, d := range Dims {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.addDim(d, t)
+		}()
+	}
+	wg.Wait()
+}
+
+// addDim merges dimension d of t: its exact flows, then its heavy hitters.
+func (m *Merged) addDim(d Dim, t *Table) {
 	for _, i := range t.used {
 		e := &t.slots[i]
 		c := Counter{e.packets, e.bytes}
-		flows.addCounter(&e.key, e.hash, c)
-		s, ds, p := e.key.SrcOnly(), e.key.DstOnly(), e.key.PortOnly()
-		m.add(DimSrc, &s, c)
-		m.add(DimDst, &ds, c)
-		m.add(DimPort, &p, c)
+		switch d {
+		case DimFlow:
+			m.dims[DimFlow].addCounter(&e.key, e.hash, c)
+		case DimSrc:
+			k := e.key.SrcOnly()
+			m.add(d, &k, c)
+		case DimDst:
+			k := e.key.DstOnly()
+			m.add(d, &k, c)
+		case DimPort:
+			k := e.key.PortOnly()
+			m.add(d, &k, c)
+		}
 	}
-	for _, d := range Dims {
-		t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, k, c) })
-	}
+	t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, k, c) })
 }
 
 // AddMerged merges another Merged into m.
