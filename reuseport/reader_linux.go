@@ -157,7 +157,10 @@ func (r *Reader) setup(fd int, cfg Config) error {
 	}
 	r.granted = v / 2
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
-		return fmt.Errorf("reuseport: set SO_RXQ_OVFL: %w", err)
+		// Best effort: every Linux since 2.6.33 has it, but emulators and
+		// sandboxes (qemu-user, gVisor) may not. KernelDrops (SO_MEMINFO)
+		// still counts drops; Drops then moves only with it.
+		cfg.Log.Warn("reuseport: SO_RXQ_OVFL not available; drop counts come from SO_MEMINFO only", "err", err)
 	}
 	if cfg.GRO {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 1); err != nil {
