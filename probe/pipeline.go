@@ -228,6 +228,7 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 				goto done
 			default:
 				runErr = fmt.Errorf("worker %d: %w", w.id, err)
+				p.cfg.Log.Error("worker stopped; the others go on", "worker", w.id, "err", err)
 				goto done
 			}
 		}
@@ -254,6 +255,7 @@ type window struct {
 	skipped    [vxlan.NumReasons]uint64
 	sampledOut uint64
 	parts      int
+	lastParts  int // parts from workers that stopped after them
 	partial    bool
 }
 
@@ -298,7 +300,10 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 		sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
 		for _, s := range starts {
 			w := pending[s]
-			if force || w.parts >= n {
+			// Complete when every worker still running has handed over
+			// its part: a worker that stopped (an error) no longer holds
+			// the others' reports back.
+			if force || w.parts-w.lastParts >= alive {
 				flush(w)
 			} else {
 				return // keep window order
@@ -324,6 +329,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 		w.parts++
 		if pt.last {
 			w.partial = true
+			w.lastParts++
 			alive--
 		}
 		pt.table.Reset()

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,5 +262,46 @@ func TestWorkerHandleBatchDoesNotAllocate(t *testing.T) {
 	w.HandleBatch(src, len(pkts)) // sizes the batch arrays once
 	if n := testing.AllocsPerRun(500, func() { w.HandleBatch(src, len(pkts)) }); n != 0 {
 		t.Errorf("Worker.HandleBatch allocates %v times per batch", n)
+	}
+}
+
+// failingSource fails its first Read, as a socket with a hard error would.
+type failingSource struct{}
+
+func (failingSource) Read() (int, error)              { return 0, errors.New("boom") }
+func (failingSource) Packet(int) []byte               { return nil }
+func (failingSource) SetReadDeadline(time.Time) error { return nil }
+
+// TestWorkerFailureDoesNotStopReports: when one worker stops on an error,
+// the other's windows are still reported, and Run returns the error.
+func TestWorkerFailureDoesNotStopReports(t *testing.T) {
+	g, err := reuseport.Listen(reuseport.Config{Addr: "127.0.0.1:0", Wait: reuseport.WaitNetpoll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	reports := make(chan *report.Report, 16)
+	pl, err := probe.New(probe.Config{Window: 20 * time.Millisecond, MaxFlows: 1024, Emit: func(r *report.Report) {
+		select {
+		case reports <- r:
+		default:
+		}
+	}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(ctx, []probe.Source{probe.Sources(g)[0], failingSource{}}) }()
+	for range 3 { // three windows end while one worker is gone
+		select {
+		case <-reports:
+		case <-time.After(30 * time.Second):
+			t.Fatal("no report while one worker had failed")
+		}
+	}
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Run returned %v, want the worker's error", err)
 	}
 }
