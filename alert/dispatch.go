@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dxmon/dxmon/internal/backoff"
 )
 
 // Message is one notification, before a sink adapts it to its channel.
@@ -117,7 +119,7 @@ func NewDispatcher(cfg DispatcherConfig, reg prometheus.Registerer, log *slog.Lo
 		cfg.RetryMin = cfg.RetryMax
 	}
 	if cfg.Wait == nil {
-		cfg.Wait = wait
+		cfg.Wait = backoff.Wait
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -239,7 +241,7 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, m Message) {
 			return
 		}
 		d.count(l, "retried")
-		w := backoff(attempt, d.cfg.RetryMin, d.cfg.RetryMax)
+		w := jittered(attempt, d.cfg.RetryMin, d.cfg.RetryMax)
 		if re.After > w {
 			w = min(re.After, d.cfg.RetryMax)
 		}
@@ -252,24 +254,10 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, m Message) {
 }
 
 // backoff is the wait before retry n (n ≥ 1): lo doubling up to hi, ±20%.
-func backoff(n int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// jittered is backoff.Delay spread over ±20 %, so that probes retrying
+// together do not stay in step.
+func jittered(n int, lo, hi time.Duration) time.Duration {
+	return time.Duration(float64(backoff.Delay(n, lo, hi)) * (0.8 + 0.4*rand.Float64()))
 }
 
 func (d *Dispatcher) count(l *lane, outcome string) {

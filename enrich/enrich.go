@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dxmon/dxmon/internal/backoff"
 )
 
 // EC2API is the part of the EC2 API the Enricher calls, with the SDK's exact
@@ -138,7 +140,7 @@ func New(api EC2API, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*
 		cfg.Now = time.Now
 	}
 	if cfg.Wait == nil {
-		cfg.Wait = wait
+		cfg.Wait = backoff.Wait
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -281,13 +283,7 @@ func (e *Enricher) Run(ctx context.Context) error {
 
 // Backoff is the wait after the n-th consecutive failure (n ≥ 1): lo, then
 // doubling each time, never more than hi.
-func Backoff(n int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 1; i < n && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
-}
+func Backoff(n int, lo, hi time.Duration) time.Duration { return backoff.Delay(n, lo, hi) }
 
 // Refresh reads the VPC's instances and interfaces once and, when both calls
 // succeed, replaces the snapshot. On error the snapshot is kept and the
@@ -431,16 +427,5 @@ func (b *builder) addr(s *string, idx int32) {
 	a = a.Unmap()
 	if _, dup := b.index[a]; !dup {
 		b.index[a] = idx
-	}
-}
-
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
