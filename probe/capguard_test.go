@@ -3,7 +3,6 @@ package probe_test
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"io"
 	"net/netip"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/dxmon/dxmon/internal/gopacketoracle"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/vxlan"
@@ -23,12 +23,7 @@ import (
 // pcapngOf rewrites a pcap file as pcapng with gopacket's writer.
 func pcapngOf(t testing.TB, path string) []byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
+	frames, infos, err := gopacketoracle.Frames(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,15 +32,8 @@ func pcapngOf(t testing.TB, path string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WritePacket(ci, data); err != nil {
+	for i, data := range frames {
+		if err := w.WritePacket(infos[i], data); err != nil {
 			t.Fatal(err)
 		}
 	}

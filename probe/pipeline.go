@@ -69,8 +69,6 @@ type Pipeline struct {
 	cfg     Config
 	workers []*Worker
 	last    atomic.Pointer[report.Report]
-	windows atomic.Uint64
-	lastDur atomic.Int64 // nanoseconds the last report took
 	onDone  func(d time.Duration, r *report.Report, activeFlows int, overflowPackets uint64)
 }
 
@@ -282,9 +280,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
 		p.cfg.Emit(r)
 		p.last.Store(r)
-		p.windows.Add(1)
 		d := time.Since(began)
-		p.lastDur.Store(int64(d))
 		if p.onDone != nil {
 			p.onDone(d, r, w.merged.Len(flow.DimFlow), w.merged.Overflow.Packets)
 		}

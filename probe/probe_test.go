@@ -3,7 +3,6 @@ package probe_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,11 +12,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/gopacket/pcapgo"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dxmon/dxmon/flow"
+	"github.com/dxmon/dxmon/internal/gopacketoracle"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
@@ -172,37 +171,18 @@ func testRunCountsEveryPacket(t *testing.T, mode reuseport.WaitMode) {
 // per-flow counts with gopacket's reading of the same file.
 func TestReplayAgreesWithGopacket(t *testing.T) {
 	path := filepath.Join("..", "testdata", "mirror-sample.pcap")
-	want := map[flow.Key]flow.Counter{}
+	want, err := gopacketoracle.Flows(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, length, ok := gopacketFlow(data)
-		if !ok {
-			continue
-		}
-		c := want[k]
-		want[k] = flow.Counter{Packets: c.Packets + 1, Bytes: c.Bytes + length}
-	}
 	var c collector
 	pl, err := probe.New(probe.Config{Top: 1000, Emit: c.emit}, 1)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		t.Fatal(err)
 	}
 	if err := pl.Replay(f, vxlan.PortVXLAN); err != nil {

@@ -1,8 +1,6 @@
 package vxlan_test
 
 import (
-	"errors"
-	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
+	"github.com/dxmon/dxmon/internal/gopacketoracle"
 	"github.com/dxmon/dxmon/vxlan"
 )
 
@@ -21,26 +19,11 @@ var captures = []string{"vxlan.pcap", "geneve.pcap", "gso-ipv4-vxlan-ipv4.pcap"}
 
 func readCapture(t *testing.T, name string) [][]byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "testdata", "pcap", name))
+	frames, _, err := gopacketoracle.Frames(filepath.Join("..", "testdata", "pcap", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	var frames [][]byte
-	for {
-		data, _, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
-			return frames
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		frames = append(frames, data)
-	}
+	return frames
 }
 
 // TestCapturesAgreeWithGopacket decodes real captures from tcpdump's test
