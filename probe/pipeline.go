@@ -263,12 +263,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 	alive := n
 	flush := func(w *window) {
 		began := time.Now()
-		skipped := map[string]uint64{}
-		for r, c := range w.skipped {
-			if c != 0 {
-				skipped[vxlan.Reason(r).String()] = c
-			}
-		}
+		skipped := skippedByLabel(&w.skipped)
 		end := w.start.Add(p.cfg.Window)
 		if w.partial {
 			end = time.Now()
@@ -335,4 +330,16 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 		flushReady(alive == 0)
 	}
 	flushReady(true)
+}
+
+// skippedByLabel turns per-reason counts into the report's map, leaving out
+// reasons that did not occur.
+func skippedByLabel(counts *[vxlan.NumReasons]uint64) map[string]uint64 {
+	out := map[string]uint64{}
+	for r, c := range counts {
+		if c != 0 {
+			out[vxlan.Reason(r).String()] = c
+		}
+	}
+	return out
 }

@@ -91,12 +91,7 @@ func (p *Pipeline) Replay(r io.Reader, vxlanPort uint16) error {
 	emit := func(partial bool) {
 		m.Reset()
 		m.AddTable(w.cur.table)
-		skipped := map[string]uint64{}
-		for r, c := range w.cur.skipped {
-			if c != 0 {
-				skipped[vxlan.Reason(r).String()] = c
-			}
-		}
+		skipped := skippedByLabel(&w.cur.skipped)
 		rep := report.Build(report.Window{Start: start, End: start.Add(p.cfg.Window), Partial: partial, Merged: m,
 			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
 		p.cfg.Emit(rep)
