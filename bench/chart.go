@@ -21,7 +21,8 @@ func chartSVG(r *results) string {
 		tickN          = 5
 		fontAttr       = `font-family="sans-serif" font-size="12"`
 	)
-	colors := map[string]string{readerC: "#555555", readerNaive: "#d62728", readerPipeline: "#1f77b4", readerBlocking: "#2ca02c"}
+	colors := map[string]string{readerC: "#555555", readerNaive: "#d62728", readerPipeline: "#1f77b4", readerBlocking: "#2ca02c",
+		readerCTick: "#999999", readerNetpoll: "#9467bd"}
 	var order []string
 	series := map[string][]readerResult{}
 	maxX, maxCPU, maxLoss := 1.0, 1.0, 1.0

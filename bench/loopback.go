@@ -20,8 +20,10 @@ import (
 // Readers compared over loopback.
 const (
 	readerC        = "C recvmmsg floor"
+	readerCTick    = "C recvmmsg, 1 ms tick"
 	readerNaive    = "naive Go"
 	readerPipeline = "dxprobe pipeline"
+	readerNetpoll  = "pipeline, WaitNetpoll"
 	readerBlocking = "pipeline, WaitBlocking"
 )
 
@@ -128,10 +130,13 @@ func runLoopback(ctx context.Context, cfg loopbackConfig, tmp string) ([]readerR
 		if note != "" {
 			notes = append(notes, note)
 		} else {
-			readers = append(readers, reader{readerC, func() *exec.Cmd { return exec.Command(bin, strconv.Itoa(cfg.RecvBuffer)) }})
+			readers = append(readers,
+				reader{readerC, func() *exec.Cmd { return exec.Command(bin, strconv.Itoa(cfg.RecvBuffer)) }},
+				reader{readerCTick, func() *exec.Cmd { return exec.Command(bin, strconv.Itoa(cfg.RecvBuffer), "0", "1000") }})
 		}
 	}
-	readers = append(readers, reader{readerNaive, goChild("naive")}, reader{readerPipeline, goChild("pipeline")})
+	readers = append(readers, reader{readerNaive, goChild("naive")}, reader{readerPipeline, goChild("pipeline")},
+		reader{readerNetpoll, goChild("pipeline-netpoll")})
 	if cfg.Blocking {
 		readers = append(readers, reader{readerBlocking, goChild("pipeline-blocking")})
 	}

@@ -76,6 +76,8 @@ func childMain(role string) int {
 	case "naive":
 		res, err = naiveReader(cfg, os.Stdin, os.Stdout)
 	case "pipeline":
+		res, err = pipelineReader(cfg, reuseport.WaitDefault, os.Stdin, os.Stdout)
+	case "pipeline-netpoll":
 		res, err = pipelineReader(cfg, reuseport.WaitNetpoll, os.Stdin, os.Stdout)
 	case "pipeline-blocking":
 		res, err = pipelineReader(cfg, reuseport.WaitBlocking, os.Stdin, os.Stdout)
@@ -191,8 +193,8 @@ func naiveReader(cfg childConfig, stdin io.Reader, stdout io.Writer) (childResul
 }
 
 // pipelineReader is dxprobe's packet path with one worker: a reuseport
-// socket read with recvmmsg (WaitNetpoll, as dxprobe runs it, or
-// WaitBlocking), decode, hash, sample, flow table, 5-second windows merged
+// socket read with recvmmsg (WaitDefault, as dxprobe runs it: WaitTick with
+// the bench's 128 MiB buffer; or another mode to compare), decode, hash, sample, flow table, 5-second windows merged
 // and reported.
 func pipelineReader(cfg childConfig, wait reuseport.WaitMode, stdin io.Reader, stdout io.Writer) (childResult, error) {
 	var res childResult

@@ -152,7 +152,7 @@ func (r *results) markdown() string {
 	b.WriteString(".\n\nEach figure is the median of the runs, with (min–max).\n\n")
 	if len(r.Readers) > 0 {
 		s := r.Settings
-		fmt.Fprintf(&b, "## Loopback readers\n\n%d run(s) of %.1f s per cell; %d flows of VXLAN mirror packets cut to 128 bytes, one sender; receive buffer %d MiB each. CPU per packet is the reader process's getrusage (user + system) over the run divided by the packets it counted; loss is sent − counted; allocs/packet counts heap allocations from the first packet to the sender's end (window reports included, start-up excluded). Target is the rate asked of the sender, offered what it reached.\n\n",
+		fmt.Fprintf(&b, "## Loopback readers\n\n%d run(s) of %.1f s per cell; %d flows of VXLAN mirror packets cut to 128 bytes, one sender; receive buffer %d MiB each. CPU per packet is the reader process's getrusage (user + system) over the run divided by the packets it counted; loss is sent − counted; allocs/packet counts heap allocations from the first packet to the sender's end (window reports included, start-up excluded). Target is the rate asked of the sender, offered what it reached. The C floor blocks in recvmmsg (MSG_WAITFORONE) and wakes as packets arrive; the 1 ms tick variant sleeps after each batch that drained the socket, as the pipeline's default WaitTick does; the WaitNetpoll row is the pipeline parked in Go's netpoller.\n\n",
 			s.Reps, s.RunSeconds, s.Flows, s.RecvBuffer>>20)
 		b.WriteString("| target | reader | offered pps | CPU per packet | × C floor | loss % | allocs/packet |\n|---|---|---|---|---|---|---|\n")
 		floor := map[float64]float64{}
@@ -167,7 +167,7 @@ func (r *results) markdown() string {
 				ratio = fmt.Sprintf("%.2f×", rr.CPUPerPkt.Median/f)
 			}
 			allocs := "–"
-			if rr.Reader != readerC {
+			if rr.Reader != readerC && rr.Reader != readerCTick {
 				allocs = fmt.Sprintf("%.4f", rr.AllocsPkt.Median)
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", rateName(rr.TargetPPS), rr.Reader,

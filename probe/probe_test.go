@@ -76,7 +76,7 @@ func (c *collector) totals() (pk, by uint64, flows map[flow.Key]flow.Counter) {
 // pipeline of two reuseport workers, from many source ports, and stops it:
 // every packet is counted, exactly, and the partial window is reported.
 func TestRunCountsEveryPacket(t *testing.T) {
-	for _, mode := range []reuseport.WaitMode{reuseport.WaitNetpoll, reuseport.WaitBlocking} {
+	for _, mode := range []reuseport.WaitMode{reuseport.WaitTick, reuseport.WaitNetpoll, reuseport.WaitBlocking} {
 		t.Run(mode.String(), func(t *testing.T) { testRunCountsEveryPacket(t, mode) })
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // ErrNotSupported is returned (wrapped) for a feature the platform lacks, such
@@ -30,8 +31,10 @@ const (
 type WaitMode uint8
 
 const (
-	// WaitDefault lets the package choose: WaitNetpoll, which measured
-	// cheaper per packet (see the package documentation).
+	// WaitDefault lets the package choose per socket: WaitTick when the
+	// kernel granted a receive buffer of at least TickMinBuffer, which then
+	// holds the packets of a sleep even at high rates, and WaitNetpoll
+	// otherwise. Reader.Wait tells which was chosen.
 	WaitDefault WaitMode = iota
 	// WaitNetpoll parks the reading goroutine in Go's netpoller (through the
 	// socket's syscall.RawConn) when the socket is empty; no OS thread is held
@@ -42,17 +45,46 @@ const (
 	// with a short SO_RCVTIMEO so Close is noticed even if the wake-up is
 	// missed. One OS thread per socket is held while waiting.
 	WaitBlocking
+	// WaitTick takes the socket out of Go's netpoller and polls it: after a
+	// batch that drained the socket the reader sleeps one tick (TickInterval)
+	// so that packets accumulate, and reads them with full batches on the
+	// next wake-up. Wake-ups no longer follow packet arrivals, which at high
+	// rates is where netpoll spends its CPU; in exchange packets wait up to a
+	// tick in the receive buffer, which must hold a tick's worth of them.
+	// While the socket stays empty the sleep doubles up to MaxIdleInterval.
+	WaitTick
+)
+
+// Polling intervals of WaitTick.
+const (
+	// TickInterval is WaitTick's sleep after a batch that drained the
+	// socket. Go's timers sleep at least about a millisecond when the
+	// process is otherwise idle (the netpoller waits in milliseconds), so a
+	// shorter tick would not be kept.
+	TickInterval = time.Millisecond
+	// MaxIdleInterval bounds WaitTick's sleep while no packet comes, so
+	// that a burst after a quiet spell waits at most this long in the
+	// receive buffer. Close cuts a sleep short; a read deadline is slept
+	// to exactly.
+	MaxIdleInterval = 8 * time.Millisecond
+	// TickMinBuffer is the receive buffer (as BufferGranted counts it) from
+	// which WaitDefault chooses WaitTick: 8 MiB hold about 8000 queued
+	// mirror packets (the kernel charges each about 1 KiB), which is
+	// MaxIdleInterval at 1 Mpps into one socket.
+	TickMinBuffer = 8 << 20
 )
 
 // String returns the mode's name as used in flags and benchmarks.
 func (m WaitMode) String() string {
 	switch m {
 	case WaitDefault:
-		return "default"
+		return "auto"
 	case WaitNetpoll:
 		return "netpoll"
 	case WaitBlocking:
 		return "blocking"
+	case WaitTick:
+		return "tick"
 	}
 	return "WaitMode(" + strconv.Itoa(int(m)) + ")"
 }
@@ -60,14 +92,16 @@ func (m WaitMode) String() string {
 // ParseWaitMode parses the names String returns.
 func ParseWaitMode(s string) (WaitMode, error) {
 	switch s {
-	case "default", "":
+	case "auto", "":
 		return WaitDefault, nil
 	case "netpoll":
 		return WaitNetpoll, nil
 	case "blocking":
 		return WaitBlocking, nil
+	case "tick":
+		return WaitTick, nil
 	}
-	return 0, fmt.Errorf("unknown wait mode %q (want netpoll or blocking)", s)
+	return 0, fmt.Errorf("unknown wait mode %q (want auto, tick, netpoll or blocking)", s)
 }
 
 // Config says what Listen opens. Zero fields take the defaults above.
@@ -93,8 +127,9 @@ type Config struct {
 	// datagrams of one 4-tuple as one super-packet, which Batch splits back
 	// by the segment size from the control message. Linux only.
 	GRO bool
-	// Wait says how Read waits for packets (default WaitNetpoll). Off Linux
-	// it is ignored.
+	// Wait says how Read waits for packets (default: WaitTick where the
+	// receive buffer allows, WaitNetpoll otherwise). Off Linux it is
+	// ignored.
 	Wait WaitMode
 	// Log receives warnings such as a receive buffer smaller than asked.
 	// Nil means slog.Default().
@@ -131,9 +166,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.MsgSize = GROMsgSize
 	}
 	switch c.Wait {
-	case WaitDefault:
-		c.Wait = WaitNetpoll
-	case WaitNetpoll, WaitBlocking:
+	case WaitDefault, WaitNetpoll, WaitBlocking, WaitTick:
 	default:
 		return c, fmt.Errorf("reuseport: wait mode %d: unknown", c.Wait)
 	}

@@ -57,46 +57,63 @@
 //
 // # Waiting
 //
-// WaitNetpoll parks in Go's netpoller through the socket's syscall.RawConn;
-// WaitBlocking blocks in recvmmsg (MSG_WAITFORONE) on the goroutine's OS
-// thread, with SO_RCVTIMEO as a safety net, and Close wakes it with
-// shutdown(SHUT_RD). The RawConn callbacks are bound once, so Read creates
-// no closure.
+// How a Reader waits decides its CPU per packet more than anything it does
+// with the packets. Three modes:
 //
-// WaitNetpoll is the default because it cost less CPU per packet in every
-// run. BenchmarkRate (bench_linux_test.go) offers 150-byte datagrams from a
-// sendmmsg sender in another process over loopback to one socket and divides
-// the receiving process's getrusage CPU time (user + system, all threads)
-// by the packets received:
+//   - WaitTick (the default where the receive buffer allows) takes the
+//     socket out of Go's netpoller and polls it with non-blocking recvmmsg
+//     calls. After a batch that drained the socket it sleeps one tick
+//     (TickInterval, 1 ms) before reading again, so at high rates every
+//     wake-up reads full batches; while the socket stays empty the sleep
+//     doubles up to MaxIdleInterval (8 ms). Close cuts a sleep short and a
+//     read deadline is slept to exactly.
+//   - WaitNetpoll parks in Go's netpoller through the socket's
+//     syscall.RawConn until the socket is readable.
+//   - WaitBlocking blocks in recvmmsg (MSG_WAITFORONE) on the goroutine's
+//     OS thread, with SO_RCVTIMEO as a safety net; Close wakes it with
+//     shutdown(SHUT_RD).
 //
-//	go test -run '^$' -bench Rate -benchtime 200000x -count 3 ./reuseport
+// The RawConn callbacks are bound once, so no mode creates a closure per
+// Read, and none allocates (TestReadAllocs).
 //
-// On the dev VM (2 vCPU AMD EPYC, Linux 6.18, Go 1.26, shared with other
-// builds at load average 3.5 to 5, so runs vary by up to 1.5x), median of 3
-// runs of 200 000 packets, no loss in any run; the C column is a minimal C
-// reader (blocking recvmmsg, MSG_WAITFORONE, batch 64) fed by the same
-// sender in the same minutes:
+// Why WaitTick: with netpoll, and with any reader that sleeps in the kernel
+// until data arrives (the C reader of the bench too), every arriving packet
+// that finds the reader asleep wakes it, so at 100 to 300 kpps a wake-up
+// finds only 2 to 4 datagrams and the wake-ups, not the packets, cost most
+// of the CPU. Sleeping in time.Sleep instead is not enough while the socket
+// stays in the netpoller: Go registers sockets edge-triggered, so each
+// packet arriving during the sleep still wakes the thread waiting in
+// epoll_wait. WaitTick therefore duplicates the descriptor, closes the
+// net.UDPConn (which removes it from the epoll set; TestTickLeavesNetpoll)
+// and reads the duplicate, left in blocking mode so that os.NewFile does
+// not register it, with MSG_DONTWAIT.
 //
-//	rate                  netpoll      blocking     C recvmmsg   pkts/Read
-//	100 kpps              2.1 µs/pkt   5.7 µs/pkt   1.5 µs/pkt   about 3
-//	200 kpps              2.1 µs/pkt   4.0 µs/pkt   1.3 µs/pkt   2 to 4
-//	unpaced (~300 kpps)   2.1 µs/pkt   3.7 µs/pkt   1.5 µs/pkt   2 to 4
+// The price is that packets wait up to a tick in the receive buffer, which
+// must hold that many: WaitDefault chooses WaitTick only when the kernel
+// granted at least TickMinBuffer (8 MiB, about MaxIdleInterval of 1 Mpps);
+// with less (net.core.rmem_max without CAP_NET_ADMIN) it keeps WaitNetpoll.
+// A 5-second report does not notice a millisecond.
 //
-// At these rates a wake-up finds only 2 to 4 datagrams whatever the mode,
-// so the cost per wake-up decides. Blocking loses although it saves the
-// recvmmsg that returns EAGAIN and the trip through the netpoller: a
-// goroutine blocked in a syscall has its P retaken by sysmon, and must find
-// a P again on return. Locking the OS thread made it worse (4.2-6.5
-// µs/pkt); blocking without MSG_WAITFORONE (full batches of 64, SO_RCVTIMEO
-// 1 ms) only matched netpoll (2.8-3.7); blocking through RawSyscall (the P
-// kept) was no better (3.3-3.7) and deadlocks the garbage collector's
-// stop-the-world while idle, so it is not offered. Sleeping 1 ms after a
-// short batch so packets accumulate (55-59 pkts/Read) did not lower
-// netpoll's cost beyond the noise (2.4-3.0), so there is no such option.
-// The non-blocking recvmmsg of netpoll mode goes through RawSyscall6: it
-// cannot block, and the scheduler's entersyscall woke the sleeping sysmon
-// on every call (seen with perf). WaitBlocking stays for machines where the
-// balance differs; it ignores read deadlines (see SetReadDeadline).
+// Measured with the bench (go run ./bench -short; one socket, 128-byte
+// mirror packets from a sendmmsg sender in another process over loopback,
+// CPU = the reader process's getrusage user + system time over the packets
+// it counted, median of 3 runs, zero loss in every run) on the 2-vCPU dev
+// VM, in one run:
+//
+//	reader                              100 kpps    200 kpps    flat out (~280 kpps)
+//	C recvmmsg, blocking (the floor)    2.36 µs     2.06 µs     2.04 µs
+//	C recvmmsg, 1 ms tick               0.77 µs     0.61 µs     0.58 µs
+//	dxprobe pipeline, WaitTick          1.06 µs     0.83 µs     0.73 µs
+//	dxprobe pipeline, WaitNetpoll       2.24 µs     2.55 µs     2.50 µs
+//
+// The pipeline row includes decoding, hashing, sampling and the flow table.
+// WaitBlocking measured 3.7 to 5.7 µs per packet in earlier runs: a
+// goroutine blocked in a syscall has its P retaken by sysmon and must find
+// one again on return, and the socket's packets also woke the netpoller.
+// WaitNetpoll and WaitBlocking stay for machines where the balance differs
+// and for buffers too small for WaitTick. The non-blocking recvmmsg goes
+// through RawSyscall6: it cannot block, and the scheduler's
+// entersyscall woke the sleeping sysmon on every call (seen with perf).
 //
 // # GRO
 //

@@ -69,7 +69,7 @@ func Listen(cfg Config) (*Group, error) {
 		}
 		g.readers = append(g.readers, r)
 	}
-	g.local = addrPortOf(g.readers[0].conn.LocalAddr())
+	g.local = g.readers[0].local
 	if got := g.readers[0].granted; got < cfg.RecvBuffer {
 		cfg.Log.Warn("reuseport: receive buffer smaller than asked; raise net.core.rmem_max or give the process CAP_NET_ADMIN",
 			"addr", g.local.String(), "asked_bytes", cfg.RecvBuffer, "granted_bytes", got,
@@ -95,7 +95,9 @@ func setReusePort(network, address string, c syscall.RawConn) error {
 // time; Drops, KernelDrops, Truncated, BufferGranted, LocalAddr and
 // SetReadDeadline may be called from any goroutine.
 type Reader struct {
-	conn    *net.UDPConn
+	conn    *net.UDPConn // nil in WaitTick mode
+	file    *os.File     // the socket in WaitTick mode, outside the netpoller
+	local   netip.AddrPort
 	rc      syscall.RawConn
 	wait    WaitMode
 	gro     bool
@@ -106,8 +108,17 @@ type Reader struct {
 	closed    atomic.Bool
 	drops     dropCounter
 	truncated atomic.Uint64
-	deadline  atomic.Int64 // unix nanoseconds, 0: none; read by recvBlock
-	timedOut  bool         // set by recvBlock when the deadline passed
+	deadline  atomic.Int64 // unix nanoseconds, 0: none; read by recvBlock and readTick
+	timedOut  bool         // set by recvBlock and readTick when the deadline passed
+
+	// WaitTick state. reading is set while a Read runs, so that Close can
+	// wait for it; woken is closed by Close to cut a sleep short. The rest
+	// belongs to the reading goroutine.
+	reading  atomic.Bool
+	woken    chan struct{}
+	timer    *time.Timer
+	restNext bool          // the last batch drained the socket: sleep a tick first
+	idle     time.Duration // the next sleep while the socket stays empty
 
 	// State shared with the RawConn callbacks, which are bound once in
 	// newReader so that Read allocates no closure.
@@ -116,6 +127,7 @@ type Reader struct {
 	errno   syscall.Errno
 	pollFn  func(fd uintptr) bool
 	blockFn func(fd uintptr)
+	tickFn  func(fd uintptr)
 	shutFn  func(fd uintptr)
 }
 
@@ -124,9 +136,11 @@ func newReader(conn *net.UDPConn, cfg Config) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reuseport: raw conn: %w", err)
 	}
-	r := &Reader{conn: conn, rc: rc, wait: cfg.Wait, gro: cfg.GRO, batch: cfg.BatchSize, msgSize: cfg.MsgSize}
+	r := &Reader{conn: conn, rc: rc, local: addrPortOf(conn.LocalAddr()), wait: cfg.Wait, gro: cfg.GRO,
+		batch: cfg.BatchSize, msgSize: cfg.MsgSize, idle: TickInterval}
 	r.pollFn = r.recvPoll
 	r.blockFn = r.recvBlock
+	r.tickFn = r.recvTick
 	r.shutFn = r.shutdown
 	var serr error
 	if err := rc.Control(func(fd uintptr) { serr = r.setup(int(fd), cfg) }); err != nil {
@@ -135,7 +149,56 @@ func newReader(conn *net.UDPConn, cfg Config) (*Reader, error) {
 	if serr != nil {
 		return nil, serr
 	}
+	if r.wait == WaitDefault {
+		r.wait = WaitNetpoll
+		if r.granted >= TickMinBuffer {
+			r.wait = WaitTick
+		}
+	}
+	if r.wait == WaitTick {
+		if err := r.leaveNetpoll(); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// leaveNetpoll moves the socket out of Go's netpoller for WaitTick. The
+// netpoller watches every socket it knows edge-triggered, so while a tick
+// sleeps each arriving packet would still wake the thread waiting in
+// epoll_wait: the very wake-ups WaitTick exists to avoid. A duplicate of the
+// descriptor keeps the socket (and its place in the SO_REUSEPORT group)
+// while the net.UDPConn is closed, which removes it from the epoll set. The
+// duplicate stays in blocking mode, so os.NewFile does not register it
+// again; reads pass MSG_DONTWAIT instead.
+func (r *Reader) leaveNetpoll() error {
+	var dup int
+	var derr error
+	if err := r.rc.Control(func(fd uintptr) { dup, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return fmt.Errorf("reuseport: control: %w", err)
+	}
+	if derr != nil {
+		return fmt.Errorf("reuseport: dup socket: %w", derr)
+	}
+	if err := unix.SetNonblock(dup, false); err != nil {
+		unix.Close(dup)
+		return fmt.Errorf("reuseport: clear O_NONBLOCK: %w", err)
+	}
+	if err := r.conn.Close(); err != nil {
+		unix.Close(dup)
+		return fmt.Errorf("reuseport: close netpoll socket: %w", err)
+	}
+	f := os.NewFile(uintptr(dup), "udp:"+r.local.String())
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("reuseport: raw conn: %w", err)
+	}
+	r.conn, r.file, r.rc = nil, f, rc
+	r.woken = make(chan struct{})
+	r.timer = time.NewTimer(time.Hour)
+	r.timer.Stop()
+	return nil
 }
 
 // setup sets the socket options of one socket.
@@ -250,6 +313,12 @@ func (r *Reader) Read(b *Batch) (int, error) {
 	if b.r != r {
 		return 0, errForeignBatch
 	}
+	if r.file != nil {
+		// Set before the closed check: Close sets closed, then waits
+		// while reading is set.
+		r.reading.Store(true)
+		defer r.reading.Store(false)
+	}
 	if r.closed.Load() {
 		return 0, net.ErrClosed
 	}
@@ -262,15 +331,18 @@ func (r *Reader) Read(b *Batch) (int, error) {
 	b.used = 0
 	r.cur, r.n, r.errno, r.timedOut = b, 0, 0, false
 	var err error
-	if r.wait == WaitNetpoll {
+	switch r.wait {
+	case WaitNetpoll:
 		err = r.rc.Read(r.pollFn)
-	} else {
+	case WaitTick:
+		err = r.readTick()
+	default:
 		err = r.rc.Control(r.blockFn)
 	}
 	r.cur = nil
 	switch {
 	case err != nil:
-		if r.closed.Load() || errors.Is(err, net.ErrClosed) {
+		if r.closed.Load() || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 			return 0, net.ErrClosed
 		}
 		return 0, fmt.Errorf("reuseport: read: %w", err)
@@ -300,6 +372,71 @@ func (r *Reader) recvPoll(fd uintptr) bool {
 		}
 		r.n, r.errno = n, e
 		return true
+	}
+}
+
+// readTick is Read in WaitTick mode: a non-blocking recvmmsg, and while the
+// socket is empty a sleep, doubling from TickInterval to MaxIdleInterval,
+// then another. After a batch that was not full (the socket was drained) it
+// sleeps one tick before reading, so the next batch is full at high rates.
+// Close and the read deadline are checked between reads: each is seen
+// within MaxIdleInterval.
+func (r *Reader) readTick() error {
+	for {
+		if r.restNext {
+			r.restNext = false
+			r.sleep(TickInterval)
+		}
+		if err := r.rc.Control(r.tickFn); err != nil {
+			return err
+		}
+		if r.n > 0 || r.errno != 0 {
+			r.restNext = r.n < r.batch
+			r.idle = TickInterval
+			return nil
+		}
+		if r.closed.Load() {
+			return nil // n == 0: Read returns net.ErrClosed
+		}
+		sleep := r.idle
+		if d := r.deadline.Load(); d != 0 {
+			left := time.Duration(d - time.Now().UnixNano())
+			if left <= 0 {
+				r.timedOut = true
+				return nil
+			}
+			sleep = min(sleep, left)
+		}
+		r.sleep(sleep)
+		r.idle = min(2*r.idle, MaxIdleInterval)
+	}
+}
+
+// sleep waits d, or until Close.
+func (r *Reader) sleep(d time.Duration) {
+	r.timer.Reset(d)
+	select {
+	case <-r.timer.C:
+	case <-r.woken:
+		r.timer.Stop()
+	}
+}
+
+// recvTick is the RawConn.Control callback of WaitTick: one recvmmsg that
+// does not wait. The descriptor is in blocking mode (outside the netpoller),
+// so MSG_DONTWAIT is what keeps it from blocking.
+func (r *Reader) recvTick(fd uintptr) {
+	for {
+		n, e := recvmmsgNow(fd, r.cur.hdrs)
+		switch e {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			r.n = 0
+			return
+		}
+		r.n, r.errno = n, e
+		return
 	}
 }
 
@@ -403,7 +540,7 @@ func (r *Reader) KernelDrops() (uint64, error) {
 			uintptr(unsafe.Pointer(&mi)), uintptr(unsafe.Pointer(&l)), 0)
 	})
 	if err != nil {
-		if errors.Is(err, net.ErrClosed) {
+		if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 			return r.drops.load(), net.ErrClosed
 		}
 		return r.drops.load(), fmt.Errorf("reuseport: control: %w", err)
@@ -426,15 +563,24 @@ func (r *Reader) Truncated() uint64 { return r.truncated.Load() }
 func (r *Reader) BufferGranted() int { return r.granted }
 
 // LocalAddr returns the socket's local address.
-func (r *Reader) LocalAddr() netip.AddrPort { return addrPortOf(r.conn.LocalAddr()) }
+func (r *Reader) LocalAddr() netip.AddrPort { return r.local }
+
+// Wait returns how Read waits: the Config's mode, or the one WaitDefault
+// chose for this socket.
+func (r *Reader) Wait() WaitMode { return r.wait }
 
 // wake marks r closed and wakes a recvmmsg blocked in WaitBlocking mode:
 // shutdown(SHUT_RD) makes it return 0 at once (the call itself reports
 // ENOTCONN on an unconnected UDP socket, but still wakes the sleeper).
 func (r *Reader) wake() {
-	r.closed.Store(true)
-	if r.wait == WaitBlocking {
+	if r.closed.Swap(true) {
+		return
+	}
+	switch r.wait {
+	case WaitBlocking:
 		_ = r.rc.Control(r.shutFn)
+	case WaitTick:
+		close(r.woken)
 	}
 }
 
@@ -443,9 +589,20 @@ func (r *Reader) shutdown(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD)
 // close closes the socket, waiting for a read in progress to return. It
 // reads the kernel's drop count one last time, so Drops is final after Close.
 func (r *Reader) close() error {
-	r.closed.Store(true)
+	r.wake()
 	_, _ = r.KernelDrops()
-	if err := r.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	var err error
+	if r.file != nil {
+		err = r.file.Close()
+		// A Read woken from its sleep returns at once; one in recvmmsg
+		// holds the descriptor, which Close above waited for.
+		for r.reading.Load() {
+			time.Sleep(100 * time.Microsecond)
+		}
+	} else {
+		err = r.conn.Close()
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) {
 		return fmt.Errorf("reuseport: close %s: %w", r.LocalAddr(), err)
 	}
 	return nil

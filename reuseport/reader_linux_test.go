@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-var modes = []WaitMode{WaitNetpoll, WaitBlocking}
+var modes = []WaitMode{WaitNetpoll, WaitTick, WaitBlocking}
 
 // TestSpreadOverSockets: packets from many source ports reach every one of N
 // sockets, none is lost, and each source's packets all land on one socket
@@ -575,7 +575,7 @@ func TestBufferGranted(t *testing.T) {
 // already waiting as well as one started after it passed, with
 // os.ErrDeadlineExceeded; Reads work again once it is cleared.
 func TestReadDeadline(t *testing.T) {
-	for _, mode := range []WaitMode{WaitNetpoll, WaitBlocking} {
+	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
 			g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: 1 << 20, Wait: mode})
 			if err != nil {
@@ -682,5 +682,85 @@ func TestBufferWarning(t *testing.T) {
 	t.Logf("asked %d, granted %d, log: %q", asked, granted, logged.String())
 	if warned != (granted < asked) {
 		t.Errorf("granted %d of %d but warning logged = %v: %q", granted, asked, warned, logged.String())
+	}
+}
+
+// TestTickLeavesNetpoll: in WaitTick mode the socket is not in Go's epoll
+// set (else every packet arriving during a tick's sleep would still wake the
+// netpoller's thread), while in WaitNetpoll mode it is.
+func TestTickLeavesNetpoll(t *testing.T) {
+	for _, mode := range []WaitMode{WaitNetpoll, WaitTick} {
+		t.Run(mode.String(), func(t *testing.T) {
+			g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: 1 << 20, Wait: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			r := g.Readers()[0]
+			var sock int
+			if err := r.rc.Control(func(fd uintptr) { sock = int(fd) }); err != nil {
+				t.Fatal(err)
+			}
+			watched := epollWatched(t)
+			if got, want := watched[sock], mode == WaitNetpoll; got != want {
+				t.Errorf("socket fd %d in Go's epoll set = %v, want %v (watched: %v)", sock, got, want, watched)
+			}
+		})
+	}
+}
+
+// epollWatched returns the descriptors this process's epoll instances watch,
+// from /proc/self/fdinfo.
+func epollWatched(t *testing.T) map[int]bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	watched := map[int]bool{}
+	found := false
+	for _, e := range ents {
+		link, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil || link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + e.Name())
+		if err != nil {
+			continue
+		}
+		found = true
+		for _, line := range strings.Split(string(info), "\n") {
+			var fd int
+			if _, err := fmt.Sscanf(line, "tfd: %d", &fd); err == nil {
+				watched[fd] = true
+			}
+		}
+	}
+	if !found {
+		t.Skip("no epoll descriptor found in /proc/self/fd")
+	}
+	return watched
+}
+
+// TestWaitAuto: WaitDefault chooses WaitTick when the buffer granted holds a
+// tick's packets at high rates (TickMinBuffer), WaitNetpoll below it.
+func TestWaitAuto(t *testing.T) {
+	for _, tt := range []struct {
+		buf  int
+		want WaitMode
+	}{{TickMinBuffer, WaitTick}, {TickMinBuffer / 2, WaitNetpoll}} {
+		g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: tt.buf, Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := g.Readers()[0]
+		granted, got := r.BufferGranted(), r.Wait()
+		g.Close()
+		if granted < tt.buf {
+			t.Skipf("asked %d B, granted %d B: SO_RCVBUFFORCE needs CAP_NET_ADMIN", tt.buf, granted)
+		}
+		if got != tt.want {
+			t.Errorf("buffer %d B: Wait() = %v, want %v", tt.buf, got, tt.want)
+		}
 	}
 }

@@ -125,3 +125,7 @@ func (r *Reader) close() error {
 }
 
 func (r *Reader) noteDeadline(time.Time) {}
+
+// Wait returns WaitNetpoll: the portable reader waits in Go's netpoller
+// whatever the Config asked.
+func (r *Reader) Wait() WaitMode { return WaitNetpoll }

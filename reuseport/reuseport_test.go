@@ -69,7 +69,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestWaitModeNames(t *testing.T) {
-	for _, m := range []WaitMode{WaitDefault, WaitNetpoll, WaitBlocking} {
+	for _, m := range []WaitMode{WaitDefault, WaitNetpoll, WaitTick, WaitBlocking} {
 		got, err := ParseWaitMode(m.String())
 		if err != nil || got != m {
 			t.Errorf("ParseWaitMode(%q) = %v, %v; want %v", m.String(), got, err, m)

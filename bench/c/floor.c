@@ -7,7 +7,11 @@
 // it prints one JSON line with its counts and its own getrusage(RUSAGE_SELF)
 // delta since "ready", and exits.
 //
-// Build: gcc -O2 -o floor floor.c      Run: ./floor RCVBUF [PORT]
+// With TICK_US > 0 it sleeps TICK_US microseconds after every batch that was
+// not full (the socket was drained), as reuseport's WaitTick does, so that
+// the next recvmmsg finds a full batch: the floor of that way of waiting.
+//
+// Build: gcc -O2 -o floor floor.c      Run: ./floor RCVBUF [PORT [TICK_US]]
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BATCH 64
@@ -28,11 +33,13 @@ static long long tv_ns(struct timeval tv) { return (long long)tv.tv_sec * 100000
 
 int main(int argc, char **argv) {
 	if (argc < 2) {
-		fprintf(stderr, "usage: floor RCVBUF [PORT]\n");
+		fprintf(stderr, "usage: floor RCVBUF [PORT [TICK_US]]\n");
 		return 2;
 	}
 	int rcvbuf = atoi(argv[1]);
 	int port = argc > 2 ? atoi(argv[2]) : 0;
+	long tick_us = argc > 3 ? atol(argv[3]) : 0;
+	struct timespec tick = {.tv_sec = tick_us / 1000000, .tv_nsec = (tick_us % 1000000) * 1000};
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0) {
 		perror("socket");
@@ -74,6 +81,8 @@ int main(int argc, char **argv) {
 			packets += n;
 			for (int i = 0; i < n; i++)
 				bytes += msgs[i].msg_len;
+			if (tick_us > 0 && n < BATCH)
+				nanosleep(&tick, NULL);
 			continue;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {

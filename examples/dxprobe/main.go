@@ -97,7 +97,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.maxFlows, "max-flows", 0, "flows each worker tracks exactly per window; 0 = 262144")
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 128<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "packets per recvmmsg")
-	fs.StringVar(&o.wait, "wait", "netpoll", "how readers wait: netpoll (Go's poller; less CPU per packet) or blocking (recvmmsg on the thread)")
+	fs.StringVar(&o.wait, "wait", "auto", "how readers wait: tick (poll every millisecond; least CPU per packet, needs a large buffer), netpoll (Go's poller), blocking (recvmmsg on the thread), or auto (tick if the buffer granted is 8 MiB or more, else netpoll)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []struct{ flag, env string }{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -140,7 +140,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, usageError{fmt.Sprintf("-max-flows %d: want 0 to 2^28", o.maxFlows)}
 	}
 	if _, err := reuseport.ParseWaitMode(o.wait); err != nil {
-		return o, usageError{fmt.Sprintf("-wait %q: want netpoll or blocking", o.wait)}
+		return o, usageError{fmt.Sprintf("-wait %q: want auto, tick, netpoll or blocking", o.wait)}
 	}
 	if o.batch < 1 || o.batch > 1024 {
 		return o, usageError{fmt.Sprintf("-batch %d: want 1 to 1024", o.batch)}
@@ -389,7 +389,8 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
 	log.Info("dxprobe listening", "addr", g.LocalAddr().String(), "workers", len(g.Readers()),
-		"sample_rate", o.sampleRate, "window", o.window.String(), "vni", o.vni)
+		"sample_rate", o.sampleRate, "window", o.window.String(), "vni", o.vni,
+		"wait", g.Readers()[0].Wait().String(), "recv_buffer_bytes", g.Readers()[0].BufferGranted())
 	if err := pl.Run(ctx, probe.Sources(g)); err != nil {
 		return err
 	}
