@@ -38,6 +38,7 @@ type floodResult struct {
 	CPUNsPerPacket float64 `json:"cpu_ns_per_packet"`  // CPU time (getrusage) per packet
 	PeakRSSMiB     float64 `json:"peak_rss_mib"`       // the child process's peak RSS
 	TableMiB       float64 `json:"table_mib"`          // memory of one flow table at MaxFlows
+	ReportMs       float64 `json:"report_ms"`          // the window's merge and report (probe OnReport)
 }
 
 // The flood's packets: VXLAN, Ethernet, IPv4, TCP; the template's fields
@@ -238,6 +239,8 @@ func runFlood(flows, maxFlows int) (floodResult, error) {
 	if err != nil {
 		return fr, err
 	}
+	var reportDur time.Duration
+	pl.OnReport(func(d time.Duration, _ *report.Report, _ int, _ uint64) { reportDur = d })
 	src := newMemSource(s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -248,6 +251,7 @@ func runFlood(flows, maxFlows int) (floodResult, error) {
 		return fr, err
 	}
 	elapsed := time.Since(start)
+	fr.ReportMs = float64(reportDur.Microseconds()) / 1000 // Run has returned: no race
 	fr.Packets, fr.Bytes, fr.HeavyPackets = s.packets, s.bytes, s.heavyPackets
 	fr.HeavyBytes = s.heavyPackets * heavyLen
 	fr.HeavyShare = float64(fr.HeavyBytes) / float64(fr.Bytes)

@@ -215,6 +215,7 @@ func (r *results) markdown() string {
 			return fmt.Sprintf("%.0f ns / %.0f ns", f.NsPerPacket, f.CPUNsPerPacket)
 		})
 		row("windows reported", func(f *floodResult) string { return fmt.Sprint(f.Windows) })
+		row("merge and report of the window (full table)", func(f *floodResult) string { return fmt.Sprintf("%.0f ms", f.ReportMs) })
 		b.WriteString("\n")
 	}
 	if len(r.Notes) > 0 {

@@ -3,6 +3,7 @@ package flow_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"sort"
@@ -52,6 +53,18 @@ func fill(t interface{ Fatalf(string, ...any) }, maxFlows int, ps []pkt) *flow.T
 	return tb
 }
 
+// roomFor draws a capacity that holds every flow of ps: from just enough,
+// where merging and Top read the table in slot order (more than an eighth
+// full), to ten times more, where they follow the list of used slots.
+func roomFor(t *rapid.T, label string, ps []pkt) int {
+	distinct := map[flow.Key]bool{}
+	for _, p := range ps {
+		distinct[p.key] = true
+	}
+	n := max(len(distinct), 1)
+	return rapid.IntRange(n, 10*n).Draw(t, label+"room")
+}
+
 // snapshot is every dimension of a Merged as sorted entries, for go-cmp.
 func snapshot(m *flow.Merged) map[string]any {
 	out := map[string]any{"total": m.Total, "overflow": m.Overflow}
@@ -66,7 +79,7 @@ func snapshot(m *flow.Merged) map[string]any {
 func TestMergeOrderAndGroupingDoNotMatter(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		a, b, c := genPackets(t, "a"), genPackets(t, "b"), genPackets(t, "c")
-		ta, tb, tc := fill(t, 1000, a), fill(t, 1000, b), fill(t, 1000, c)
+		ta, tb, tc := fill(t, roomFor(t, "a", a), a), fill(t, roomFor(t, "b", b), b), fill(t, roomFor(t, "c", c), c)
 
 		abc := flow.NewMerged()
 		abc.AddTable(ta)
@@ -109,7 +122,7 @@ func TestTopEqualsBruteForce(t *testing.T) {
 		ps := genPackets(t, "")
 		n := rapid.IntRange(1, 20).Draw(t, "n")
 		m := flow.NewMerged()
-		m.AddTable(fill(t, 1000, ps))
+		m.AddTable(fill(t, roomFor(t, "", ps), ps))
 		for _, d := range flow.Dims {
 			all := map[flow.Key]flow.Counter{}
 			for _, p := range ps {
@@ -400,6 +413,9 @@ func BenchmarkMergeTop(b *testing.B) {
 		}
 	}
 	m := flow.NewMerged()
+	for _, t := range tables { // the coordinator's Merged is reused
+		m.AddTable(t)
+	}
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Reset()
@@ -409,6 +425,40 @@ func BenchmarkMergeTop(b *testing.B) {
 		for _, d := range flow.Dims {
 			_ = m.Top(d, 10)
 		}
+	}
+}
+
+// BenchmarkMergeTopFull is the same with full worker tables of the default
+// capacity (flow.DefaultMaxFlows, one distinct flow each): a random
+// 5-tuple flood. 1 and 2 workers are dxprobe's defaults on 1- and 2-vCPU
+// machines, 8 on a c6gn.2xlarge.
+func BenchmarkMergeTopFull(b *testing.B) {
+	for _, workers := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			n := flow.DefaultMaxFlows
+			tables := make([]*flow.Table, workers)
+			for w := range tables {
+				tables[w], _ = flow.NewTable(n)
+				for i := range n {
+					k := floodKey(uint32(w*n + i))
+					tables[w].Add(&k, k.Hash(), uint64(64+i%1400))
+				}
+			}
+			m := flow.NewMerged()
+			for _, t := range tables { // the coordinator's Merged is reused
+				m.AddTable(t)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				m.Reset()
+				for _, t := range tables {
+					m.AddTable(t)
+				}
+				for _, d := range flow.Dims {
+					_ = m.Top(d, 10)
+				}
+			}
+		})
 	}
 }
 

@@ -108,25 +108,80 @@ func (m *Merged) AddTable(t *Table) {
 }
 
 // addDim merges dimension d of t: its exact flows, then its heavy hitters.
+// A table more than an eighth full is read in slot order, which the
+// hardware prefetches; reading it in the order flows arrived (t.used)
+// would miss the cache on nearly every entry of a large table. A sparse
+// table is read through t.used, which skips its empty slots.
 func (m *Merged) addDim(d Dim, t *Table) {
-	for _, i := range t.used {
-		e := &t.slots[i]
-		c := Counter{e.packets, e.bytes}
-		switch d {
-		case DimFlow:
-			m.dims[DimFlow].addCounter(&e.key, e.hash, c)
-		case DimSrc:
-			k := e.key.SrcOnly()
-			m.add(d, &k, c)
-		case DimDst:
-			k := e.key.DstOnly()
-			m.add(d, &k, c)
-		case DimPort:
-			k := e.key.PortOnly()
-			m.add(d, &k, c)
+	var c mergeChunker
+	if 8*t.Len() > len(t.slots) {
+		for i := range t.slots {
+			if e := &t.slots[i]; e.packets != 0 {
+				c.add(m, d, e)
+			}
+		}
+	} else {
+		for _, i := range t.used {
+			c.add(m, d, &t.slots[i])
 		}
 	}
+	c.flush(m, d)
 	t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, k, c) })
+}
+
+// mergeChunker gathers mergeChunk entries of one dimension before inserting
+// them: it first reads every one's home slot in the merged table, so that
+// the cache misses of a chunk overlap instead of being waited for one at a
+// time.
+type mergeChunker struct {
+	n      int
+	keys   [mergeChunk]Key
+	hashes [mergeChunk]uint64
+	ctrs   [mergeChunk]Counter
+}
+
+const mergeChunk = 32
+
+func (c *mergeChunker) add(m *Merged, d Dim, e *entry) {
+	j := c.n
+	c.ctrs[j] = Counter{e.packets, e.bytes}
+	switch d {
+	case DimFlow:
+		c.keys[j], c.hashes[j] = e.key, e.hash
+	case DimSrc:
+		c.keys[j] = e.key.SrcOnly()
+		c.hashes[j] = c.keys[j].Hash()
+	case DimDst:
+		c.keys[j] = e.key.DstOnly()
+		c.hashes[j] = c.keys[j].Hash()
+	case DimPort:
+		c.keys[j] = e.key.PortOnly()
+		c.hashes[j] = c.keys[j].Hash()
+	}
+	if c.n++; c.n == mergeChunk {
+		c.flush(m, d)
+	}
+}
+
+func (c *mergeChunker) flush(m *Merged, d Dim) {
+	n := c.n
+	c.n = 0
+	if n == 0 {
+		return
+	}
+	dt := m.dims[d]
+	if dt.Len()+n > dt.maxFlows {
+		m.reserve(d, n) // sources, destinations and ports grow as they come
+		dt = m.dims[d]
+	}
+	var touch uint64
+	for _, h := range c.hashes[:n] {
+		touch += dt.slots[h&dt.mask].hash
+	}
+	dt.touched += touch
+	for j := range n {
+		dt.addCounter(&c.keys[j], c.hashes[j], c.ctrs[j])
+	}
 }
 
 // AddMerged merges another Merged into m.
@@ -178,14 +233,27 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 	}
 	t := m.dims[d]
 	h := make(worstFirst, 0, min(n, t.Len()))
-	for _, i := range t.used {
-		s := &t.slots[i]
+	consider := func(s *entry) {
+		if len(h) == n && (s.bytes < h[0].Bytes || s.bytes == h[0].Bytes && s.packets < h[0].Packets) {
+			return // worse than the worst kept: most entries stop here
+		}
 		e := Entry{s.key, Counter{s.packets, s.bytes}}
 		if len(h) < n {
 			heap.Push(&h, e)
 		} else if Better(&e, &h[0]) {
 			h[0] = e
 			heap.Fix(&h, 0)
+		}
+	}
+	if 8*t.Len() > len(t.slots) { // dense: slot order, prefetched (see addDim)
+		for i := range t.slots {
+			if s := &t.slots[i]; s.packets != 0 {
+				consider(s)
+			}
+		}
+	} else {
+		for _, i := range t.used {
+			consider(&t.slots[i])
 		}
 	}
 	out := make([]Entry, len(h))

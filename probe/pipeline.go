@@ -133,8 +133,9 @@ func (p *Pipeline) Config() Config { return p.cfg }
 // LastReport returns the last window's report, or nil before the first.
 func (p *Pipeline) LastReport() *report.Report { return p.last.Load() }
 
-// OnReport registers a hook called after each report with the time the
-// merge and report took (for metrics). Call before Run.
+// OnReport registers a hook called after each report with the time from
+// the first worker's hand-over of the window to the report's emission, which
+// covers merging every worker's table (for metrics). Call before Run.
 func (p *Pipeline) OnReport(fn func(d time.Duration, r *report.Report, activeFlows int, overflowPackets uint64)) {
 	p.onDone = fn
 }
@@ -255,6 +256,7 @@ type window struct {
 	parts      int
 	lastParts  int // parts from workers that stopped after them
 	partial    bool
+	firstPart  time.Time // when the first worker handed its part over
 }
 
 func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int) {
@@ -262,7 +264,6 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 	var spare []*flow.Merged
 	alive := n
 	flush := func(w *window) {
-		began := time.Now()
 		skipped := skippedByLabel(&w.skipped)
 		end := w.start.Add(p.cfg.Window)
 		if w.partial {
@@ -275,7 +276,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
 		p.cfg.Emit(r)
 		p.last.Store(r)
-		d := time.Since(began)
+		d := time.Since(w.firstPart) // merging every part and reporting
 		if p.onDone != nil {
 			p.onDone(d, r, w.merged.Len(flow.DimFlow), w.merged.Overflow.Packets)
 		}
@@ -304,7 +305,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 	for pt := range parts {
 		w := pending[pt.start]
 		if w == nil {
-			w = &window{start: pt.start}
+			w = &window{start: pt.start, firstPart: time.Now()}
 			if len(spare) > 0 {
 				w.merged, spare = spare[len(spare)-1], spare[:len(spare)-1]
 			} else {
@@ -323,11 +324,12 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			w.lastParts++
 			alive--
 		}
+		// Report first: the worker has its other table to fill meanwhile.
+		flushReady(alive == 0)
 		pt.table.Reset()
 		if !pt.last {
 			free[pt.worker] <- pt.table
 		}
-		flushReady(alive == 0)
 	}
 	flushReady(true)
 }
