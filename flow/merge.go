@@ -55,19 +55,43 @@ func NewMerged() *Merged {
 	return m
 }
 
-// reserve makes room for n more keys in dimension d.
+// reserve makes room for n more keys in dimension d. A small table grows
+// fourfold, so that a window whose sources (say) run into the hundreds of
+// thousands rehashes fewer of them on the way; from fastGrowth keys on it
+// doubles, as memory then matters more. The old table is read in slot
+// order, in which the new table's home slots (the same low bits of the
+// hash, and more) also rise.
+//
+// Growing is the slow part of a first window with far more keys than any
+// before: the new table's memory is fresh, and each of its pages faults
+// once (on the dev VM about 14 µs per 4 KiB page, 110 ms for 32 MiB). Later
+// windows reuse the grown tables.
 func (m *Merged) reserve(d Dim, n int) {
 	t := m.dims[d]
 	if t.Len()+n <= t.maxFlows {
 		return
 	}
-	bigger, _ := NewTable(max(2*t.maxFlows, t.Len()+n))
-	for _, i := range t.used {
-		e := &t.slots[i]
-		bigger.addCounter(&e.key, e.hash, Counter{e.packets, e.bytes})
+	growth := 2
+	if t.maxFlows < fastGrowth {
+		growth = 4
+	}
+	bigger, _ := NewTable(max(growth*t.maxFlows, t.Len()+n))
+	for i := range t.slots {
+		if e := &t.slots[i]; e.packets != 0 {
+			bigger.addCounter(&e.key, e.hash, Counter{e.packets, e.bytes})
+		}
 	}
 	m.dims[d] = bigger
 }
+
+// Grow makes room for n keys of dimension d, so that merging up to n keys
+// into m does not grow it. The coordinator sizes its first Merged's flow
+// dimension for every worker's full table: a window where tables fill
+// (a flood) is the one whose report should not wait for rehashing.
+func (m *Merged) Grow(d Dim, n int) { m.reserve(d, n-m.dims[d].Len()) }
+
+// fastGrowth is the capacity below which reserve grows a table fourfold.
+const fastGrowth = 1 << 16
 
 func (m *Merged) add(d Dim, k *Key, c Counter) {
 	if t := m.dims[d]; t.Len() == t.maxFlows {
@@ -126,6 +150,7 @@ func (m *Merged) addDim(d Dim, t *Table) {
 		}
 	}
 	c.flush(m, d)
+	m.reserve(d, HeavySlots) // at most this many: one growth, not one per key
 	t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, k, c) })
 }
 
