@@ -310,7 +310,6 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 				w.merged, spare = spare[len(spare)-1], spare[:len(spare)-1]
 			} else {
 				w.merged = flow.NewMerged()
-				w.merged.Grow(flow.DimFlow, n*p.cfg.MaxFlows+flow.HeavySlots)
 			}
 			pending[pt.start] = w
 		}
