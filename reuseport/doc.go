@@ -98,13 +98,13 @@
 // mirror packets from a sendmmsg sender in another process over loopback,
 // CPU = the reader process's getrusage user + system time over the packets
 // it counted, median of 3 runs, zero loss in every run) on the 2-vCPU dev
-// VM, in one run:
+// VM, in one run (bench/results/dev-short):
 //
-//	reader                              100 kpps    200 kpps    flat out (~280 kpps)
-//	C recvmmsg, blocking (the floor)    2.36 µs     2.06 µs     2.04 µs
-//	C recvmmsg, 1 ms tick               0.77 µs     0.61 µs     0.58 µs
-//	dxprobe pipeline, WaitTick          1.06 µs     0.83 µs     0.73 µs
-//	dxprobe pipeline, WaitNetpoll       2.24 µs     2.55 µs     2.50 µs
+//	reader                              100 kpps    200 kpps    flat out (~290 kpps)
+//	C recvmmsg, blocking (the floor)    1.97 µs     1.81 µs     1.91 µs
+//	C recvmmsg, 1 ms tick               0.74 µs     0.61 µs     0.57 µs
+//	dxprobe pipeline, WaitTick          0.99 µs     0.83 µs     0.79 µs
+//	dxprobe pipeline, WaitNetpoll       2.24 µs     2.53 µs     2.49 µs
 //
 // The pipeline row includes decoding, hashing, sampling and the flow table.
 // WaitBlocking measured 3.7 to 5.7 µs per packet in earlier runs: a
