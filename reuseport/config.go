@@ -51,7 +51,8 @@ const (
 	// next wake-up. Wake-ups no longer follow packet arrivals, which at high
 	// rates is where netpoll spends its CPU; in exchange packets wait up to a
 	// tick in the receive buffer, which must hold a tick's worth of them.
-	// While the socket stays empty the sleep doubles up to MaxIdleInterval.
+	// While the socket stays empty the sleep doubles up to MaxIdleInterval
+	// or what the buffer holds, whichever is shorter.
 	WaitTick
 )
 
@@ -62,15 +63,18 @@ const (
 	// process is otherwise idle (the netpoller waits in milliseconds), so a
 	// shorter tick would not be kept.
 	TickInterval = time.Millisecond
-	// MaxIdleInterval bounds WaitTick's sleep while no packet comes, so
-	// that a burst after a quiet spell waits at most this long in the
-	// receive buffer. Close cuts a sleep short; a read deadline is slept
-	// to exactly.
-	MaxIdleInterval = 8 * time.Millisecond
+	// MaxIdleInterval bounds WaitTick's sleep while no packet comes. A
+	// burst after a quiet spell waits up to the sleep in the receive
+	// buffer, so a socket's sleep is further bounded by what its buffer
+	// holds at 1 Mpps: about 1 µs per KiB granted (the kernel charges each
+	// queued mirror packet about 1 KiB), 8 ms for TickMinBuffer, the whole
+	// 50 ms from 50 MiB (the default 128 MiB). Idle, a socket then wakes 20
+	// times a second. Close cuts a sleep short; a read deadline is slept to
+	// exactly.
+	MaxIdleInterval = 50 * time.Millisecond
 	// TickMinBuffer is the receive buffer (as BufferGranted counts it) from
 	// which WaitDefault chooses WaitTick: 8 MiB hold about 8000 queued
-	// mirror packets (the kernel charges each about 1 KiB), which is
-	// MaxIdleInterval at 1 Mpps into one socket.
+	// mirror packets, 8 ms of 1 Mpps into one socket.
 	TickMinBuffer = 8 << 20
 )
 

@@ -119,6 +119,7 @@ type Reader struct {
 	timer    *time.Timer
 	restNext bool          // the last batch drained the socket: sleep a tick first
 	idle     time.Duration // the next sleep while the socket stays empty
+	maxIdle  time.Duration // the longest: MaxIdleInterval or what the buffer holds
 
 	// State shared with the RawConn callbacks, which are bound once in
 	// newReader so that Read allocates no closure.
@@ -156,6 +157,8 @@ func newReader(conn *net.UDPConn, cfg Config) (*Reader, error) {
 		}
 	}
 	if r.wait == WaitTick {
+		// 1 µs per KiB: the buffer's packets (about 1 KiB each) at 1 Mpps.
+		r.maxIdle = min(max(time.Duration(r.granted>>10)*time.Microsecond, TickInterval), MaxIdleInterval)
 		if err := r.leaveNetpoll(); err != nil {
 			return nil, err
 		}
@@ -376,11 +379,10 @@ func (r *Reader) recvPoll(fd uintptr) bool {
 }
 
 // readTick is Read in WaitTick mode: a non-blocking recvmmsg, and while the
-// socket is empty a sleep, doubling from TickInterval to MaxIdleInterval,
+// socket is empty a sleep, doubling from TickInterval to r.maxIdle,
 // then another. After a batch that was not full (the socket was drained) it
 // sleeps one tick before reading, so the next batch is full at high rates.
-// Close and the read deadline are checked between reads: each is seen
-// within MaxIdleInterval.
+// Close cuts a sleep short, and no sleep runs past the read deadline.
 func (r *Reader) readTick() error {
 	for {
 		if r.restNext {
@@ -408,7 +410,7 @@ func (r *Reader) readTick() error {
 			sleep = min(sleep, left)
 		}
 		r.sleep(sleep)
-		r.idle = min(2*r.idle, MaxIdleInterval)
+		r.idle = min(2*r.idle, r.maxIdle)
 	}
 }
 
