@@ -103,11 +103,11 @@
 // it counted, median of 3 runs, zero loss in every run) on the 2-vCPU dev
 // VM, in one run (bench/results/dev-short):
 //
-//	reader                              100 kpps    200 kpps    flat out (~290 kpps)
-//	C recvmmsg, blocking (the floor)    1.97 µs     1.81 µs     1.91 µs
-//	C recvmmsg, 1 ms tick               0.74 µs     0.61 µs     0.57 µs
-//	dxprobe pipeline, WaitTick          0.99 µs     0.83 µs     0.79 µs
-//	dxprobe pipeline, WaitNetpoll       2.24 µs     2.53 µs     2.49 µs
+//	reader                              100 kpps    200 kpps    flat out (205-292 kpps)
+//	C recvmmsg, blocking (the floor)    1.95 µs     1.86 µs     1.80 µs
+//	C recvmmsg, 1 ms tick               0.64 µs     0.69 µs     0.57 µs
+//	dxprobe pipeline, WaitTick          0.95 µs     0.82 µs     0.69 µs
+//	dxprobe pipeline, WaitNetpoll       2.22 µs     2.76 µs     2.23 µs
 //
 // The pipeline row includes decoding, hashing, sampling and the flow table.
 // WaitBlocking measured 3.7 to 5.7 µs per packet in earlier runs: a
