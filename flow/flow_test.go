@@ -92,6 +92,15 @@ func TestMergeOrderAndGroupingDoNotMatter(t *testing.T) {
 		if d := cmp.Diff(snapshot(abc), snapshot(cba)); d != "" {
 			t.Fatalf("merge order matters (-abc +cba):\n%s", d)
 		}
+		// All at once (as the coordinator merges a window), into a Merged
+		// that held an earlier window, equals one at a time.
+		once := flow.NewMerged()
+		once.AddTables(tc)
+		once.Reset()
+		once.AddTables(ta, tb, tc)
+		if d := cmp.Diff(snapshot(abc), snapshot(once)); d != "" {
+			t.Fatalf("AddTables differs from AddTable one by one (-one by one +at once):\n%s", d)
+		}
 		// (a+b)+c == a+(b+c)
 		ab := flow.NewMerged()
 		ab.AddTable(ta)
@@ -445,15 +454,11 @@ func BenchmarkMergeTopFull(b *testing.B) {
 				}
 			}
 			m := flow.NewMerged()
-			for _, t := range tables { // the coordinator's Merged is reused
-				m.AddTable(t)
-			}
+			m.AddTables(tables...) // the coordinator's Merged is reused
 			b.ReportAllocs()
 			for b.Loop() {
 				m.Reset()
-				for _, t := range tables {
-					m.AddTable(t)
-				}
+				m.AddTables(tables...) // as the coordinator merges a window
 				for _, d := range flow.Dims {
 					_ = m.Top(d, 10)
 				}

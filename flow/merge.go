@@ -94,23 +94,33 @@ func (m *Merged) add(d Dim, k *Key, c Counter) {
 	m.dims[d].addCounter(k, k.Hash(), c)
 }
 
-// parallelMerge is the table size from which AddTable merges the four
-// dimensions on four goroutines: at a window's end every worker's table
-// arrives at once, and the report waits for the merge.
+// parallelMerge is the number of flows from which AddTables merges the
+// four dimensions on four goroutines: at a window's end every worker's
+// table arrives at once, and the report waits for the merge.
 const parallelMerge = 1 << 14
 
-// AddTable merges one worker's table. Large tables are merged one
-// goroutine per dimension (each dimension's table is touched by one
-// goroutine only); AddTable returns when all are done.
-func (m *Merged) AddTable(t *Table) {
-	m.Total.Packets += t.total.Packets
-	m.Total.Bytes += t.total.Bytes
-	m.Overflow.Packets += t.overflow.Packets
-	m.Overflow.Bytes += t.overflow.Bytes
-	m.reserve(DimFlow, t.Len()+HeavySlots)
-	if t.Len() < parallelMerge {
+// AddTable merges one worker's table; see AddTables.
+func (m *Merged) AddTable(t *Table) { m.AddTables(t) }
+
+// AddTables merges worker tables, typically every worker's part of one
+// window. Room for all their flows is made at once, and each dimension of
+// every table is merged on a goroutine of its own when the tables are large
+// (each dimension's table is touched by one goroutine only); AddTables
+// returns when all are done.
+func (m *Merged) AddTables(ts ...*Table) {
+	flows, keys := 0, 0 // keys: at most this many new keys per dimension
+	for _, t := range ts {
+		m.Total.Packets += t.total.Packets
+		m.Total.Bytes += t.total.Bytes
+		m.Overflow.Packets += t.overflow.Packets
+		m.Overflow.Bytes += t.overflow.Bytes
+		flows += t.Len()
+		keys += t.Len() + HeavySlots
+	}
+	m.reserve(DimFlow, keys)
+	if flows < parallelMerge {
 		for _, d := range Dims {
-			m.addDim(d, t)
+			m.addDims(d, ts, keys)
 		}
 		return
 	}
@@ -119,10 +129,19 @@ func (m *Merged) AddTable(t *Table) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m.addDim(d, t)
+			m.addDims(d, ts, keys)
 		}()
 	}
 	wg.Wait()
+}
+
+// addDims merges dimension d of every table; left bounds the new keys they
+// may bring.
+func (m *Merged) addDims(d Dim, ts []*Table, left int) {
+	for _, t := range ts {
+		m.addDim(d, t, left)
+		left -= t.Len() + HeavySlots
+	}
 }
 
 // addDim merges dimension d of t: its exact flows, then its heavy hitters.
@@ -130,8 +149,8 @@ func (m *Merged) AddTable(t *Table) {
 // hardware prefetches; reading it in the order flows arrived (t.used)
 // would miss the cache on nearly every entry of a large table. A sparse
 // table is read through t.used, which skips its empty slots.
-func (m *Merged) addDim(d Dim, t *Table) {
-	c := mergeChunker{left: t.Len() + HeavySlots}
+func (m *Merged) addDim(d Dim, t *Table, left int) {
+	c := mergeChunker{left: left}
 	if 8*t.Len() > len(t.slots) {
 		for i := range t.slots {
 			if e := &t.slots[i]; e.packets != 0 {

@@ -254,7 +254,9 @@ type window struct {
 	skipped    [vxlan.NumReasons]uint64
 	sampledOut uint64
 	parts      int
-	lastParts  int // parts from workers that stopped after them
+	tables     []*flow.Table // merged at once when the window is complete
+	owners     []int         // the worker of each table, -1 if it stopped
+	lastParts  int           // parts from workers that stopped after them
 	partial    bool
 	firstPart  time.Time // when the first worker handed its part over
 }
@@ -264,6 +266,9 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 	var spare []*flow.Merged
 	alive := n
 	flush := func(w *window) {
+		// Every part at once: the merged tables grow at most once, not
+		// once per part.
+		w.merged.AddTables(w.tables...)
 		skipped := skippedByLabel(&w.skipped)
 		end := w.start.Add(p.cfg.Window)
 		if w.partial {
@@ -282,6 +287,13 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 		}
 		w.merged.Reset()
 		spare = append(spare, w.merged)
+		// Back to the workers, which meanwhile fill their other table.
+		for i, t := range w.tables {
+			t.Reset()
+			if w.owners[i] >= 0 {
+				free[w.owners[i]] <- t
+			}
+		}
 		delete(pending, w.start)
 	}
 	flushReady := func(force bool) {
@@ -313,7 +325,11 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			}
 			pending[pt.start] = w
 		}
-		w.merged.AddTable(pt.table)
+		owner := pt.worker
+		if pt.last {
+			owner = -1
+		}
+		w.tables, w.owners = append(w.tables, pt.table), append(w.owners, owner)
 		for r, c := range pt.skipped {
 			w.skipped[r] += c
 		}
@@ -324,12 +340,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			w.lastParts++
 			alive--
 		}
-		// Report first: the worker has its other table to fill meanwhile.
 		flushReady(alive == 0)
-		pt.table.Reset()
-		if !pt.last {
-			free[pt.worker] <- pt.table
-		}
 	}
 	flushReady(true)
 }
