@@ -117,7 +117,6 @@ func (m *Merged) AddTables(ts ...*Table) {
 		flows += t.Len()
 		keys += t.Len() + HeavySlots
 	}
-	m.reserve(DimFlow, keys)
 	if flows < parallelMerge {
 		for _, d := range Dims {
 			m.addDims(d, ts, keys)
@@ -138,6 +137,11 @@ func (m *Merged) AddTables(ts ...*Table) {
 // addDims merges dimension d of every table; left bounds the new keys they
 // may bring.
 func (m *Merged) addDims(d Dim, ts []*Table, left int) {
+	if d == DimFlow {
+		// Room for every flow at once; the fresh memory of a grown table
+		// is prefaulted here, alongside the other dimensions' work.
+		m.reserve(DimFlow, left)
+	}
 	for _, t := range ts {
 		m.addDim(d, t, left)
 		left -= t.Len() + HeavySlots
