@@ -1,8 +1,9 @@
 // Package probe is the dxprobe pipeline as a library: one worker per
 // socket decodes (vxlan), samples (sample) and counts (flow) every mirror
 // packet; at each window's end every worker hands its flow table to a
-// coordinator and continues with a recycled one; the coordinator merges the
-// workers' tables, builds the window's report (report) and calls Emit.
+// coordinator and continues with its other one; once every worker's part is
+// in, the coordinator merges the tables (flow.Merged.AddTables), builds the
+// window's report (report), calls Emit and hands the tables back.
 //
 //	reuseport sockets ─▶ Worker.HandleBatch ─▶ flow.Table (per worker)
 //	   window end ─▶ coordinator: flow.Merged ─▶ report.Build ─▶ Emit
