@@ -411,8 +411,22 @@ func benchKeys(n int) ([]flow.Key, []uint64) {
 
 // BenchmarkMergeTop merges 8 worker tables of 100 k flows each and ranks
 // the Top-10 of every dimension: the coordinator's work per window.
-func BenchmarkMergeTop(b *testing.B) {
-	const workers, n = 8, 100_000
+func BenchmarkMergeTop(b *testing.B) { benchMergeTop(b, 8, 100_000) }
+
+// BenchmarkMergeTopFull is the same with full worker tables of the default
+// capacity (flow.DefaultMaxFlows, one distinct flow each): a random
+// 5-tuple flood. 1 and 2 workers are dxprobe's defaults on 1- and 2-vCPU
+// machines, 8 on a c6gn.2xlarge.
+func BenchmarkMergeTopFull(b *testing.B) {
+	for _, workers := range []int{1, 2, 8} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) { benchMergeTop(b, workers, flow.DefaultMaxFlows) })
+	}
+}
+
+// benchMergeTop merges workers tables of n distinct flows each into a
+// Merged that an earlier window has grown, as the coordinator does, and
+// ranks every dimension.
+func benchMergeTop(b *testing.B, workers, n int) {
 	tables := make([]*flow.Table, workers)
 	for w := range tables {
 		tables[w], _ = flow.NewTable(n)
@@ -422,48 +436,14 @@ func BenchmarkMergeTop(b *testing.B) {
 		}
 	}
 	m := flow.NewMerged()
-	for _, t := range tables { // the coordinator's Merged is reused
-		m.AddTable(t)
-	}
+	m.AddTables(tables...)
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Reset()
-		for _, t := range tables {
-			m.AddTable(t)
-		}
+		m.AddTables(tables...)
 		for _, d := range flow.Dims {
 			_ = m.Top(d, 10)
 		}
-	}
-}
-
-// BenchmarkMergeTopFull is the same with full worker tables of the default
-// capacity (flow.DefaultMaxFlows, one distinct flow each): a random
-// 5-tuple flood. 1 and 2 workers are dxprobe's defaults on 1- and 2-vCPU
-// machines, 8 on a c6gn.2xlarge.
-func BenchmarkMergeTopFull(b *testing.B) {
-	for _, workers := range []int{1, 2, 8} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			n := flow.DefaultMaxFlows
-			tables := make([]*flow.Table, workers)
-			for w := range tables {
-				tables[w], _ = flow.NewTable(n)
-				for i := range n {
-					k := floodKey(uint32(w*n + i))
-					tables[w].Add(&k, k.Hash(), uint64(64+i%1400))
-				}
-			}
-			m := flow.NewMerged()
-			m.AddTables(tables...) // the coordinator's Merged is reused
-			b.ReportAllocs()
-			for b.Loop() {
-				m.Reset()
-				m.AddTables(tables...) // as the coordinator merges a window
-				for _, d := range flow.Dims {
-					_ = m.Top(d, 10)
-				}
-			}
-		})
 	}
 }
 

@@ -148,14 +148,11 @@ func (m *Merged) addDims(d Dim, ts []*Table, left int) {
 	}
 }
 
-// addDim merges dimension d of t: its exact flows, then its heavy hitters.
-// A table more than an eighth full is read in slot order, which the
-// hardware prefetches; reading it in the order flows arrived (t.used)
-// would miss the cache on nearly every entry of a large table. A sparse
-// table is read through t.used, which skips its empty slots.
+// addDim merges dimension d of t: its exact flows (in the order dense
+// says), then its heavy hitters.
 func (m *Merged) addDim(d Dim, t *Table, left int) {
 	c := mergeChunker{left: left}
-	if 8*t.Len() > len(t.slots) {
+	if t.dense() {
 		for i := range t.slots {
 			if e := &t.slots[i]; e.packets != 0 {
 				c.add(m, d, e)
@@ -292,7 +289,7 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 			heap.Fix(&h, 0)
 		}
 	}
-	if 8*t.Len() > len(t.slots) { // dense: slot order, prefetched (see addDim)
+	if t.dense() {
 		for i := range t.slots {
 			if s := &t.slots[i]; s.packets != 0 {
 				consider(s)

@@ -253,10 +253,8 @@ type window struct {
 	merged     *flow.Merged
 	skipped    [vxlan.NumReasons]uint64
 	sampledOut uint64
-	parts      int
-	tables     []*flow.Table // merged at once when the window is complete
-	owners     []int         // the worker of each table, -1 if it stopped
-	lastParts  int           // parts from workers that stopped after them
+	parts      []part // merged at once when the window is complete
+	lastParts  int    // parts from workers that stopped after them
 	partial    bool
 	firstPart  time.Time // when the first worker handed its part over
 }
@@ -268,7 +266,11 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 	flush := func(w *window) {
 		// Every part at once: the merged tables grow at most once, not
 		// once per part.
-		w.merged.AddTables(w.tables...)
+		tables := make([]*flow.Table, len(w.parts))
+		for i := range w.parts {
+			tables[i] = w.parts[i].table
+		}
+		w.merged.AddTables(tables...)
 		skipped := skippedByLabel(&w.skipped)
 		end := w.start.Add(p.cfg.Window)
 		if w.partial {
@@ -288,10 +290,10 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 		w.merged.Reset()
 		spare = append(spare, w.merged)
 		// Back to the workers, which meanwhile fill their other table.
-		for i, t := range w.tables {
-			t.Reset()
-			if w.owners[i] >= 0 {
-				free[w.owners[i]] <- t
+		for _, pt := range w.parts {
+			pt.table.Reset()
+			if !pt.last {
+				free[pt.worker] <- pt.table
 			}
 		}
 		delete(pending, w.start)
@@ -307,7 +309,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			// Complete when every worker still running has handed over
 			// its part: a worker that stopped (an error) no longer holds
 			// the others' reports back.
-			if force || w.parts-w.lastParts >= alive {
+			if force || len(w.parts)-w.lastParts >= alive {
 				flush(w)
 			} else {
 				return // keep window order
@@ -325,16 +327,11 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			}
 			pending[pt.start] = w
 		}
-		owner := pt.worker
-		if pt.last {
-			owner = -1
-		}
-		w.tables, w.owners = append(w.tables, pt.table), append(w.owners, owner)
+		w.parts = append(w.parts, pt)
 		for r, c := range pt.skipped {
 			w.skipped[r] += c
 		}
 		w.sampledOut += pt.sampledOut
-		w.parts++
 		if pt.last {
 			w.partial = true
 			w.lastParts++

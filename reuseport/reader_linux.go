@@ -316,7 +316,7 @@ func (r *Reader) Read(b *Batch) (int, error) {
 	if b.r != r {
 		return 0, errForeignBatch
 	}
-	if r.file != nil {
+	if r.wait == WaitTick {
 		// Set before the closed check: Close sets closed, then waits
 		// while reading is set.
 		r.reading.Store(true)
@@ -425,22 +425,10 @@ func (r *Reader) sleep(d time.Duration) {
 }
 
 // recvTick is the RawConn.Control callback of WaitTick: one recvmmsg that
-// does not wait. The descriptor is in blocking mode (outside the netpoller),
-// so MSG_DONTWAIT is what keeps it from blocking.
-func (r *Reader) recvTick(fd uintptr) {
-	for {
-		n, e := recvmmsgNow(fd, r.cur.hdrs)
-		switch e {
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			r.n = 0
-			return
-		}
-		r.n, r.errno = n, e
-		return
-	}
-}
+// does not wait (recvPoll's, leaving r.n at 0 when the socket is empty).
+// The descriptor is in blocking mode (outside the netpoller), so
+// MSG_DONTWAIT is what keeps it from blocking.
+func (r *Reader) recvTick(fd uintptr) { r.recvPoll(fd) }
 
 // recvBlock is the RawConn.Control callback of WaitBlocking: it blocks in
 // recvmmsg until at least one datagram (MSG_WAITFORONE: then it takes what
