@@ -13,6 +13,7 @@ const (
 	GeneveTruncated                 // shorter than the Geneve header plus its options
 	GeneveVersion                   // Geneve version is not 0
 	GeneveProtocol                  // Geneve carries neither Ethernet, IPv4 nor IPv6
+	GeneveOptions                   // a Geneve option's length runs past the options area
 	EthernetTruncated               // shorter than an Ethernet header
 	VLANTruncated                   // an 802.1Q/802.1ad tag is cut
 	VLANTooDeep                     // more than two VLAN tags
@@ -38,6 +39,7 @@ var reasonNames = [numReasons]string{
 	GeneveTruncated:   "geneve_truncated",
 	GeneveVersion:     "geneve_version",
 	GeneveProtocol:    "geneve_protocol",
+	GeneveOptions:     "geneve_options",
 	EthernetTruncated: "ethernet_truncated",
 	VLANTruncated:     "vlan_truncated",
 	VLANTooDeep:       "vlan_too_deep",
