@@ -13,12 +13,36 @@ func (d *Deployer) newRun(ctx context.Context, plan bool, stages []Stage) (*run,
 	for _, s := range stages {
 		r.planned[s] = true
 	}
+	if len(stages) > 0 {
+		r.out = newStageOrder(stages, d.emit)
+	}
 	env, err := r.initEnv(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r.env = env
 	return r, nil
+}
+
+// ordered wraps a stage function so that a stage's end releases the events
+// the stages after it held back.
+func (r *run) ordered(do func(context.Context, Stage) error) func(context.Context, Stage) error {
+	return func(ctx context.Context, s Stage) error {
+		if r.out != nil {
+			if s != StageInit {
+				r.out.finish(StageInit)
+			}
+			defer r.out.finish(s)
+		}
+		return do(ctx, s)
+	}
+}
+
+func nonNil(e []Event) []Event {
+	if e == nil {
+		return []Event{}
+	}
+	return e
 }
 
 func (r *run) stage1(ctx context.Context, s Stage) error {
@@ -70,10 +94,11 @@ func (d *Deployer) Plan(ctx context.Context) ([]Event, error) {
 	}
 	r, err := pd.newRun(ctx, true, stages)
 	if err != nil {
-		return events, err
+		return nonNil(events), err
 	}
-	err = runDAG(ctx, stages, r.stage1)
-	return events, err
+	err = runDAG(ctx, stages, r.ordered(r.stage1))
+	r.out.finishAll()
+	return nonNil(events), err
 }
 
 // Apply makes every resource of the given stages exist as planned, reading
@@ -112,11 +137,13 @@ func (d *Deployer) Apply(ctx context.Context, stages ...Stage) error {
 	if len(build) == 0 {
 		return nil
 	}
-	r, err := d.newRun(ctx, false, nil)
+	r, err := d.newRun(ctx, false, append([]Stage{StageInit}, build...))
 	if err != nil {
 		return err
 	}
-	return runDAG(ctx, build, r.stage1)
+	err = runDAG(ctx, build, r.ordered(r.stage1))
+	r.out.finishAll() // stages skipped after a failure never finished
+	return err
 }
 
 // Verify runs stage 09's five read-only checks: infrastructure, routing,

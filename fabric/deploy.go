@@ -183,7 +183,18 @@ func (r *run) stageDeploy(ctx context.Context) error {
 	}
 	cmdID := aws.ToString(cmd.Command.CommandId)
 	min, max := d.waitDelays()
-	w := ssm.NewCommandExecutedWaiter(d.c.SSM, func(o *ssm.CommandExecutedWaiterOptions) { o.MinDelay, o.MaxDelay = min, max })
+	tick := r.ticker("probe-deployment", name, "waiting for Run Command "+cmdID)
+	w := ssm.NewCommandExecutedWaiter(d.c.SSM, func(o *ssm.CommandExecutedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = min, max
+		next := o.Retryable
+		o.Retryable = func(ctx context.Context, in *ssm.GetCommandInvocationInput, out *ssm.GetCommandInvocationOutput, err error) (bool, error) {
+			retry, err := next(ctx, in, out, err)
+			if retry {
+				tick()
+			}
+			return retry, err
+		}
+	})
 	for _, id := range stale {
 		if err := w.Wait(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(cmdID), InstanceId: aws.String(id)}, d.opt.WaitTimeout); err != nil {
 			return r.fail("probe-deployment", id, fmt.Errorf("command %s: %w", cmdID, err))

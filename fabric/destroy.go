@@ -2,10 +2,12 @@ package fabric
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -31,8 +33,10 @@ func (d *Deployer) retryInUse(what string, del func(context.Context) error) func
 	return func(ctx context.Context) error {
 		return d.poll(ctx, what+" to be released", func(ctx context.Context) (bool, error) {
 			err := del(ctx)
+			// Only the codes that mean "in use": InvalidParameterValue is a
+			// bad request and waiting would not change it.
 			switch errorCode(err) {
-			case "ResourceInUse", "DependencyViolation", "InvalidParameterValue":
+			case "ResourceInUse", "DependencyViolation":
 				return false, nil
 			}
 			return err == nil || isNotFound(err), err
@@ -40,12 +44,24 @@ func (d *Deployer) retryInUse(what string, del func(context.Context) error) func
 	}
 }
 
-// destroy is stage 99: every tagged resource, in reverse order of creation.
+// byProject filters on the project tag alone.
+func (d *Deployer) byProject() []ec2types.Filter {
+	return []ec2types.Filter{{Name: aws.String("tag:" + TagProject), Values: []string{d.cfg.ProjectTag}}}
+}
+
+// destroy is stage 99: every resource carrying the project tag, in reverse
+// order of creation. EC2 resources are listed by the project tag (and
+// their role), never by the names today's configuration would give them,
+// so that what an older configuration made (an endpoint in a subnet since
+// dropped from GWLBE_SUBNETS) goes too; the tags are checked again on what
+// Describe returns. Load balancers, target groups and IAM names depend
+// only on PROJECT_TAG: they are found by name and deleted only when they
+// carry the tag.
 func (r *run) destroy(ctx context.Context) error {
 	d := r.d
 	ec := d.c.EC2
 
-	sessions, err := d.sessions(ctx, d.byRole("session"))
+	sessions, err := d.ourSessions(ctx)
 	if err != nil {
 		return r.fail("mirror-session", "*", err)
 	}
@@ -58,24 +74,37 @@ func (r *run) destroy(ctx context.Context) error {
 			return err
 		}
 	}
-	id, err := d.findFilter(ctx)
+	filters, err := ec.DescribeTrafficMirrorFilters(ctx, &ec2.DescribeTrafficMirrorFiltersInput{Filters: d.byProject()})
 	if err != nil {
-		return r.fail("mirror-filter", d.filterName(), err)
+		return r.fail("mirror-filter", "*", err)
 	}
-	if err := r.remove(ctx, "mirror-filter", d.filterName(), id, func(ctx context.Context) error {
-		_, err := ec.DeleteTrafficMirrorFilter(ctx, &ec2.DeleteTrafficMirrorFilterInput{TrafficMirrorFilterId: aws.String(id)})
-		return err
-	}); err != nil {
-		return err
+	for _, f := range filters.TrafficMirrorFilters {
+		if !d.owns(f.Tags, "") {
+			continue
+		}
+		id := aws.ToString(f.TrafficMirrorFilterId)
+		if err := r.remove(ctx, "mirror-filter", tagValue(f.Tags, TagName), id, func(ctx context.Context) error {
+			_, err := ec.DeleteTrafficMirrorFilter(ctx, &ec2.DeleteTrafficMirrorFilterInput{TrafficMirrorFilterId: aws.String(id)})
+			return err
+		}); err != nil {
+			return err
+		}
 	}
-	if id, err = d.findMirrorTarget(ctx); err != nil {
-		return r.fail("mirror-target", d.mirrorTargetName(), err)
+	targets, err := ec.DescribeTrafficMirrorTargets(ctx, &ec2.DescribeTrafficMirrorTargetsInput{Filters: d.byProject()})
+	if err != nil {
+		return r.fail("mirror-target", "*", err)
 	}
-	if err := r.remove(ctx, "mirror-target", d.mirrorTargetName(), id, func(ctx context.Context) error {
-		_, err := ec.DeleteTrafficMirrorTarget(ctx, &ec2.DeleteTrafficMirrorTargetInput{TrafficMirrorTargetId: aws.String(id)})
-		return err
-	}); err != nil {
-		return err
+	for _, t := range targets.TrafficMirrorTargets {
+		if !d.owns(t.Tags, "") {
+			continue
+		}
+		id := aws.ToString(t.TrafficMirrorTargetId)
+		if err := r.remove(ctx, "mirror-target", tagValue(t.Tags, TagName), id, func(ctx context.Context) error {
+			_, err := ec.DeleteTrafficMirrorTarget(ctx, &ec2.DeleteTrafficMirrorTargetInput{TrafficMirrorTargetId: aws.String(id)})
+			return err
+		}); err != nil {
+			return err
+		}
 	}
 	if err := r.destroyLB(ctx, d.nlbName(), d.probeTGName()); err != nil {
 		return err
@@ -90,14 +119,18 @@ func (r *run) destroy(ctx context.Context) error {
 		return err
 	}
 
-	rt, err := d.findRouteTable(ctx)
+	tables, err := ec.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: d.byRole("vgw-ingress")})
 	if err != nil {
-		return r.fail("route-table", d.routeTableName(), err)
+		return r.fail("route-table", "*", err)
 	}
-	if rt != nil {
+	for _, rt := range tables.RouteTables {
+		if !d.ownsRole(rt.Tags, "vgw-ingress") {
+			continue
+		}
+		name := tagValue(rt.Tags, TagName)
 		for _, a := range rt.Associations {
 			aid := aws.ToString(a.RouteTableAssociationId)
-			if err := r.remove(ctx, "edge-association", d.routeTableName(), aid, func(ctx context.Context) error {
+			if err := r.remove(ctx, "edge-association", name, aid, func(ctx context.Context) error {
 				_, err := ec.DisassociateRouteTable(ctx, &ec2.DisassociateRouteTableInput{AssociationId: aws.String(aid)})
 				return err
 			}); err != nil {
@@ -105,7 +138,7 @@ func (r *run) destroy(ctx context.Context) error {
 			}
 		}
 		rid := aws.ToString(rt.RouteTableId)
-		if err := r.remove(ctx, "route-table", d.routeTableName(), rid, func(ctx context.Context) error {
+		if err := r.remove(ctx, "route-table", name, rid, func(ctx context.Context) error {
 			_, err := ec.DeleteRouteTable(ctx, &ec2.DeleteRouteTableInput{RouteTableId: aws.String(rid)})
 			return err
 		}); err != nil {
@@ -113,39 +146,39 @@ func (r *run) destroy(ctx context.Context) error {
 		}
 	}
 
+	eps, err := d.endpoints(ctx)
+	if err != nil {
+		return r.fail("gwlb-endpoint", "*", err)
+	}
 	var gone []string
-	for _, s := range d.cfg.GWLBESubnets {
-		e, err := d.findEndpoint(ctx, s)
-		if err != nil {
-			return r.fail("gwlb-endpoint", d.endpointName(s), err)
-		}
-		if e == nil {
-			continue
-		}
+	for _, e := range eps {
 		eid := aws.ToString(e.VpcEndpointId)
-		if err := r.remove(ctx, "gwlb-endpoint", d.endpointName(s), eid, func(ctx context.Context) error {
+		if err := r.remove(ctx, "gwlb-endpoint", tagValue(e.Tags, TagName), eid, func(ctx context.Context) error {
 			_, err := ec.DeleteVpcEndpoints(ctx, &ec2.DeleteVpcEndpointsInput{VpcEndpointIds: []string{eid}})
 			return err
 		}); err != nil {
 			return err
 		}
-		gone = append(gone, s)
+		gone = append(gone, eid)
 	}
-	for _, s := range gone {
-		if err := d.poll(ctx, "gwlb endpoint "+d.endpointName(s)+" deleted", func(ctx context.Context) (bool, error) {
-			e, err := d.findEndpoint(ctx, s)
-			return e == nil, err
+	if len(gone) > 0 {
+		if err := r.poll(ctx, "gwlb-endpoint", "*", fmt.Sprintf("%d gwlb endpoints deleted", len(gone)), func(ctx context.Context) (bool, error) {
+			left, err := d.endpoints(ctx)
+			return len(left) == 0, err
 		}); err != nil {
-			return r.fail("gwlb-endpoint", d.endpointName(s), err)
+			return r.fail("gwlb-endpoint", "*", err)
 		}
 	}
-	svc, err := d.findService(ctx)
+	svcs, err := ec.DescribeVpcEndpointServiceConfigurations(ctx, &ec2.DescribeVpcEndpointServiceConfigurationsInput{Filters: d.byRole("gwlb")})
 	if err != nil {
-		return r.fail("endpoint-service", d.serviceName(), err)
+		return r.fail("endpoint-service", "*", err)
 	}
-	if svc != nil {
+	for _, svc := range svcs.ServiceConfigurations {
+		if !d.ownsRole(svc.Tags, "gwlb") || stateIs(string(svc.ServiceState), "deleting", "deleted", "failed") {
+			continue
+		}
 		sid := aws.ToString(svc.ServiceId)
-		if err := r.remove(ctx, "endpoint-service", d.serviceName(), sid, func(ctx context.Context) error {
+		if err := r.remove(ctx, "endpoint-service", tagValue(svc.Tags, TagName), sid, func(ctx context.Context) error {
 			_, err := ec.DeleteVpcEndpointServiceConfigurations(ctx, &ec2.DeleteVpcEndpointServiceConfigurationsInput{ServiceIds: []string{sid}})
 			return err
 		}); err != nil {
@@ -158,12 +191,16 @@ func (r *run) destroy(ctx context.Context) error {
 	if err := r.terminate(ctx, "appliance"); err != nil {
 		return err
 	}
-	for _, spec := range d.SecurityGroups() {
-		sg, err := d.findSGID(spec.Name)(ctx)
-		if err != nil {
-			return r.fail("security-group", spec.Name, err)
+	sgs, err := ec.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: d.byProject()})
+	if err != nil {
+		return r.fail("security-group", "*", err)
+	}
+	for _, g := range sgs.SecurityGroups {
+		if !d.owns(g.Tags, "") {
+			continue
 		}
-		if err := r.remove(ctx, "security-group", spec.Name, sg, d.retryInUse("security group "+spec.Name, func(ctx context.Context) error {
+		name, sg := tagValue(g.Tags, TagName), aws.ToString(g.GroupId)
+		if err := r.remove(ctx, "security-group", name, sg, d.retryInUse("security group "+name, func(ctx context.Context) error {
 			_, err := ec.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(sg)})
 			return err
 		})); err != nil {
@@ -178,6 +215,10 @@ func (r *run) destroy(ctx context.Context) error {
 func (r *run) destroyLB(ctx context.Context, lbName, tgName string) error {
 	d := r.d
 	arn, err := d.findLBARN(lbName)(ctx)
+	if errors.Is(err, errNotOurs) {
+		r.event("load-balancer", lbName, "", Warning, "exists without tag "+TagProject+"="+d.cfg.ProjectTag+": left alone")
+		arn, err = "", nil
+	}
 	if err != nil {
 		return r.fail("load-balancer", lbName, err)
 	}
@@ -186,12 +227,27 @@ func (r *run) destroyLB(ctx context.Context, lbName, tgName string) error {
 			return err
 		}
 		min, max := d.waitDelays()
-		w := elb.NewLoadBalancersDeletedWaiter(d.c.ELB, func(o *elb.LoadBalancersDeletedWaiterOptions) { o.MinDelay, o.MaxDelay = min, max })
+		tick := r.ticker("load-balancer", lbName, "waiting for it to be deleted")
+		w := elb.NewLoadBalancersDeletedWaiter(d.c.ELB, func(o *elb.LoadBalancersDeletedWaiterOptions) {
+			o.MinDelay, o.MaxDelay = min, max
+			next := o.Retryable
+			o.Retryable = func(ctx context.Context, in *elb.DescribeLoadBalancersInput, out *elb.DescribeLoadBalancersOutput, err error) (bool, error) {
+				retry, err := next(ctx, in, out, err)
+				if retry {
+					tick()
+				}
+				return retry, err
+			}
+		})
 		return w.Wait(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}, d.opt.WaitTimeout)
 	}); err != nil {
 		return err
 	}
 	tg, err := d.findTG(tgName)(ctx)
+	if errors.Is(err, errNotOurs) {
+		r.event("target-group", tgName, "", Warning, "exists without tag "+TagProject+"="+d.cfg.ProjectTag+": left alone")
+		return nil
+	}
 	if err != nil {
 		return r.fail("target-group", tgName, err)
 	}
@@ -209,7 +265,9 @@ func (r *run) destroyIAM(ctx context.Context) error {
 	case isNotFound(err):
 	case err != nil:
 		return r.fail("instance-profile", prof, err)
-	case ownedIAM(p.InstanceProfile.Tags, d.cfg.ProjectTag):
+	case !ownedIAM(p.InstanceProfile.Tags, d.cfg.ProjectTag):
+		r.event("instance-profile", prof, "", Warning, "exists without tag "+TagProject+"="+d.cfg.ProjectTag+": left alone")
+	default:
 		for _, ro := range p.InstanceProfile.Roles {
 			if _, err := d.c.IAM.RemoveRoleFromInstanceProfile(ctx, &iam.RemoveRoleFromInstanceProfileInput{
 				InstanceProfileName: aws.String(prof), RoleName: ro.RoleName}); err != nil && !isNotFound(err) {
@@ -230,6 +288,7 @@ func (r *run) destroyIAM(ctx context.Context) error {
 	case err != nil:
 		return r.fail("iam-role", role, err)
 	case !ownedIAM(ro.Role.Tags, d.cfg.ProjectTag):
+		r.event("iam-role", role, "", Warning, "exists without tag "+TagProject+"="+d.cfg.ProjectTag+": left alone")
 		return nil
 	}
 	if _, err := d.c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(pol)}); err != nil && !isNotFound(err) {

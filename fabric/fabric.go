@@ -2,7 +2,7 @@ package fabric
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,7 +70,10 @@ func ParseStage(s string) (Stage, error) {
 type Action string
 
 // Actions. A plan reports Create, Exists and Change; apply reports Created,
-// Exists and Changed; sync and destroy report Deleted.
+// Exists and Changed; sync and destroy report Deleted. Waiting is a
+// progress line during a long wait; Warning is something fabric will not
+// repair by itself (another tool's mirror session that takes the traffic
+// first).
 const (
 	Create  Action = "create"
 	Change  Action = "change"
@@ -78,6 +81,8 @@ const (
 	Created Action = "created"
 	Changed Action = "changed"
 	Deleted Action = "deleted"
+	Waiting Action = "waiting"
+	Warning Action = "warning"
 )
 
 // Event is one progress line: a resource, what was done to it, its ID.
@@ -113,6 +118,10 @@ type Options struct {
 	WaitTimeout time.Duration
 	// Now is the clock verify reads CloudWatch windows from. Default time.Now.
 	Now func() time.Time
+	// ProgressEvery is how often a long wait (load balancer, GWLB
+	// endpoints, instances, Run Command) reports a Waiting event. Default
+	// 15s.
+	ProgressEvery time.Duration
 }
 
 // Deployer builds, plans, verifies, syncs and destroys one pipeline. Its
@@ -142,6 +151,9 @@ func New(cfg Config, c Clients, opt Options) (*Deployer, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.ProgressEvery <= 0 {
+		opt.ProgressEvery = 15 * time.Second
+	}
 	return &Deployer{cfg: cfg, c: c, opt: opt}, nil
 }
 
@@ -167,6 +179,9 @@ type run struct {
 	// planned lists the stages this plan covers: their missing resources
 	// become placeholders for the stages after them.
 	planned map[Stage]bool
+	// out, when set, holds back the events of a stage until the stages
+	// before it have finished, so that output is grouped by stage.
+	out *stageOrder
 }
 
 // withStage returns a copy of r for one stage.
@@ -181,7 +196,12 @@ func plannedID(name string) string { return plannedPrefix + name + ")" }
 func isPlanned(id string) bool { return strings.HasPrefix(id, plannedPrefix) }
 
 func (r *run) event(kind, name, id string, a Action, detail string) {
-	r.d.emit(Event{Stage: r.stage, Kind: kind, Name: name, ID: id, Action: a, Detail: detail})
+	e := Event{Stage: r.stage, Kind: kind, Name: name, ID: id, Action: a, Detail: detail}
+	if r.out != nil {
+		r.out.event(e)
+		return
+	}
+	r.d.emit(e)
 }
 
 // fail wraps err with the stage and the resource.
@@ -193,6 +213,14 @@ func (r *run) fail(kind, name string, err error) error {
 // reports that it would (plan). It returns the resource's ID.
 func (r *run) ensure(ctx context.Context, kind, name string,
 	find func(context.Context) (string, error), create func(context.Context) (string, error)) (string, error) {
+	return r.ensureWith(ctx, kind, name, "", find, create)
+}
+
+// ensureWith is ensure with the attributes of the resource to create (for
+// example "c6g.large in subnet-… (us-east-1a)"), shown on the create and
+// created events.
+func (r *run) ensureWith(ctx context.Context, kind, name, attrs string,
+	find func(context.Context) (string, error), create func(context.Context) (string, error)) (string, error) {
 	id, err := find(ctx)
 	if err != nil {
 		return "", r.fail(kind, name, fmt.Errorf("find: %w", err))
@@ -202,14 +230,14 @@ func (r *run) ensure(ctx context.Context, kind, name string,
 		return id, nil
 	}
 	if r.plan {
-		r.event(kind, name, "", Create, "")
+		r.event(kind, name, "", Create, attrs)
 		return plannedID(name), nil
 	}
 	id, err = create(ctx)
 	if err != nil {
 		return "", r.fail(kind, name, fmt.Errorf("create: %w", err))
 	}
-	r.event(kind, name, id, Created, "")
+	r.event(kind, name, id, Created, attrs)
 	return id, nil
 }
 
@@ -314,14 +342,15 @@ func (d *Deployer) name(parts ...string) string {
 	return d.cfg.ProjectTag + "-" + strings.Join(parts, "-")
 }
 
-// token is the deterministic ClientToken of a resource: the same project,
-// kind, name and specification give the same token, so a call retried
-// after an interruption returns the resource the first call made. The
-// specification includes a parent's ID wherever one exists, so that a
-// resource re-created after a destroy gets a new token.
-func (d *Deployer) token(kind, name string, spec ...string) *string {
-	h := sha256.Sum256([]byte(strings.Join(append([]string{d.cfg.ProjectTag, kind, name}, spec...), "\x00")))
-	return aws.String(hex.EncodeToString(h[:])[:64])
+// clientToken is a fresh ClientToken for the creation calls whose SDK
+// input has no idempotency auto-fill (CreateVpcEndpoint,
+// CreateVpcEndpointServiceConfiguration): like the SDK's own, it is made
+// once per call, so the SDK's retries of that call share it, and a later
+// run never replays it (see "Client tokens" in the package documentation).
+func clientToken() *string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return aws.String(hex.EncodeToString(b))
 }
 
 func (d *Deployer) tags(name, role string) []ec2types.Tag {
@@ -350,6 +379,20 @@ func (d *Deployer) byRole(role string) []ec2types.Filter {
 		{Name: aws.String("tag:" + TagProject), Values: []string{d.cfg.ProjectTag}},
 		{Name: aws.String("tag:" + TagRole), Values: []string{role}},
 	}
+}
+
+// owns reports whether tags carry this project's Project tag and, when
+// name is not empty, that Name. fabric checks it on everything Describe
+// returns: a tag filter narrows the answer, but an emulator (or a filter
+// typo) that ignores it must never make fabric adopt, modify or delete
+// another's resource.
+func (d *Deployer) owns(tags []ec2types.Tag, name string) bool {
+	return tagValue(tags, TagProject) == d.cfg.ProjectTag && (name == "" || tagValue(tags, TagName) == name)
+}
+
+// ownsRole is owns for a role instead of a name.
+func (d *Deployer) ownsRole(tags []ec2types.Tag, role string) bool {
+	return tagValue(tags, TagProject) == d.cfg.ProjectTag && tagValue(tags, TagRole) == role
 }
 
 func tagValue(tags []ec2types.Tag, key string) string {

@@ -673,6 +673,20 @@ func (f *fakeCloud) DeleteTrafficMirrorSession(_ context.Context, in *ec2.Delete
 	return &ec2.DeleteTrafficMirrorSessionOutput{}, f.end()
 }
 
+func (f *fakeCloud) ModifyTrafficMirrorSession(_ context.Context, in *ec2.ModifyTrafficMirrorSessionInput, _ ...func(*ec2.Options)) (*ec2.ModifyTrafficMirrorSessionOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("ModifyTrafficMirrorSession"); err != nil {
+		return nil, err
+	}
+	s, ok := f.sessions[aws.ToString(in.TrafficMirrorSessionId)]
+	if !ok {
+		return nil, notFound("InvalidTrafficMirrorSessionId.NotFound")
+	}
+	s.TrafficMirrorTargetId, s.TrafficMirrorFilterId, s.VirtualNetworkId, s.PacketLength = in.TrafficMirrorTargetId, in.TrafficMirrorFilterId, in.VirtualNetworkId, in.PacketLength
+	return &ec2.ModifyTrafficMirrorSessionOutput{TrafficMirrorSession: s}, f.end()
+}
+
 // STS, CloudWatch -----------------------------------------------------------
 
 func (f *fakeCloud) GetCallerIdentity(context.Context, *sts.GetCallerIdentityInput, ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {

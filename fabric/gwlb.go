@@ -2,6 +2,7 @@ package fabric
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -34,8 +35,12 @@ func (d *Deployer) checkELBOwner(ctx context.Context, arn string) error {
 			}
 		}
 	}
-	return fmt.Errorf("%s exists without tag %s=%s: not adopting it", arn, TagProject, d.cfg.ProjectTag)
+	return fmt.Errorf("%s exists without tag %s=%s: not adopting it: %w", arn, TagProject, d.cfg.ProjectTag, errNotOurs)
 }
+
+// errNotOurs marks a resource found by the name fabric would give it that
+// lacks the project tag: fabric neither adopts nor deletes it.
+var errNotOurs = errors.New("not this project's")
 
 func (d *Deployer) findTG(name string) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
@@ -138,7 +143,18 @@ func (r *run) waitLBActive(ctx context.Context, name, arn string) error {
 		return nil
 	}
 	min, max := r.d.waitDelays()
-	w := elb.NewLoadBalancerAvailableWaiter(r.d.c.ELB, func(o *elb.LoadBalancerAvailableWaiterOptions) { o.MinDelay, o.MaxDelay = min, max })
+	tick := r.ticker("load-balancer", name, "waiting for it to become active")
+	w := elb.NewLoadBalancerAvailableWaiter(r.d.c.ELB, func(o *elb.LoadBalancerAvailableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = min, max
+		next := o.Retryable
+		o.Retryable = func(ctx context.Context, in *elb.DescribeLoadBalancersInput, out *elb.DescribeLoadBalancersOutput, err error) (bool, error) {
+			retry, err := next(ctx, in, out, err)
+			if retry {
+				tick()
+			}
+			return retry, err
+		}
+	})
 	if err := w.Wait(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}, r.d.opt.WaitTimeout); err != nil {
 		return r.fail("load-balancer", name, fmt.Errorf("wait active: %w", err))
 	}
@@ -161,7 +177,7 @@ func (d *Deployer) findService(ctx context.Context) (*ec2types.ServiceConfigurat
 		return nil, err
 	}
 	for _, s := range out.ServiceConfigurations {
-		if !stateIs(string(s.ServiceState), "deleting", "deleted", "failed") {
+		if d.owns(s.Tags, d.serviceName()) && !stateIs(string(s.ServiceState), "deleting", "deleted", "failed") {
 			return &s, nil
 		}
 	}
@@ -175,11 +191,34 @@ func (d *Deployer) findEndpoint(ctx context.Context, subnet string) (*ec2types.V
 		return nil, err
 	}
 	for _, e := range out.VpcEndpoints {
-		if !stateIs(string(e.State), "deleting", "deleted", "failed", "rejected", "expired") {
+		if d.owns(e.Tags, d.endpointName(subnet)) && endpointLive(e) {
 			return &e, nil
 		}
 	}
 	return nil, nil
+}
+
+func endpointLive(e ec2types.VpcEndpoint) bool {
+	return !stateIs(string(e.State), "deleting", "deleted", "failed", "rejected", "expired")
+}
+
+// endpoints lists every live GWLB endpoint carrying this project's tag,
+// whatever subnet GWLBE_SUBNETS names today.
+func (d *Deployer) endpoints(ctx context.Context) ([]ec2types.VpcEndpoint, error) {
+	var out []ec2types.VpcEndpoint
+	p := ec2.NewDescribeVpcEndpointsPaginator(d.c.EC2, &ec2.DescribeVpcEndpointsInput{Filters: d.byRole("gwlbe")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range page.VpcEndpoints {
+			if d.ownsRole(e.Tags, "gwlbe") && endpointLive(e) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
 }
 
 // stageGWLB is stage 02.
@@ -202,7 +241,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return err
 	}
 
-	tg, err := r.ensure(ctx, "target-group", d.gwlbTGName(), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
+	tg, err := r.ensureWith(ctx, "target-group", d.gwlbTGName(), fmt.Sprintf("GENEVE %d, health check TCP %d", GenevePort, ApplianceHealthPort), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
 		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String(d.gwlbTGName()), Protocol: elbtypes.ProtocolEnumGeneve, Port: aws.Int32(GenevePort),
 			VpcId: aws.String(d.cfg.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
@@ -221,7 +260,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return err
 	}
 
-	lb, err := r.ensure(ctx, "gateway-load-balancer", d.gwlbName(), d.findLBARN(d.gwlbName()), func(ctx context.Context) (string, error) {
+	lb, err := r.ensureWith(ctx, "gateway-load-balancer", d.gwlbName(), "gateway, subnets "+strings.Join(r.env.workloadSubnets(), ","), d.findLBARN(d.gwlbName()), func(ctx context.Context) (string, error) {
 		out, err := d.c.ELB.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 			Name: aws.String(d.gwlbName()), Type: elbtypes.LoadBalancerTypeEnumGateway,
 			Subnets: r.env.workloadSubnets(), Tags: d.elbTags(d.gwlbName(), "gwlb"),
@@ -252,7 +291,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	}, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateVpcEndpointServiceConfiguration(ctx, &ec2.CreateVpcEndpointServiceConfigurationInput{
 			GatewayLoadBalancerArns: []string{lb}, AcceptanceRequired: aws.Bool(false),
-			ClientToken:       d.token("endpoint-service", d.serviceName(), lb),
+			ClientToken:       clientToken(),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeVpcEndpointService, d.serviceName(), "gwlb"),
 		})
 		if err != nil {
@@ -271,7 +310,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	var created []string
 	for _, s := range d.cfg.GWLBESubnets {
 		name := d.endpointName(s)
-		id, err := r.ensure(ctx, "gwlb-endpoint", name, func(ctx context.Context) (string, error) {
+		id, err := r.ensureWith(ctx, "gwlb-endpoint", name, "subnet "+s+" ("+r.env.subnetAZ[s]+")", func(ctx context.Context) (string, error) {
 			e, err := d.findEndpoint(ctx, s)
 			if e == nil || err != nil {
 				return "", err
@@ -281,7 +320,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 			out, err := d.c.EC2.CreateVpcEndpoint(ctx, &ec2.CreateVpcEndpointInput{
 				VpcEndpointType: ec2types.VpcEndpointTypeGatewayLoadBalancer, VpcId: aws.String(d.cfg.VPCID),
 				ServiceName: aws.String(svcName), SubnetIds: []string{s},
-				ClientToken:       d.token("gwlb-endpoint", name, svcName, s),
+				ClientToken:       clientToken(),
 				TagSpecifications: d.tagSpec(ec2types.ResourceTypeVpcEndpoint, name, "gwlbe"),
 			})
 			if err != nil {
@@ -300,7 +339,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return nil
 	}
 	for _, s := range created {
-		if err := d.poll(ctx, "gwlb endpoint "+d.endpointName(s)+" available", func(ctx context.Context) (bool, error) {
+		if err := r.poll(ctx, "gwlb-endpoint", d.endpointName(s), "waiting for it to become available", func(ctx context.Context) (bool, error) {
 			e, err := d.findEndpoint(ctx, s)
 			if err != nil || e == nil {
 				return false, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
@@ -43,7 +44,7 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 
 	vpcs, err := d.c.EC2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{VpcIds: []string{d.cfg.VPCID}})
 	if err != nil || len(vpcs.Vpcs) == 0 {
-		return nil, r.fail("vpc", d.cfg.VPCID, fmt.Errorf("VPC_ID: not found: %w", err))
+		return nil, r.fail("vpc", d.cfg.VPCID, notFoundIn("VPC_ID", d.cfg.VPCID, d.cfg.Region, err))
 	}
 	if got := aws.ToString(vpcs.Vpcs[0].CidrBlock); got != d.cfg.VPCCIDR.String() {
 		// A VPC may have secondary CIDRs; VPC_CIDR must be one of them.
@@ -59,7 +60,7 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 
 	vgws, err := d.c.EC2.DescribeVpnGateways(ctx, &ec2.DescribeVpnGatewaysInput{VpnGatewayIds: []string{d.cfg.VGWID}})
 	if err != nil || len(vgws.VpnGateways) == 0 {
-		return nil, r.fail("vgw", d.cfg.VGWID, fmt.Errorf("VGW_ID: not found: %w", err))
+		return nil, r.fail("vgw", d.cfg.VGWID, notFoundIn("VGW_ID", d.cfg.VGWID, d.cfg.Region, err))
 	}
 	attached := false
 	for _, a := range vgws.VpnGateways[0].VpcAttachments {
@@ -98,6 +99,10 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 	sort.Slice(e.workload, func(i, j int) bool { return e.workload[i].az < e.workload[j].az })
 	r.event("subnets", fmt.Sprintf("%d subnets, %d AZs", len(all), len(e.workload)), "", Exists, "")
 
+	if err := r.checkBusinessSubnets(ctx, e); err != nil {
+		return nil, err
+	}
+
 	p, err := d.c.SSM.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(AMIParameter)})
 	if err != nil {
 		return nil, r.fail("ami", AMIParameter, err)
@@ -105,6 +110,59 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 	e.ami = aws.ToString(p.Parameter.Value)
 	r.event("ami", "al2023-arm64", e.ami, Exists, "")
 	return e, nil
+}
+
+// notFoundIn is the error of a configured ID that AWS does not know (or
+// could not be asked about): it names the key, the value and the region,
+// and wraps AWS's error when there is one.
+func notFoundIn(key, id, region string, err error) error {
+	if err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("%s: %s does not exist in %s: %w", key, id, region, err)
+		}
+		return fmt.Errorf("%s: describe %s: %w", key, id, err)
+	}
+	return fmt.Errorf("%s: %s does not exist in %s", key, id, region)
+}
+
+// checkBusinessSubnets is stage 00's check of BUSINESS_SUBNET_CIDRS: each
+// must be the CIDR of a subnet of the VPC, in an AZ that has a GWLBE_SUBNETS
+// subnet, so that stage 03 can route it; found now, before anything is
+// built.
+func (r *run) checkBusinessSubnets(ctx context.Context, e *env) error {
+	d := r.d
+	var cidrs []string
+	for _, c := range d.cfg.BusinessCIDRs {
+		cidrs = append(cidrs, c.String())
+	}
+	azOf := map[string]string{}
+	p := ec2.NewDescribeSubnetsPaginator(d.c.EC2, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{d.cfg.VPCID}}, {Name: aws.String("cidr-block"), Values: cidrs}}})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return r.fail("subnets", "BUSINESS_SUBNET_CIDRS", err)
+		}
+		for _, s := range page.Subnets {
+			if aws.ToString(s.VpcId) == d.cfg.VPCID {
+				azOf[aws.ToString(s.CidrBlock)] = aws.ToString(s.AvailabilityZone)
+			}
+		}
+	}
+	gwlbeAZ := map[string]bool{}
+	for _, s := range d.cfg.GWLBESubnets {
+		gwlbeAZ[e.subnetAZ[s]] = true
+	}
+	for _, c := range cidrs {
+		az, ok := azOf[c]
+		if !ok {
+			return r.fail("business-subnet", c, fmt.Errorf("BUSINESS_SUBNET_CIDRS: %s is the CIDR of no subnet of VPC_ID %s", c, d.cfg.VPCID))
+		}
+		if !gwlbeAZ[az] {
+			return r.fail("business-subnet", c, fmt.Errorf("GWLBE_SUBNETS: no subnet in %s, the AZ of business subnet %s", az, c))
+		}
+	}
+	return nil
 }
 
 func (e *env) workloadSubnets() []string {

@@ -29,7 +29,11 @@ func (d *Deployer) findInstances(ctx context.Context, role, name string) ([]ec2t
 			return nil, err
 		}
 		for _, res := range page.Reservations {
-			out = append(out, res.Instances...)
+			for _, i := range res.Instances {
+				if d.ownsRole(i.Tags, role) && (name == "" || tagValue(i.Tags, TagName) == name) {
+					out = append(out, i)
+				}
+			}
 		}
 	}
 	return out, nil
@@ -55,12 +59,12 @@ type instanceSpec struct {
 // than sleeping a fixed time.
 func (r *run) ensureInstance(ctx context.Context, s instanceSpec) (string, error) {
 	d := r.d
-	return r.ensure(ctx, s.role+"-instance", s.name, d.findInstanceID(s.role, s.name), func(ctx context.Context) (string, error) {
+	attrs := fmt.Sprintf("%s in %s (%s), AMI %s", s.instanceType, s.subnet, r.env.subnetAZ[s.subnet], r.env.ami)
+	return r.ensureWith(ctx, s.role+"-instance", s.name, attrs, d.findInstanceID(s.role, s.name), func(ctx context.Context) (string, error) {
 		in := &ec2.RunInstancesInput{
 			ImageId: aws.String(r.env.ami), InstanceType: ec2types.InstanceType(s.instanceType),
 			MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
 			SubnetId: aws.String(s.subnet), SecurityGroupIds: []string{s.sg},
-			ClientToken: d.token("instance", s.name, r.env.ami, s.instanceType, s.subnet, s.sg),
 			MetadataOptions: &ec2types.InstanceMetadataOptionsRequest{
 				HttpTokens: ec2types.HttpTokensStateRequired, HttpEndpoint: ec2types.InstanceMetadataEndpointStateEnabled,
 			},
@@ -106,7 +110,18 @@ func (r *run) waitRunning(ctx context.Context, kind string, ids []string) error 
 		return nil
 	}
 	min, max := r.d.waitDelays()
-	w := ec2.NewInstanceRunningWaiter(r.d.c.EC2, func(o *ec2.InstanceRunningWaiterOptions) { o.MinDelay, o.MaxDelay = min, max })
+	tick := r.ticker(kind, strings.Join(real, ","), "waiting for running")
+	w := ec2.NewInstanceRunningWaiter(r.d.c.EC2, func(o *ec2.InstanceRunningWaiterOptions) {
+		o.MinDelay, o.MaxDelay = min, max
+		next := o.Retryable
+		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
+			retry, err := next(ctx, in, out, err)
+			if retry {
+				tick()
+			}
+			return retry, err
+		}
+	})
 	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: real}, r.d.opt.WaitTimeout); err != nil {
 		return r.fail(kind, strings.Join(real, ","), fmt.Errorf("wait running: %w", err))
 	}
@@ -132,7 +147,18 @@ func (r *run) terminate(ctx context.Context, role string) error {
 		return r.fail(role+"-instance", strings.Join(ids, ","), fmt.Errorf("terminate: %w", err))
 	}
 	min, max := d.waitDelays()
-	w := ec2.NewInstanceTerminatedWaiter(d.c.EC2, func(o *ec2.InstanceTerminatedWaiterOptions) { o.MinDelay, o.MaxDelay = min, max })
+	tick := r.ticker(role+"-instance", strings.Join(ids, ","), "waiting for terminated")
+	w := ec2.NewInstanceTerminatedWaiter(d.c.EC2, func(o *ec2.InstanceTerminatedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = min, max
+		next := o.Retryable
+		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
+			retry, err := next(ctx, in, out, err)
+			if retry {
+				tick()
+			}
+			return retry, err
+		}
+	})
 	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, d.opt.WaitTimeout); err != nil {
 		return r.fail(role+"-instance", strings.Join(ids, ","), fmt.Errorf("wait terminated: %w", err))
 	}

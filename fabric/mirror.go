@@ -2,9 +2,11 @@ package fabric
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -54,10 +56,15 @@ func (d *Deployer) filterName() string { return d.name("mirror-filter") }
 
 func (d *Deployer) findFilter(ctx context.Context) (string, error) {
 	out, err := d.c.EC2.DescribeTrafficMirrorFilters(ctx, &ec2.DescribeTrafficMirrorFiltersInput{Filters: d.byName(d.filterName())})
-	if err != nil || len(out.TrafficMirrorFilters) == 0 {
+	if err != nil {
 		return "", err
 	}
-	return aws.ToString(out.TrafficMirrorFilters[0].TrafficMirrorFilterId), nil
+	for _, f := range out.TrafficMirrorFilters {
+		if d.owns(f.Tags, d.filterName()) {
+			return aws.ToString(f.TrafficMirrorFilterId), nil
+		}
+	}
+	return "", nil
 }
 
 // haveRule is a rule AWS holds: its ID, its content, and whether it carries
@@ -122,15 +129,9 @@ func (r *run) stageFilter(ctx context.Context) error {
 		return fmt.Errorf("stage %s: mirror filter %s: %d rules, over the AWS limit of %d", r.stage, d.filterName(), len(want), MaxRulesPerFilter)
 	}
 	name := d.filterName()
-	id, err := r.ensure(ctx, "mirror-filter", name, d.findFilter, func(ctx context.Context) (string, error) {
-		// The token includes the mirror target's ID so that a filter made
-		// after a destroy does not replay the deleted one's token.
-		target, err := d.findMirrorTarget(ctx)
-		if err != nil {
-			return "", err
-		}
+	id, err := r.ensureWith(ctx, "mirror-filter", name, fmt.Sprintf("%d rules", len(want)), d.findFilter, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateTrafficMirrorFilter(ctx, &ec2.CreateTrafficMirrorFilterInput{
-			Description: aws.String("dxmon: on-prem <-> VPC"), ClientToken: d.token("mirror-filter", name, target),
+			Description: aws.String("dxmon: on-prem <-> VPC"),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorFilter, name, "mirror"),
 		})
 		if err != nil {
@@ -176,7 +177,6 @@ func (r *run) stageFilter(ctx context.Context) error {
 			out, err := d.c.EC2.CreateTrafficMirrorFilterRule(ctx, &ec2.CreateTrafficMirrorFilterRuleInput{
 				TrafficMirrorFilterId: aws.String(id), TrafficDirection: fr.Direction, RuleNumber: aws.Int32(fr.Number),
 				RuleAction: fr.Action, SourceCidrBlock: aws.String(fr.Source), DestinationCidrBlock: aws.String(fr.Destination),
-				ClientToken: d.token("mirror-filter-rule", name, fr.String(), id),
 				// No Protocol: omitted means every protocol.
 			})
 			if err != nil {
@@ -195,6 +195,21 @@ type SyncResult struct {
 	Created []string `json:"created"` // ENIs that got a session
 	Deleted []string `json:"deleted"` // ENIs whose session was deleted (or found gone)
 	Full    []string `json:"full"`    // ENIs that already carry MaxSessionsPerENI sessions
+	// Repaired lists the ENIs whose session had drifted (target, filter,
+	// VNI or packet length) and was modified back.
+	Repaired []string `json:"repaired"`
+}
+
+// MarshalJSON writes empty lists as [], never null.
+func (s SyncResult) MarshalJSON() ([]byte, error) {
+	type plain SyncResult
+	p := plain(s)
+	for _, l := range []*[]string{&p.Created, &p.Deleted, &p.Full, &p.Repaired} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	return json.Marshal(p)
 }
 
 // ErrENIFull is wrapped by the error of a sync that left an ENI without a
@@ -229,18 +244,92 @@ func (d *Deployer) applianceENIs(ctx context.Context) ([]string, error) {
 
 func (d *Deployer) sessions(ctx context.Context, f []ec2types.Filter) ([]ec2types.TrafficMirrorSession, error) {
 	var out []ec2types.TrafficMirrorSession
-	in := &ec2.DescribeTrafficMirrorSessionsInput{Filters: f}
-	for {
-		page, err := d.c.EC2.DescribeTrafficMirrorSessions(ctx, in)
+	p := ec2.NewDescribeTrafficMirrorSessionsPaginator(d.c.EC2, &ec2.DescribeTrafficMirrorSessionsInput{Filters: f})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, page.TrafficMirrorSessions...)
-		if page.NextToken == nil {
-			return out, nil
-		}
-		in.NextToken = page.NextToken
 	}
+	return out, nil
+}
+
+// ourSessions lists the sessions carrying this project's session tags,
+// checked here as well as in the filter.
+func (d *Deployer) ourSessions(ctx context.Context) ([]ec2types.TrafficMirrorSession, error) {
+	all, err := d.sessions(ctx, d.byRole("session"))
+	if err != nil {
+		return nil, err
+	}
+	var out []ec2types.TrafficMirrorSession
+	for _, s := range all {
+		if d.ownsRole(s.Tags, "session") {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// SessionDrift lists how a session differs from what fabric creates:
+// target, filter, VNI and packet length, each as "field have → want".
+// ModifyTrafficMirrorSession changes every one of them in place (EC2 API
+// Reference, ModifyTrafficMirrorSession: TrafficMirrorTargetId,
+// TrafficMirrorFilterId, PacketLength, SessionNumber, VirtualNetworkId),
+// so a drifted session is modified, never deleted and recreated.
+func SessionDrift(s ec2types.TrafficMirrorSession, target, filter string, vni int32) []string {
+	var out []string
+	if got := aws.ToString(s.TrafficMirrorTargetId); got != target {
+		out = append(out, fmt.Sprintf("target %s → %s", got, target))
+	}
+	if got := aws.ToString(s.TrafficMirrorFilterId); got != filter {
+		out = append(out, fmt.Sprintf("filter %s → %s", got, filter))
+	}
+	if got := aws.ToInt32(s.VirtualNetworkId); got != vni {
+		out = append(out, fmt.Sprintf("VNI %d → %d", got, vni))
+	}
+	if got := aws.ToInt32(s.PacketLength); got != MirrorPacketLength {
+		pl := "whole packet"
+		if s.PacketLength != nil {
+			pl = fmt.Sprint(got)
+		}
+		out = append(out, fmt.Sprintf("packet length %s → %d", pl, MirrorPacketLength))
+	}
+	return out
+}
+
+// ErrSessionShadowed is wrapped by the error of a sync (and of stage 07)
+// that leaves an appliance ENI with another's mirror session of a lower
+// session number: AWS evaluates the sessions of an interface in session
+// number order and the first whose filter matches mirrors the packet
+// (EC2 API Reference, TrafficMirrorSession.SessionNumber: "The first
+// session with a matching filter is the one that mirrors the packets"),
+// so that session takes the traffic ours should see. fabric does not
+// renumber sessions to take it back: that decision is a person's.
+var ErrSessionShadowed = errors.New("fabric: another mirror session on the ENI is evaluated first")
+
+// Shadowing returns the sessions on an ENI, other than ours, whose lower
+// session number makes AWS evaluate them before ours.
+func Shadowing(ours ec2types.TrafficMirrorSession, onENI []ec2types.TrafficMirrorSession) []ec2types.TrafficMirrorSession {
+	var out []ec2types.TrafficMirrorSession
+	for _, o := range onENI {
+		if aws.ToString(o.TrafficMirrorSessionId) != aws.ToString(ours.TrafficMirrorSessionId) &&
+			aws.ToString(o.NetworkInterfaceId) == aws.ToString(ours.NetworkInterfaceId) &&
+			aws.ToInt32(o.SessionNumber) < aws.ToInt32(ours.SessionNumber) {
+			out = append(out, o)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return aws.ToInt32(out[i].SessionNumber) < aws.ToInt32(out[j].SessionNumber) })
+	return out
+}
+
+func shadowText(ours ec2types.TrafficMirrorSession, by []ec2types.TrafficMirrorSession) string {
+	var b []string
+	for _, o := range by {
+		b = append(b, fmt.Sprintf("%s (session number %d)", aws.ToString(o.TrafficMirrorSessionId), aws.ToInt32(o.SessionNumber)))
+	}
+	return fmt.Sprintf("ENI %s: %s evaluated before ours (session number %d) and mirrors first what its filter matches; delete it or renumber it above %d",
+		aws.ToString(ours.NetworkInterfaceId), strings.Join(b, ", "), aws.ToInt32(ours.SessionNumber), aws.ToInt32(ours.SessionNumber))
 }
 
 // FreeSessionNumber returns the lowest session number (1–32766) not used
@@ -306,11 +395,12 @@ func (r *run) syncSessions(ctx context.Context) (SyncResult, error) {
 	}
 	if r.plan && len(enis) == 0 && r.planned[StageGWLB] {
 		for _, w := range r.env.workload {
-			r.event("mirror-session", d.applianceName(w.az)+" primary ENI", "", Create, "")
+			r.event("mirror-session", d.applianceName(w.az)+" primary ENI", "", Create,
+				fmt.Sprintf("session number 1, VNI %d, packet length %d", d.cfg.MirrorVNI, MirrorPacketLength))
 		}
 		return res, nil
 	}
-	ours, err := d.sessions(ctx, d.byRole("session"))
+	ours, err := d.ourSessions(ctx)
 	if err != nil {
 		return res, r.fail("mirror-session", "*", err)
 	}
@@ -322,12 +412,33 @@ func (r *run) syncSessions(ctx context.Context) (SyncResult, error) {
 		sessionENIs = append(sessionENIs, e)
 	}
 	add, remove := SyncPlan(enis, sessionENIs)
+	var errs []error
 	for _, e := range enis {
-		if s, ok := byENI[e]; ok {
-			r.event("mirror-session", d.sessionName(e), aws.ToString(s.TrafficMirrorSessionId), Exists, "")
+		s, ok := byENI[e]
+		if !ok {
+			continue
+		}
+		name, id := d.sessionName(e), aws.ToString(s.TrafficMirrorSessionId)
+		if drift := SessionDrift(s, target, filter, d.cfg.MirrorVNI); len(drift) > 0 {
+			if err := r.change(ctx, "mirror-session", name, id, "repair "+strings.Join(drift, ", "), func(ctx context.Context) error {
+				_, err := d.c.EC2.ModifyTrafficMirrorSession(ctx, &ec2.ModifyTrafficMirrorSessionInput{TrafficMirrorSessionId: aws.String(id),
+					TrafficMirrorTargetId: aws.String(target), TrafficMirrorFilterId: aws.String(filter),
+					VirtualNetworkId: aws.Int32(d.cfg.MirrorVNI), PacketLength: aws.Int32(MirrorPacketLength)})
+				return err
+			}); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !r.plan {
+				res.Repaired = append(res.Repaired, e)
+			}
+		} else {
+			r.event("mirror-session", name, id, Exists, "")
+		}
+		if err := r.checkShadow(ctx, s); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	var errs []error
 	for _, e := range add {
 		name := d.sessionName(e)
 		onENI, err := d.sessions(ctx, []ec2types.Filter{{Name: aws.String("network-interface-id"), Values: []string{e}}})
@@ -346,22 +457,28 @@ func (r *run) syncSessions(ctx context.Context) (SyncResult, error) {
 				r.stage, name, e, len(used), MaxSessionsPerENI, ErrENIFull))
 			continue
 		}
-		_, err = r.ensure(ctx, "mirror-session", name, func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
+		var made ec2types.TrafficMirrorSession
+		attrs := fmt.Sprintf("ENI %s, session number %d, VNI %d, packet length %d", e, num, d.cfg.MirrorVNI, MirrorPacketLength)
+		_, err = r.ensureWith(ctx, "mirror-session", name, attrs, func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
 			out, err := d.c.EC2.CreateTrafficMirrorSession(ctx, &ec2.CreateTrafficMirrorSessionInput{
 				NetworkInterfaceId: aws.String(e), TrafficMirrorTargetId: aws.String(target), TrafficMirrorFilterId: aws.String(filter),
 				SessionNumber: aws.Int32(num), VirtualNetworkId: aws.Int32(d.cfg.MirrorVNI), PacketLength: aws.Int32(MirrorPacketLength),
 				Description:       aws.String("dxmon appliance ENI " + e),
-				ClientToken:       d.token("mirror-session", name, target, filter, fmt.Sprint(d.cfg.MirrorVNI)),
 				TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorSession, name, "session"),
 			})
 			if err != nil {
 				return "", err
 			}
+			made = *out.TrafficMirrorSession
 			return aws.ToString(out.TrafficMirrorSession.TrafficMirrorSessionId), nil
 		})
 		if err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		made.NetworkInterfaceId, made.SessionNumber = aws.String(e), aws.Int32(num)
+		if by := Shadowing(made, onENI); len(by) > 0 {
+			errs = append(errs, r.shadowed(made, by))
 		}
 		if !r.plan {
 			res.Created = append(res.Created, e)
@@ -388,4 +505,28 @@ func (r *run) syncSessions(ctx context.Context) (SyncResult, error) {
 		r.event("mirror-session", d.sessionName(e), id, Deleted, detail)
 	}
 	return res, errors.Join(errs...)
+}
+
+// checkShadow reports (Warning event, and an error wrapping
+// ErrSessionShadowed outside a plan) another's session evaluated before
+// ours on the same ENI.
+func (r *run) checkShadow(ctx context.Context, ours ec2types.TrafficMirrorSession) error {
+	onENI, err := r.d.sessions(ctx, []ec2types.Filter{{Name: aws.String("network-interface-id"), Values: []string{aws.ToString(ours.NetworkInterfaceId)}}})
+	if err != nil {
+		return r.fail("mirror-session", r.d.sessionName(aws.ToString(ours.NetworkInterfaceId)), err)
+	}
+	if by := Shadowing(ours, onENI); len(by) > 0 {
+		return r.shadowed(ours, by)
+	}
+	return nil
+}
+
+func (r *run) shadowed(ours ec2types.TrafficMirrorSession, by []ec2types.TrafficMirrorSession) error {
+	eni := aws.ToString(ours.NetworkInterfaceId)
+	text := shadowText(ours, by)
+	r.event("mirror-session", r.d.sessionName(eni), aws.ToString(ours.TrafficMirrorSessionId), Warning, text)
+	if r.plan {
+		return nil
+	}
+	return fmt.Errorf("stage %s: mirror-session %s: %s: %w", r.stage, r.d.sessionName(eni), text, ErrSessionShadowed)
 }

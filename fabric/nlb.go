@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -17,10 +18,15 @@ func (d *Deployer) mirrorTargetName() string { return d.name("mirror-target") }
 
 func (d *Deployer) findMirrorTarget(ctx context.Context) (string, error) {
 	out, err := d.c.EC2.DescribeTrafficMirrorTargets(ctx, &ec2.DescribeTrafficMirrorTargetsInput{Filters: d.byName(d.mirrorTargetName())})
-	if err != nil || len(out.TrafficMirrorTargets) == 0 {
+	if err != nil {
 		return "", err
 	}
-	return aws.ToString(out.TrafficMirrorTargets[0].TrafficMirrorTargetId), nil
+	for _, t := range out.TrafficMirrorTargets {
+		if d.owns(t.Tags, d.mirrorTargetName()) {
+			return aws.ToString(t.TrafficMirrorTargetId), nil
+		}
+	}
+	return "", nil
 }
 
 // stageNLB is stage 05: the probes' UDP/4789 target group, the internal
@@ -35,7 +41,7 @@ func (r *run) stageNLB(ctx context.Context) error {
 		}
 		probes = append(probes, id)
 	}
-	tg, err := r.ensure(ctx, "target-group", d.probeTGName(), d.findTG(d.probeTGName()), func(ctx context.Context) (string, error) {
+	tg, err := r.ensureWith(ctx, "target-group", d.probeTGName(), fmt.Sprintf("UDP %d, health check HTTP :%d/healthz", VXLANPort, d.cfg.ProbeHealthPort), d.findTG(d.probeTGName()), func(ctx context.Context) (string, error) {
 		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
 			Name: aws.String(d.probeTGName()), Protocol: elbtypes.ProtocolEnumUdp, Port: aws.Int32(VXLANPort),
 			VpcId: aws.String(d.cfg.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
@@ -60,7 +66,7 @@ func (r *run) stageNLB(ctx context.Context) error {
 		return err
 	}
 
-	lb, err := r.ensure(ctx, "network-load-balancer", d.nlbName(), d.findLBARN(d.nlbName()), func(ctx context.Context) (string, error) {
+	lb, err := r.ensureWith(ctx, "network-load-balancer", d.nlbName(), "internal, subnets "+strings.Join(r.env.workloadSubnets(), ","), d.findLBARN(d.nlbName()), func(ctx context.Context) (string, error) {
 		out, err := d.c.ELB.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
 			Name: aws.String(d.nlbName()), Type: elbtypes.LoadBalancerTypeEnumNetwork, Scheme: elbtypes.LoadBalancerSchemeEnumInternal,
 			Subnets: r.env.workloadSubnets(), Tags: d.elbTags(d.nlbName(), "nlb"),
@@ -98,10 +104,9 @@ func (r *run) stageNLB(ctx context.Context) error {
 	if err := r.ensureListener(ctx, d.nlbName(), lb, tg, elbtypes.ProtocolEnumUdp, VXLANPort); err != nil {
 		return err
 	}
-	_, err = r.ensure(ctx, "mirror-target", d.mirrorTargetName(), d.findMirrorTarget, func(ctx context.Context) (string, error) {
+	_, err = r.ensureWith(ctx, "mirror-target", d.mirrorTargetName(), "NLB "+d.nlbName(), d.findMirrorTarget, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateTrafficMirrorTarget(ctx, &ec2.CreateTrafficMirrorTargetInput{
 			NetworkLoadBalancerArn: aws.String(lb), Description: aws.String("dxmon probes' NLB"),
-			ClientToken:       d.token("mirror-target", d.mirrorTargetName(), lb),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorTarget, d.mirrorTargetName(), "mirror"),
 		})
 		if err != nil {

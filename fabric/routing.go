@@ -3,7 +3,6 @@ package fabric
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -15,10 +14,15 @@ func (d *Deployer) routeTableName() string { return d.name("vgw-ingress") }
 func (d *Deployer) findRouteTable(ctx context.Context) (*ec2types.RouteTable, error) {
 	out, err := d.c.EC2.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{
 		Filters: append(d.byName(d.routeTableName()), ec2types.Filter{Name: aws.String("vpc-id"), Values: []string{d.cfg.VPCID}})})
-	if err != nil || len(out.RouteTables) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	return &out.RouteTables[0], nil
+	for _, t := range out.RouteTables {
+		if d.owns(t.Tags, d.routeTableName()) {
+			return &t, nil
+		}
+	}
+	return nil, nil
 }
 
 // businessRoutes maps each business CIDR to the GWLB endpoint subnet of the
@@ -90,15 +94,8 @@ func (r *run) stageRouting(ctx context.Context) error {
 		rt = t
 		return aws.ToString(t.RouteTableId), nil
 	}, func(ctx context.Context) (string, error) {
-		// The endpoints' IDs in the token keep a table made after a
-		// destroy from replaying the deleted one's token.
-		var spec []string
-		for _, e := range endpoints {
-			spec = append(spec, e)
-		}
-		sort.Strings(spec)
 		out, err := d.c.EC2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
-			VpcId: aws.String(d.cfg.VPCID), ClientToken: d.token("route-table", name, append(spec, d.cfg.VPCID)...),
+			VpcId: aws.String(d.cfg.VPCID),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeRouteTable, name, "vgw-ingress"),
 		})
 		if err != nil {
@@ -163,7 +160,7 @@ func (r *run) stageRouting(ctx context.Context) error {
 				return err
 			})
 		default:
-			_, err = r.ensure(ctx, "route", rname, func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
+			_, err = r.ensureWith(ctx, "route", rname, "→ "+want, func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
 				_, err := d.c.EC2.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: aws.String(id), DestinationCidrBlock: aws.String(cidr), VpcEndpointId: aws.String(want)})
 				if errorCode(err) == "RouteAlreadyExists" {
 					err = nil

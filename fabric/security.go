@@ -74,10 +74,12 @@ func (d *Deployer) findSG(ctx context.Context, name string) (*ec2types.SecurityG
 	if err != nil {
 		return nil, err
 	}
-	if len(out.SecurityGroups) == 0 {
-		return nil, nil
+	for _, g := range out.SecurityGroups {
+		if d.owns(g.Tags, name) {
+			return &g, nil
+		}
 	}
-	return &out.SecurityGroups[0], nil
+	return nil, nil
 }
 
 func (d *Deployer) findSGID(name string) func(context.Context) (string, error) {
@@ -153,7 +155,7 @@ func ruleList(rs []Rule) string {
 func (r *run) stageSecurity(ctx context.Context) error {
 	d := r.d
 	for _, spec := range d.SecurityGroups() {
-		id, err := r.ensure(ctx, "security-group", spec.Name, d.findSGID(spec.Name), func(ctx context.Context) (string, error) {
+		id, err := r.ensureWith(ctx, "security-group", spec.Name, "in "+d.cfg.VPCID, d.findSGID(spec.Name), func(ctx context.Context) (string, error) {
 			out, err := d.c.EC2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
 				GroupName: aws.String(spec.Name), Description: aws.String(spec.Description), VpcId: aws.String(d.cfg.VPCID),
 				TagSpecifications: d.tagSpec(ec2types.ResourceTypeSecurityGroup, spec.Name, spec.Role),

@@ -38,7 +38,8 @@ func (f *fakeMirror) DescribeInstances(_ context.Context, in *ec2.DescribeInstan
 	for _, i := range f.enis {
 		if !seen[i] {
 			seen[i] = true
-			inst = append(inst, ec2types.Instance{InstanceId: aws.String(i)})
+			inst = append(inst, ec2types.Instance{InstanceId: aws.String(i), Tags: []ec2types.Tag{
+				{Key: aws.String(TagProject), Value: aws.String("t")}, {Key: aws.String(TagRole), Value: aws.String("appliance")}}})
 		}
 	}
 	return &ec2.DescribeInstancesOutput{Reservations: []ec2types.Reservation{{Instances: inst}}}, nil
@@ -59,11 +60,13 @@ func (f *fakeMirror) DescribeNetworkInterfaces(_ context.Context, in *ec2.Descri
 }
 
 func (f *fakeMirror) DescribeTrafficMirrorTargets(context.Context, *ec2.DescribeTrafficMirrorTargetsInput, ...func(*ec2.Options)) (*ec2.DescribeTrafficMirrorTargetsOutput, error) {
-	return &ec2.DescribeTrafficMirrorTargetsOutput{TrafficMirrorTargets: []ec2types.TrafficMirrorTarget{{TrafficMirrorTargetId: aws.String("tmt-1")}}}, nil
+	return &ec2.DescribeTrafficMirrorTargetsOutput{TrafficMirrorTargets: []ec2types.TrafficMirrorTarget{{TrafficMirrorTargetId: aws.String("tmt-1"),
+		Tags: []ec2types.Tag{{Key: aws.String(TagProject), Value: aws.String("t")}, {Key: aws.String(TagName), Value: aws.String("t-mirror-target")}}}}}, nil
 }
 
 func (f *fakeMirror) DescribeTrafficMirrorFilters(context.Context, *ec2.DescribeTrafficMirrorFiltersInput, ...func(*ec2.Options)) (*ec2.DescribeTrafficMirrorFiltersOutput, error) {
-	return &ec2.DescribeTrafficMirrorFiltersOutput{TrafficMirrorFilters: []ec2types.TrafficMirrorFilter{{TrafficMirrorFilterId: aws.String("tmf-1")}}}, nil
+	return &ec2.DescribeTrafficMirrorFiltersOutput{TrafficMirrorFilters: []ec2types.TrafficMirrorFilter{{TrafficMirrorFilterId: aws.String("tmf-1"),
+		Tags: []ec2types.Tag{{Key: aws.String(TagProject), Value: aws.String("t")}, {Key: aws.String(TagName), Value: aws.String("t-mirror-filter")}}}}}, nil
 }
 
 func (f *fakeMirror) DescribeTrafficMirrorSessions(_ context.Context, in *ec2.DescribeTrafficMirrorSessionsInput, _ ...func(*ec2.Options)) (*ec2.DescribeTrafficMirrorSessionsOutput, error) {
@@ -154,7 +157,8 @@ type (
 // TestSyncConverges: whatever appliance ENIs come and go, whatever foreign
 // sessions occupy them and whichever of this project's sessions AWS deleted
 // with their ENI, one sync leaves exactly one session of ours on every ENI
-// that had room, none elsewhere, reports the full ones, and a second sync
+// that had room, none elsewhere, reports the full ones and those where a
+// foreign session of a lower number is evaluated first, and a second sync
 // makes no call that changes anything.
 func TestSyncConverges(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
@@ -191,8 +195,21 @@ func TestSyncConverges(t *testing.T) {
 			if (len(res.Full) > 0) != errors.Is(err, ErrENIFull) {
 				rt.Fatalf("full %v but err %v", res.Full, err)
 			}
-			if err != nil && !errors.Is(err, ErrENIFull) {
+			if err != nil && !errors.Is(err, ErrENIFull) && !errors.Is(err, ErrSessionShadowed) {
 				rt.Fatalf("sync: %v", err)
+			}
+			shadowed := false
+			for _, s := range f.sessions {
+				if tagValue(s.Tags, TagRole) != "session" {
+					continue
+				}
+				for _, o := range f.sessions {
+					shadowed = shadowed || (tagValue(o.Tags, TagRole) != "session" && aws.ToString(o.NetworkInterfaceId) == aws.ToString(s.NetworkInterfaceId) &&
+						aws.ToInt32(o.SessionNumber) < aws.ToInt32(s.SessionNumber))
+				}
+			}
+			if shadowed != errors.Is(err, ErrSessionShadowed) {
+				rt.Fatalf("a foreign session evaluated first: %v, but err %v", shadowed, err)
 			}
 			ours := map[string]int{}
 			numbers := map[string]map[int32]bool{}

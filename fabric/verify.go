@@ -196,7 +196,7 @@ func (r *run) checkMirror(ctx context.Context) Check {
 	if len(enis) == 0 {
 		c.problem("no appliance ENI")
 	}
-	ours, err := d.sessions(ctx, d.byRole("session"))
+	ours, err := d.ourSessions(ctx)
 	if err != nil {
 		c.problem("sessions: %v", err)
 	}
@@ -209,11 +209,16 @@ func (r *run) checkMirror(ctx context.Context) Check {
 		switch {
 		case !ok:
 			c.problem("ENI %s has no session", e)
-		case aws.ToString(s.TrafficMirrorTargetId) != target || aws.ToString(s.TrafficMirrorFilterId) != filter:
-			c.problem("session %s of %s uses another target or filter", aws.ToString(s.TrafficMirrorSessionId), e)
-		case aws.ToInt32(s.VirtualNetworkId) != d.cfg.MirrorVNI || aws.ToInt32(s.PacketLength) != MirrorPacketLength:
-			c.problem("session %s of %s has VNI %d, packet length %d (want %d, %d)", aws.ToString(s.TrafficMirrorSessionId), e,
-				aws.ToInt32(s.VirtualNetworkId), aws.ToInt32(s.PacketLength), d.cfg.MirrorVNI, MirrorPacketLength)
+		default:
+			if drift := SessionDrift(s, target, filter, d.cfg.MirrorVNI); len(drift) > 0 {
+				c.problem("session %s of %s has drifted (%s): run apply or sync-enis", aws.ToString(s.TrafficMirrorSessionId), e, strings.Join(drift, ", "))
+			}
+			onENI, err := d.sessions(ctx, []ec2types.Filter{{Name: aws.String("network-interface-id"), Values: []string{e}}})
+			if err != nil {
+				c.problem("sessions of %s: %v", e, err)
+			} else if by := Shadowing(s, onENI); len(by) > 0 {
+				c.problem("%s", shadowText(s, by))
+			}
 		}
 	}
 	// Packets that matched the filter but AWS did not mirror: mirror traffic
@@ -335,9 +340,10 @@ func (r *run) metricSums(ctx context.Context, ns, dim string, values, metrics []
 		}
 	}
 	end := r.d.opt.Now()
-	in := &cloudwatch.GetMetricDataInput{MetricDataQueries: q, StartTime: aws.Time(end.Add(-VerifyWindow)), EndTime: aws.Time(end)}
-	for {
-		page, err := r.d.c.CloudWatch.GetMetricData(ctx, in)
+	p := cloudwatch.NewGetMetricDataPaginator(r.d.c.CloudWatch, &cloudwatch.GetMetricDataInput{MetricDataQueries: q,
+		StartTime: aws.Time(end.Add(-VerifyWindow)), EndTime: aws.Time(end)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -346,9 +352,6 @@ func (r *run) metricSums(ctx context.Context, ns, dim string, values, metrics []
 				out[keys[aws.ToString(res.Id)]] += v
 			}
 		}
-		if page.NextToken == nil {
-			return out, nil
-		}
-		in.NextToken = page.NextToken
 	}
+	return out, nil
 }

@@ -33,7 +33,7 @@ import (
 // SDK speaks rpc-v2-cbor to CloudWatch and moto 5.2.1 answers that with 404.
 var MirrorActions = []string{
 	"CreateTrafficMirrorFilterRule", "DeleteTrafficMirrorFilterRule", "DescribeTrafficMirrorFilterRules",
-	"CreateTrafficMirrorSession", "DeleteTrafficMirrorSession", "DescribeTrafficMirrorSessions",
+	"CreateTrafficMirrorSession", "DeleteTrafficMirrorSession", "DescribeTrafficMirrorSessions", "ModifyTrafficMirrorSession",
 	"DeleteTrafficMirrorFilter", "DeleteTrafficMirrorTarget",
 }
 
@@ -42,9 +42,19 @@ var MirrorActions = []string{
 // ENI and at most 3 sessions per ENI, ClientToken idempotency, rules and
 // sessions found by ID, tag and the filters fabric uses, and a filter or
 // target in use by a session cannot be deleted.
+//
+// ClientToken idempotency is AWS's ("Ensuring idempotency in Amazon EC2 API
+// requests": a retry of a request that completed, with the same client
+// token, succeeds without performing any further action): a token seen
+// before returns the first call's answer, even when that resource has been
+// deleted since, and the same token with other parameters fails with
+// IdempotentParameterMismatch.
 type MirrorProxy struct {
 	// URL is the proxy's endpoint, to use as AWS_ENDPOINT_URL.
 	URL string
+
+	ignoreTags bool // see SetIgnoreTagFilters
+	pageSize   int  // see SetPageSize
 
 	rp   *httputil.ReverseProxy
 	mu   sync.Mutex
@@ -57,9 +67,16 @@ type mirrorState struct {
 	metrics        []metricDatum
 	rules          map[string]*mirrorRule
 	sessions       map[string]*mirrorSession
-	tokens         map[string]string // action+ClientToken → ID
+	tokens         map[string]tokenUse // action+ClientToken → first answer
 	deletedFilters map[string]bool
 	deletedTargets map[string]bool
+}
+
+// tokenUse is what a ClientToken was first used for: the request's
+// parameters (without the token) and the answer.
+type tokenUse struct {
+	params string
+	answer any
 }
 
 type xmlTag struct {
@@ -131,8 +148,27 @@ func (p *MirrorProxy) Config(t testing.TB) aws.Config {
 func (p *MirrorProxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]string{},
+	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]tokenUse{},
 		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}}
+}
+
+// SetIgnoreTagFilters makes the proxy drop every "tag:" filter from
+// Describe requests, its own and those passed to moto, as some emulators
+// do: a client that trusts tag filters alone then sees other projects'
+// resources.
+func (p *MirrorProxy) SetIgnoreTagFilters(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ignoreTags = on
+}
+
+// SetPageSize makes DescribeTrafficMirrorSessions and
+// DescribeTrafficMirrorFilterRules answer at most n items per page, with a
+// NextToken, as AWS may at any size; 0 means one page.
+func (p *MirrorProxy) SetPageSize(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pageSize = n
 }
 
 // Hits returns how many requests of each served action the proxy answered.
@@ -184,6 +220,18 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		form, _ = url.ParseQuery(string(body))
 	}
 	action := form.Get("Action")
+	p.mu.Lock()
+	ignoreTags := p.ignoreTags
+	p.mu.Unlock()
+	if ignoreTags && strings.HasPrefix(action, "Describe") {
+		if stripped, ok := withoutTagFilters(form); ok {
+			form = stripped
+			body := []byte(form.Encode())
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			req.ContentLength = int64(len(body))
+			req.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		}
+	}
 	if op, ok := strings.CutPrefix(req.URL.Path, "/service/GraniteServiceVersion20100801/operation/"); ok {
 		p.serveCloudWatch(w, req, op)
 		return
@@ -200,6 +248,31 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
+}
+
+// withoutTagFilters renumbers a request's Filter.N without its "tag:"
+// filters; ok is false when it had none.
+func withoutTagFilters(f url.Values) (url.Values, bool) {
+	out := url.Values{}
+	for k, v := range f {
+		if !strings.HasPrefix(k, "Filter.") {
+			out[k] = v
+		}
+	}
+	dropped, n := false, 0
+	for i := 1; f.Has(fmt.Sprintf("Filter.%d.Name", i)); i++ {
+		name := f.Get(fmt.Sprintf("Filter.%d.Name", i))
+		if strings.HasPrefix(name, "tag:") {
+			dropped = true
+			continue
+		}
+		n++
+		out.Set(fmt.Sprintf("Filter.%d.Name", n), name)
+		for j, v := range list(f, fmt.Sprintf("Filter.%d.Value", i)) {
+			out.Set(fmt.Sprintf("Filter.%d.Value.%d", n, j+1), v)
+		}
+	}
+	return out, dropped
 }
 
 // apiError is an EC2 error response.
@@ -249,7 +322,8 @@ func list(f url.Values, key string) []string {
 	return out
 }
 
-// filters returns the request's Filter.N as name → values.
+// filters returns the request's Filter.N as name → values. With
+// IgnoreTagFilters the proxy has already dropped the tag: ones.
 func filters(f url.Values) map[string][]string {
 	out := map[string][]string{}
 	for i := 1; f.Has(fmt.Sprintf("Filter.%d.Name", i)); i++ {
@@ -291,26 +365,54 @@ func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
 func (p *MirrorProxy) do(action string, f url.Values) (any, *apiError) {
 	st := &p.st
-	if tok := f.Get("ClientToken"); tok != "" {
-		if id, ok := st.tokens[action+tok]; ok {
-			switch action {
-			case "CreateTrafficMirrorSession":
-				if s, ok := st.sessions[id]; ok {
-					return struct {
-						S   *mirrorSession `xml:"trafficMirrorSession"`
-						Tok string         `xml:"clientToken"`
-					}{s, tok}, nil
-				}
-			case "CreateTrafficMirrorFilterRule":
-				if r, ok := st.rules[id]; ok {
-					return struct {
-						R   *mirrorRule `xml:"trafficMirrorFilterRule"`
-						Tok string      `xml:"clientToken"`
-					}{r, tok}, nil
-				}
+	tok := f.Get("ClientToken")
+	if tok != "" {
+		params := paramsWithout(f, "ClientToken")
+		if use, ok := st.tokens[action+tok]; ok {
+			if use.params != params {
+				return nil, &apiError{"IdempotentParameterMismatch", "client token " + tok + " was used with other parameters"}
 			}
+			return use.answer, nil
+		}
+		answer, err := p.do1(action, f)
+		if err == nil && strings.HasPrefix(action, "Create") {
+			st.tokens[action+tok] = tokenUse{params, answer}
+		}
+		return answer, err
+	}
+	return p.do1(action, f)
+}
+
+// paramsWithout is the request's parameters, but key, in a canonical form.
+func paramsWithout(f url.Values, key string) string {
+	c := url.Values{}
+	for k, v := range f {
+		if k != key {
+			c[k] = v
 		}
 	}
+	return c.Encode()
+}
+
+// page cuts a Describe answer to PageSize items from the request's
+// NextToken, and returns the next token ("" at the end).
+func page[T any](items []T, f url.Values, size int) ([]T, string) {
+	if size <= 0 {
+		return items, ""
+	}
+	from := atoi(f.Get("NextToken"))
+	if from > len(items) {
+		from = len(items)
+	}
+	to := min(from+size, len(items))
+	if to == len(items) {
+		return items[from:to], ""
+	}
+	return items[from:to], strconv.Itoa(to)
+}
+
+func (p *MirrorProxy) do1(action string, f url.Values) (any, *apiError) {
+	st := &p.st
 	switch action {
 	case "CreateTrafficMirrorFilterRule":
 		fid := f.Get("TrafficMirrorFilterId")
@@ -340,9 +442,6 @@ func (p *MirrorProxy) do(action string, f url.Values) (any, *apiError) {
 			return nil, &apiError{"TrafficMirrorFilterRuleLimitExceeded", "filter " + fid + " already has 10 rules"}
 		}
 		st.rules[r.ID] = r
-		if tok := f.Get("ClientToken"); tok != "" {
-			st.tokens[action+tok] = r.ID
-		}
 		return struct {
 			R   *mirrorRule `xml:"trafficMirrorFilterRule"`
 			Tok string      `xml:"clientToken,omitempty"`
@@ -371,9 +470,11 @@ func (p *MirrorProxy) do(action string, f url.Values) (any, *apiError) {
 			out = append(out, r)
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+		out, next := page(out, f, p.pageSize)
 		return struct {
-			Set []*mirrorRule `xml:"trafficMirrorFilterRuleSet>item"`
-		}{out}, nil
+			Set  []*mirrorRule `xml:"trafficMirrorFilterRuleSet>item"`
+			Next string        `xml:"nextToken,omitempty"`
+		}{out, next}, nil
 
 	case "CreateTrafficMirrorSession":
 		s := &mirrorSession{ID: newID("tms-"), TargetID: f.Get("TrafficMirrorTargetId"), FilterID: f.Get("TrafficMirrorFilterId"),
@@ -403,13 +504,68 @@ func (p *MirrorProxy) do(action string, f url.Values) (any, *apiError) {
 			return nil, &apiError{"TrafficMirrorSessionsPerInterfaceLimitExceeded", s.ENI + " already has 3 sessions"}
 		}
 		st.sessions[s.ID] = s
-		if tok := f.Get("ClientToken"); tok != "" {
-			st.tokens[action+tok] = s.ID
-		}
+		snap := *s // the answer, as it was: a later modify or delete does not change it
 		return struct {
 			S   *mirrorSession `xml:"trafficMirrorSession"`
 			Tok string         `xml:"clientToken,omitempty"`
-		}{s, f.Get("ClientToken")}, nil
+		}{&snap, f.Get("ClientToken")}, nil
+
+	case "ModifyTrafficMirrorSession":
+		id := f.Get("TrafficMirrorSessionId")
+		s, ok := st.sessions[id]
+		if !ok {
+			return nil, &apiError{"InvalidTrafficMirrorSessionId.NotFound", "session " + id + " not found"}
+		}
+		n := *s
+		if v := f.Get("TrafficMirrorTargetId"); v != "" {
+			if st.deletedTargets[v] {
+				return nil, &apiError{"InvalidTrafficMirrorTargetId.NotFound", "target " + v + " not found"}
+			}
+			n.TargetID = v
+		}
+		if v := f.Get("TrafficMirrorFilterId"); v != "" {
+			if st.deletedFilters[v] {
+				return nil, &apiError{"InvalidTrafficMirrorFilterId.NotFound", "filter " + v + " not found"}
+			}
+			n.FilterID = v
+		}
+		if f.Has("VirtualNetworkId") {
+			n.VNI = atoi(f.Get("VirtualNetworkId"))
+		}
+		if f.Has("PacketLength") {
+			n.PacketLength = atoi(f.Get("PacketLength"))
+		}
+		if f.Has("Description") {
+			n.Description = f.Get("Description")
+		}
+		if f.Has("SessionNumber") {
+			n.SessionNumber = atoi(f.Get("SessionNumber"))
+			for _, o := range st.sessions {
+				if o.ID != id && o.ENI == n.ENI && o.SessionNumber == n.SessionNumber {
+					return nil, &apiError{"InvalidParameterValue", fmt.Sprintf("session number %d is in use on %s", n.SessionNumber, n.ENI)}
+				}
+			}
+		}
+		// RemoveField.N: packet-length and description go back to their
+		// defaults (EC2 API Reference, ModifyTrafficMirrorSession).
+		for _, rf := range list(f, "RemoveField") {
+			switch rf {
+			case "packet-length":
+				n.PacketLength = 0
+			case "description":
+				n.Description = ""
+			case "virtual-network-id":
+				n.VNI = 0
+			}
+		}
+		if n.PacketLength < 0 || n.PacketLength > 8500 {
+			return nil, &apiError{"InvalidParameterValue", fmt.Sprintf("packet length %d is outside 1-8500", n.PacketLength)}
+		}
+		*s = n
+		snap := n
+		return struct {
+			S *mirrorSession `xml:"trafficMirrorSession"`
+		}{&snap}, nil
 
 	case "DeleteTrafficMirrorSession":
 		id := f.Get("TrafficMirrorSessionId")
@@ -434,9 +590,11 @@ func (p *MirrorProxy) do(action string, f url.Values) (any, *apiError) {
 			out = append(out, s)
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+		out, next := page(out, f, p.pageSize)
 		return struct {
-			Set []*mirrorSession `xml:"trafficMirrorSessionSet>item"`
-		}{out}, nil
+			Set  []*mirrorSession `xml:"trafficMirrorSessionSet>item"`
+			Next string           `xml:"nextToken,omitempty"`
+		}{out, next}, nil
 
 	case "DeleteTrafficMirrorFilter":
 		id := f.Get("TrafficMirrorFilterId")
