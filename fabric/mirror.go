@@ -131,7 +131,7 @@ func (r *run) stageFilter(ctx context.Context) error {
 	name := d.filterName()
 	id, err := r.ensureWith(ctx, "mirror-filter", name, fmt.Sprintf("%d rules", len(want)), d.findFilter, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateTrafficMirrorFilter(ctx, &ec2.CreateTrafficMirrorFilterInput{
-			Description: aws.String("dxmon: on-prem <-> VPC"),
+			Description:       aws.String("dxmon: on-prem <-> VPC"),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorFilter, name, "mirror"),
 		})
 		if err != nil {

@@ -441,11 +441,17 @@ func inventory(t *testing.T, cfg aws.Config, project string) []string {
 	mt, err := ec.DescribeTrafficMirrorTargets(ctx, &ec2.DescribeTrafficMirrorTargetsInput{Filters: tf})
 	must(err)
 	for _, x := range mt.TrafficMirrorTargets {
+		if !hasProject(x.Tags, project) {
+			continue
+		}
 		add("mirror-target", name(x.Tags))
 	}
 	mf, err := ec.DescribeTrafficMirrorFilters(ctx, &ec2.DescribeTrafficMirrorFiltersInput{Filters: tf})
 	must(err)
 	for _, x := range mf.TrafficMirrorFilters {
+		if !hasProject(x.Tags, project) {
+			continue // moto 5.2 ignores tag filters on mirror filters
+		}
 		add("mirror-filter", name(x.Tags))
 		rules, err := ec.DescribeTrafficMirrorFilterRules(ctx, &ec2.DescribeTrafficMirrorFilterRulesInput{TrafficMirrorFilterId: x.TrafficMirrorFilterId})
 		must(err)
@@ -506,6 +512,15 @@ func inventory(t *testing.T, cfg aws.Config, project string) []string {
 	}
 	sort.Strings(left)
 	return left
+}
+
+func hasProject(tags []ec2types.Tag, project string) bool {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == "Project" && aws.ToString(t.Value) == project {
+			return true
+		}
+	}
+	return false
 }
 
 func nlbDimension(t *testing.T, d *fabric.Deployer, cfg aws.Config) string {

@@ -95,7 +95,7 @@ func (r *run) stageRouting(ctx context.Context) error {
 		return aws.ToString(t.RouteTableId), nil
 	}, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateRouteTable(ctx, &ec2.CreateRouteTableInput{
-			VpcId: aws.String(d.cfg.VPCID),
+			VpcId:             aws.String(d.cfg.VPCID),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeRouteTable, name, "vgw-ingress"),
 		})
 		if err != nil {
