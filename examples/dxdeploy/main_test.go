@@ -53,6 +53,10 @@ func TestBadConfigMakesNoAWSCall(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", aws.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "x")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "x")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	good := map[string]string{"AWS_REGION": "us-east-1", "VPC_ID": "vpc-1", "VPC_CIDR": "10.0.0.0/16", "VGW_ID": "vgw-1",
 		"ONPREM_CIDRS": "172.16.0.0/12", "WORKLOAD_SUBNETS": "subnet-1", "GWLBE_SUBNETS": "subnet-2", "BUSINESS_SUBNET_CIDRS": "10.0.1.0/24"}
 	cases := map[string][]string{}
@@ -76,9 +80,14 @@ func TestBadConfigMakesNoAWSCall(t *testing.T) {
 	cases["malformed CIDR"] = []string{"apply", "-config", bad("ONPREM_CIDRS", "172.16.0.0/33"), `ONPREM_CIDRS: "172.16.0.0/33" is not an IPv4 CIDR`}
 	cases["business outside VPC"] = []string{"apply", "-config", bad("BUSINESS_SUBNET_CIDRS", "192.168.1.0/24"), "BUSINESS_SUBNET_CIDRS: 192.168.1.0/24 is outside VPC_CIDR"}
 	cases["flag overrides file"] = []string{"plan", "-config", writeConf(t, good), "-vpc-cidr", "10.0.0.0/33", `VPC_CIDR: "10.0.0.0/33"`}
-	cases["missing file"] = []string{"plan", "-config", "/nonexistent/dx.conf", "no such file"}
+	cases["missing file"] = []string{"plan", "-config", "/nonexistent/dx.conf", "config file /nonexistent/dx.conf does not exist"}
+	cases["missing default file"] = []string{"plan", "config file config/dx-monitor.conf does not exist (name one with -config FILE"}
+	cases["-set overrides file"] = []string{"plan", "-config", writeConf(t, good), "-set", "VPC_CIDR=10.0.0.0/33", `VPC_CIDR: "10.0.0.0/33"`}
+	cases["-stage on plan"] = []string{"plan", "-config", writeConf(t, good), "-stage", "3", `dxdeploy plan: -stage "3": only dxdeploy apply takes -stage`}
+	cases["-stage 99"] = []string{"apply", "-config", writeConf(t, good), "-stage", "99", "stage 99 is dxdeploy destroy -force"}
+	cases["no region anywhere"] = []string{"plan", "-config", bad("AWS_REGION", ""), "AWS_REGION is missing"}
 	cases["destroy without force"] = []string{"destroy", "-config", writeConf(t, good), "add -force to confirm"}
-	cases["stage out of range"] = []string{"apply", "-config", writeConf(t, good), "-stage", "42", `-stage "42"`}
+	cases["stage out of range"] = []string{"apply", "-config", writeConf(t, good), "-stage", "42", `dxdeploy apply: -stage "42": want a stage 00-10`}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			args, want := c[:len(c)-1], c[len(c)-1]
@@ -93,8 +102,10 @@ func TestBadConfigMakesNoAWSCall(t *testing.T) {
 	}
 }
 
-// TestDxdeployAgainstMoto runs the README's quick start: plan, apply,
-// apply again, verify (fails: no traffic yet), sync-enis, destroy.
+// TestDxdeployAgainstMoto runs the README's quick start: plan (a summary
+// line, the JSON with [] lists), apply, apply again, plan again ("No
+// changes."), verify (fails: no traffic yet), sync-enis, destroy, and
+// destroy again, which says what it looked for.
 func TestDxdeployAgainstMoto(t *testing.T) {
 	s := mototest.Start(t)
 	p := mototest.StartMirrorProxy(t, s)
@@ -107,7 +118,8 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 		t.Fatalf("plan: exit %d: %s", code, errOut)
 	}
 	actions := map[fabric.Action]int{}
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines[:len(lines)-1] {
 		var e struct {
 			Type string `json:"type"`
 			fabric.Event
@@ -117,18 +129,36 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 		}
 		actions[e.Action]++
 	}
+	var sum struct {
+		Type string `json:"type"`
+		fabric.Summary
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.Type != "summary" || sum.Create != actions[fabric.Create] {
+		t.Fatalf("plan -json summary %q: %v", lines[len(lines)-1], err)
+	}
 	if actions[fabric.Create] < 20 || actions[fabric.Created] != 0 {
 		t.Fatalf("plan: %v", actions)
 	}
+	code, out, errOut = dxdeploy(t, append([]string{"plan"}, common...)...)
+	want := fmt.Sprintf("Plan: %d to create, %d to change, %d unchanged.", actions[fabric.Create], actions[fabric.Change], actions[fabric.Exists])
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), want) {
+		t.Fatalf("plan: exit %d: %s\n%s\nwant a last line %q", code, errOut, out, want)
+	}
+	t.Logf("plan:\n%s", out)
 
 	if code, out, errOut = dxdeploy(t, append([]string{"apply"}, common...)...); code != 0 {
 		t.Fatalf("apply: exit %d: %s", code, errOut)
 	}
-	if n := strings.Count(out, " created "); n < 20 {
+	if n := strings.Count(out, " created "); n < 20 || !strings.Contains(out, fmt.Sprintf("Apply complete: %d created", actions[fabric.Create])) {
 		t.Fatalf("apply printed %d created lines:\n%s", n, out)
 	}
-	if code, out, errOut = dxdeploy(t, append([]string{"apply"}, common...)...); code != 0 || strings.Contains(out, " created ") || strings.Contains(out, " changed ") {
+	if code, out, errOut = dxdeploy(t, append([]string{"apply"}, common...)...); code != 0 || strings.Contains(out, " created ") || strings.Contains(out, " changed ") ||
+		!strings.Contains(out, "Apply complete: 0 created, 0 changed, ") {
 		t.Fatalf("second apply: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, out, errOut = dxdeploy(t, append([]string{"plan"}, common...)...); code != 0 || !strings.Contains(out, "No changes. ") {
+		t.Fatalf("plan after apply: exit %d: %s\n%s", code, errOut, out)
 	}
 	if code, out, errOut = dxdeploy(t, append([]string{"apply", "-stage", "7"}, common...)...); code != 0 || !strings.Contains(out, "07 exists") {
 		t.Fatalf("apply -stage 7: exit %d: %s\n%s", code, errOut, out)
@@ -140,7 +170,57 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 	if code, out, errOut = dxdeploy(t, append([]string{"sync-enis"}, common...)...); code != 0 || !strings.Contains(out, "0 sessions created, 0 deleted") {
 		t.Fatalf("sync-enis: exit %d: %s\n%s", code, errOut, out)
 	}
-	if code, out, errOut = dxdeploy(t, append([]string{"destroy", "-force"}, common...)...); code != 0 || strings.Count(out, " deleted ") < 20 {
+	if code, out, errOut = dxdeploy(t, append([]string{"sync-enis", "-json"}, common...)...); code != 0 ||
+		!strings.HasSuffix(strings.TrimSpace(out), "\n"+`{"type":"sync","created":[],"deleted":[],"full":[],"repaired":[]}`) {
+		t.Fatalf("sync-enis -json: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, out, errOut = dxdeploy(t, append([]string{"destroy", "-force"}, common...)...); code != 0 || strings.Count(out, " deleted ") < 20 ||
+		!strings.Contains(out, "Destroy complete: ") {
 		t.Fatalf("destroy: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, out, errOut = dxdeploy(t, append([]string{"destroy", "-force"}, common...)...); code != 0 ||
+		!strings.Contains(out, "Nothing to destroy: no resource tagged Project=dxtest in us-east-1") {
+		t.Fatalf("second destroy: exit %d: %s\n%s", code, errOut, out)
+	}
+}
+
+// TestDxdeployRegionAndProfile: with no AWS_REGION in the file, the
+// environment's AWS_REGION, or else AWS_PROFILE's region, is used, as by
+// every AWS tool; the file's AWS_REGION wins over the environment's, and
+// dxdeploy says so. -v logs the SDK's requests to stderr.
+func TestDxdeployRegionAndProfile(t *testing.T) {
+	s := mototest.Start(t)
+	p := mototest.StartMirrorProxy(t, s)
+	t.Setenv("AWS_ENDPOINT_URL", p.URL)
+	kv := fabrictest.World(t, p.Config(t))
+	withRegion := writeConf(t, kv)
+	delete(kv, "AWS_REGION")
+	noRegion := writeConf(t, kv)
+
+	t.Setenv("AWS_REGION", "us-east-1")
+	if code, out, errOut := dxdeploy(t, "plan", "-config", noRegion); code != 0 || !strings.Contains(out, "Plan: ") {
+		t.Fatalf("plan, region from AWS_REGION: exit %d: %s\n%s", code, errOut, out)
+	}
+
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	profiles := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(profiles, []byte("[profile dxmon-test]\nregion = us-east-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", profiles)
+	t.Setenv("AWS_PROFILE", "dxmon-test")
+	if code, out, errOut := dxdeploy(t, "plan", "-config", noRegion); code != 0 || !strings.Contains(out, "Plan: ") {
+		t.Fatalf("plan, region from AWS_PROFILE: exit %d: %s\n%s", code, errOut, out)
+	}
+
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	code, out, errOut := dxdeploy(t, "plan", "-v", "-config", withRegion)
+	if code != 0 || !strings.Contains(errOut, "using AWS_REGION=us-east-1 from the config file, not eu-west-1") || !strings.Contains(out, "Plan: ") {
+		t.Fatalf("plan, file and environment disagree: exit %d: %s\n%s", code, errOut, out)
+	}
+	if !strings.Contains(errOut, "Request") || !strings.Contains(errOut, "Response") || !strings.Contains(errOut, "HTTP/1.1 200") {
+		t.Fatalf("plan -v logged no SDK requests:\n%s", errOut)
 	}
 }
