@@ -51,3 +51,11 @@ func ProbePolicy(topicARN string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// OperatorPolicy is dxdeploy-policy.json: the IAM actions the person (or
+// CI role) running dxdeploy needs for plan, apply, verify, sync-enis and
+// destroy. fabric's tests derive the list from the calls fabric makes and
+// fail when the two differ.
+//
+//go:embed dxdeploy-policy.json
+var OperatorPolicy string
