@@ -20,12 +20,60 @@
 //	dxmon:role  = appliance, probe, gwlb, gwlbe, nlb, mirror, session, vgw-ingress, listener
 //
 // and probe instances also carry dxmon:probe-version, the content hash of
-// the dxprobe build stage 08 installed. Resources are found by the Project
-// and Name tags (load balancers, target groups and IAM names by name, then
-// their Project tag is checked: fabric never adopts what it did not tag).
-// Creation calls that accept one get a deterministic ClientToken, the hash
-// of project, kind, name and specification, so a call repeated after a
-// lost answer returns the first call's resource.
+// the dxprobe build stage 08 installed. EC2 resources are found by the
+// Project and Name (or role) tags; load balancers, target groups and IAM
+// names, which depend on PROJECT_TAG alone, by name. In both cases fabric
+// then checks the Project tag itself on what Describe returned: a tag
+// filter narrows the answer, but an emulator that ignores it (moto 5.2 does
+// for mirror filters) or a look-alike name must never make fabric adopt,
+// change or delete another's resource. Destroy lists by the tags, never by
+// the names today's configuration would give: an endpoint in a subnet since
+// dropped from GWLBE_SUBNETS is deleted too, and a resource found by name
+// without the tag is reported (Warning) and left alone.
+//
+// # Client tokens
+//
+// fabric sets no ClientToken of its own. The SDK fills one per call for the
+// operations that have one (OperationIdempotencyTokenAutoFill, e.g.
+// CreateTrafficMirrorSession, RunInstances, CreateRouteTable) and fabric
+// makes a random one per call for the two that lack the auto-fill
+// (CreateVpcEndpoint, CreateVpcEndpointServiceConfiguration): the SDK's
+// retries of one call reuse it, so a lost answer does not duplicate. A
+// token derived from the resource's specification would outlive the
+// resource: AWS answers a repeated token with the first call's result
+// without doing anything ("Ensuring idempotency in Amazon EC2 API
+// requests"), so after a person deleted a session by hand, the next sync
+// would be handed the deleted session back. What an interrupted run
+// created is found on the next run by its tags, which every creation call
+// sets atomically (TagSpecifications), not by its token. The price: a run
+// repeated within the seconds EC2's Describe may lag behind a creation
+// could create a second copy; the next plan shows it and destroy removes
+// both.
+//
+// # Drift
+//
+// Apply and sync compare each session of ours with what they would create:
+// mirror target, filter, VNI and packet length. A difference is a Change in
+// a plan and a ModifyTrafficMirrorSession in apply, which changes all four
+// in place (EC2 API Reference, ModifyTrafficMirrorSession), so the session
+// keeps its ID and number. AWS evaluates the sessions of an interface in
+// session number order and the first whose filter matches mirrors the
+// packet (EC2 API Reference, TrafficMirrorSession.SessionNumber); another's
+// session with a lower number on an appliance ENI therefore takes traffic
+// ours should see. Plan reports it as a Warning, verify fails the mirror
+// check, and sync and stage 07 fail with ErrSessionShadowed; fabric does
+// not renumber sessions to take the traffic back, which is a person's call.
+//
+// # Output
+//
+// Events go to Options.Observer as they happen, but grouped by stage:
+// while stages run in parallel, a later stage's events are held until the
+// stages before it have finished. Creations carry their attributes in
+// Detail (instance type, subnet and AZ, VNI and packet length, rule CIDRs);
+// long waits (load balancers, GWLB endpoints, instances, Run Command)
+// report a Waiting event every Options.ProgressEvery. Summarize counts a
+// run's events and renders terraform's summary line ("Plan: 37 to create,
+// 9 to change, 5 unchanged." or "No changes. …").
 //
 // # AWS limits
 //
@@ -39,7 +87,12 @@
 //
 // Each AWS service is reached through a narrow interface (EC2API, ELBAPI,
 // …) with the SDK's exact method signatures; NewClients fills them from an
-// aws.Config, so AWS_ENDPOINT_URL points everything at an emulator.
+// aws.Config, so AWS_ENDPOINT_URL points everything at an emulator. The
+// IAM actions behind them are deploy/iam/dxdeploy-policy.json, which a
+// test keeps equal to the interfaces' methods. Lists that may run to
+// several pages use the SDK's paginators (sessions, instances, ENIs,
+// endpoints, subnets, CloudWatch metric data); DescribeTrafficMirrorFilterRules
+// has none in the SDK and is paged by NextToken by hand.
 // Throttling is the SDK retryer's; waits use the SDK's waiters (instance
 // running and terminated, load balancer available and deleted, Run Command
 // executed) and, where the SDK has none (GWLB endpoints), a poll bounded by

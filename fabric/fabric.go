@@ -98,7 +98,7 @@ type Event struct {
 // String renders the event as one line for people.
 func (e Event) String() string {
 	s := fmt.Sprintf("%s %-8s %-26s %s", e.Stage, e.Action, e.Kind, e.Name)
-	if e.ID != "" && e.ID != e.Name {
+	if e.ID != "" && e.ID != e.Name && !isPlanned(e.ID) {
 		s += " " + e.ID
 	}
 	if e.Detail != "" {
@@ -191,6 +191,14 @@ func (r run) withStage(s Stage) *run { r.stage = s; return &r }
 const plannedPrefix = "(new "
 
 func plannedID(name string) string { return plannedPrefix + name + ")" }
+
+// displayID is id for people: a planned resource's name, else its ID.
+func displayID(id string) string {
+	if isPlanned(id) {
+		return strings.TrimSuffix(strings.TrimPrefix(id, plannedPrefix), ")")
+	}
+	return id
+}
 
 // isPlanned reports whether id stands for a resource not created yet.
 func isPlanned(id string) bool { return strings.HasPrefix(id, plannedPrefix) }

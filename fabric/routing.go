@@ -160,7 +160,7 @@ func (r *run) stageRouting(ctx context.Context) error {
 				return err
 			})
 		default:
-			_, err = r.ensureWith(ctx, "route", rname, "→ "+want, func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
+			_, err = r.ensureWith(ctx, "route", rname, "→ "+displayID(want), func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
 				_, err := d.c.EC2.CreateRoute(ctx, &ec2.CreateRouteInput{RouteTableId: aws.String(id), DestinationCidrBlock: aws.String(cidr), VpcEndpointId: aws.String(want)})
 				if errorCode(err) == "RouteAlreadyExists" {
 					err = nil

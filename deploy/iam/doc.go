@@ -1,5 +1,12 @@
 // Package iam holds the least-privilege IAM policy of the probe instances
-// (probe-policy.json beside this file) and renders it for one SNS topic.
+// (probe-policy.json beside this file) and renders it for one SNS topic,
+// and the permissions of the person or CI role running dxdeploy
+// (dxdeploy-policy.json, OperatorPolicy): exactly the actions behind
+// fabric's AWS calls, plus those AWS authorizes beside them (tags given at
+// creation, iam:PassRole for the probes' instance profile). A test in
+// package fabric derives the list from fabric's client interfaces and fails
+// when the file and the calls differ; its Resource is "*", to be narrowed
+// to the account's VPC and the project's names by whoever grants it.
 //
 // The probe needs exactly three actions:
 //
