@@ -133,8 +133,8 @@ func TestMotoBadSubnetsCreateNothing(t *testing.T) {
 		"other VPC":   {"WORKLOAD_SUBNETS", foreign, "subnet " + foreign + " (10.9.1.0/24) is outside VPC_ID"},
 		"unknown":     {"GWLBE_SUBNETS", "subnet-0000000000000dead", "subnet-0000000000000dead"},
 		"VPC CIDR":    {"VPC_CIDR", "10.0.0.0/8", "VPC_CIDR 10.0.0.0/8 is not a CIDR of the VPC"},
-		"VGW":         {"VGW_ID", "vgw-00000000000000001", "VGW_ID: not found"},
-		"missing VPC": {"VPC_ID", "vpc-00000000000000001", "VPC_ID: not found"},
+		"VGW":         {"VGW_ID", "vgw-00000000000000001", "VGW_ID: vgw-00000000000000001 does not exist in us-east-1"},
+		"missing VPC": {"VPC_ID", "vpc-00000000000000001", "VPC_ID: vpc-00000000000000001 does not exist in us-east-1"},
 		"planned too": {"WORKLOAD_SUBNETS", foreign, "is outside VPC_ID"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -81,14 +81,21 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second target on the same NLB, as another tool might make.
+	lbARN := nlbARN(t, d, cfg)
+	foreignTarget, err := ec.CreateTrafficMirrorTarget(ctx, &ec2.CreateTrafficMirrorTargetInput{NetworkLoadBalancerArn: aws.String(lbARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, b := sessions[enis[0]], sessions[enis[1]]
 	if _, err := ec.ModifyTrafficMirrorSession(ctx, &ec2.ModifyTrafficMirrorSessionInput{TrafficMirrorSessionId: a.TrafficMirrorSessionId,
 		VirtualNetworkId: aws.Int32(999), PacketLength: aws.Int32(8500)}); err != nil {
 		t.Fatalf("drift VNI: %v", err)
 	}
 	if _, err := ec.ModifyTrafficMirrorSession(ctx, &ec2.ModifyTrafficMirrorSessionInput{TrafficMirrorSessionId: b.TrafficMirrorSessionId,
-		TrafficMirrorFilterId: foreignFilter.TrafficMirrorFilter.TrafficMirrorFilterId}); err != nil {
-		t.Fatalf("drift filter: %v", err)
+		TrafficMirrorFilterId: foreignFilter.TrafficMirrorFilter.TrafficMirrorFilterId,
+		TrafficMirrorTargetId: foreignTarget.TrafficMirrorTarget.TrafficMirrorTargetId}); err != nil {
+		t.Fatalf("drift filter and target: %v", err)
 	}
 
 	calls.reset(0, false)
@@ -103,8 +110,9 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 	changes := eventsOf(plan, "mirror-session", fabric.Change)
 	if len(changes) != 2 || !strings.Contains(changes[0].Detail+changes[1].Detail, "VNI 999 → 12345") ||
 		!strings.Contains(changes[0].Detail+changes[1].Detail, "packet length 8500 → 128") ||
-		!strings.Contains(changes[0].Detail+changes[1].Detail, "filter "+aws.ToString(foreignFilter.TrafficMirrorFilter.TrafficMirrorFilterId)+" → ") {
-		t.Fatalf("plan shows the drift as %v, want two session changes naming VNI, packet length and filter", changes)
+		!strings.Contains(changes[0].Detail+changes[1].Detail, "filter "+aws.ToString(foreignFilter.TrafficMirrorFilter.TrafficMirrorFilterId)+" → ") ||
+		!strings.Contains(changes[0].Detail+changes[1].Detail, "target "+aws.ToString(foreignTarget.TrafficMirrorTarget.TrafficMirrorTargetId)+" → "+aws.ToString(a.TrafficMirrorTargetId)) {
+		t.Fatalf("plan shows the drift as %v, want two session changes naming VNI, packet length, filter and target", changes)
 	}
 	if s := fabric.Summarize(plan); s.Change != 2 || s.Create != 0 || !strings.HasPrefix(s.PlanLine(), "Plan: 0 to create, 2 to change, ") {
 		t.Fatalf("plan summary %+v: %s", s, s.PlanLine())
@@ -124,7 +132,7 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 			t.Fatalf("session of %s replaced (%s → %s), want modified in place", e, aws.ToString(sessions[e].TrafficMirrorSessionId), aws.ToString(s.TrafficMirrorSessionId))
 		}
 		if aws.ToInt32(s.VirtualNetworkId) != 12345 || aws.ToInt32(s.PacketLength) != fabric.MirrorPacketLength ||
-			aws.ToString(s.TrafficMirrorFilterId) != aws.ToString(a.TrafficMirrorFilterId) {
+			aws.ToString(s.TrafficMirrorFilterId) != aws.ToString(a.TrafficMirrorFilterId) || aws.ToString(s.TrafficMirrorTargetId) != aws.ToString(a.TrafficMirrorTargetId) {
 			t.Fatalf("session of %s after apply: VNI %d, packet length %d, filter %s", e, aws.ToInt32(s.VirtualNetworkId),
 				aws.ToInt32(s.PacketLength), aws.ToString(s.TrafficMirrorFilterId))
 		}

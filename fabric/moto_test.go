@@ -525,11 +525,16 @@ func hasProject(tags []ec2types.Tag, project string) bool {
 
 func nlbDimension(t *testing.T, d *fabric.Deployer, cfg aws.Config) string {
 	t.Helper()
+	return fabric.NLBDimension(nlbARN(t, d, cfg))
+}
+
+func nlbARN(t *testing.T, d *fabric.Deployer, cfg aws.Config) string {
+	t.Helper()
 	out, err := elb.NewFromConfig(cfg).DescribeLoadBalancers(context.Background(), &elb.DescribeLoadBalancersInput{Names: []string{d.Config().ProjectTag + "-nlb"}})
 	if err != nil || len(out.LoadBalancers) != 1 {
 		t.Fatalf("find NLB: %v", err)
 	}
-	return fabric.NLBDimension(aws.ToString(out.LoadBalancers[0].LoadBalancerArn))
+	return aws.ToString(out.LoadBalancers[0].LoadBalancerArn)
 }
 
 // putMetric records a data point now, as AWS would.
