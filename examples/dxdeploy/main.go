@@ -19,7 +19,8 @@
 // file comes before the environment because the VPC, VGW and subnets it
 // names exist in one region only; when the environment names another,
 // dxdeploy says which one it uses. -v logs every AWS request and response
-// (without bodies) and retries to stderr.
+// (without bodies, with the Authorization and X-Amz-Security-Token headers
+// redacted) and retries to stderr.
 //
 // The exit status is 0 only when everything asked for holds; 2 is a usage
 // or configuration error, found before any AWS call.
@@ -34,6 +35,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -135,7 +137,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var opts []func(*config.LoadOptions) error
 	if *verbose {
 		opts = append(opts, config.WithClientLogMode(aws.LogRequest|aws.LogResponse|aws.LogRetries),
-			config.WithLogger(logging.NewStandardLogger(stderr)))
+			config.WithLogger(redacting{logging.NewStandardLogger(stderr)}))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
@@ -235,6 +237,16 @@ func syncENIs(ctx context.Context, d *fabric.Deployer, every time.Duration, out 
 		case <-time.After(every):
 		}
 	}
+}
+
+// redacting is -v's logger: the SDK logs requests with their headers, and
+// the signature and session token in them are credentials.
+type redacting struct{ next logging.Logger }
+
+var secretHeader = regexp.MustCompile(`(?mi)^(Authorization|X-Amz-Security-Token):.*$`)
+
+func (r redacting) Logf(c logging.Classification, format string, v ...any) {
+	r.next.Logf(c, "%s", secretHeader.ReplaceAllString(fmt.Sprintf(format, v...), "$1: (redacted)"))
 }
 
 // stageFlag checks -stage against the command: only apply takes one, and

@@ -223,4 +223,8 @@ func TestDxdeployRegionAndProfile(t *testing.T) {
 	if !strings.Contains(errOut, "Request") || !strings.Contains(errOut, "Response") || !strings.Contains(errOut, "HTTP/1.1 200") {
 		t.Fatalf("plan -v logged no SDK requests:\n%s", errOut)
 	}
+	if !strings.Contains(errOut, "Authorization: (redacted)") || strings.Contains(errOut, "AWS4-HMAC-SHA256") ||
+		strings.Contains(errOut, "X-Amz-Security-Token: testing") {
+		t.Fatalf("plan -v logged credentials:\n%s", errOut)
+	}
 }
