@@ -112,6 +112,51 @@ func TestMirrorProxy(t *testing.T) {
 		t.Fatalf("DescribeTrafficMirrorSessions: %+v, %v", got, err)
 	}
 
+	// Paging: at most PageSize a page, all of them through the paginator.
+	p.SetPageSize(2)
+	onePage, err := ec.DescribeTrafficMirrorSessions(ctx, &ec2.DescribeTrafficMirrorSessionsInput{})
+	if err != nil || len(onePage.TrafficMirrorSessions) != 2 || onePage.NextToken == nil {
+		t.Fatalf("first page of 2: %+v, %v", onePage, err)
+	}
+	pages, n := ec2.NewDescribeTrafficMirrorSessionsPaginator(ec, &ec2.DescribeTrafficMirrorSessionsInput{}), 0
+	for pages.HasMorePages() {
+		pg, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(pg.TrafficMirrorSessions)
+	}
+	p.SetPageSize(0)
+	if n != 3 {
+		t.Fatalf("paginator read %d sessions, want 3", n)
+	}
+
+	// Tag filters: honoured, or ignored as by a lenient emulator.
+	other := []ec2types.Filter{{Name: aws.String("tag:Project"), Values: []string{"someone-else"}}}
+	if none, err := ec.DescribeTrafficMirrorSessions(ctx, &ec2.DescribeTrafficMirrorSessionsInput{Filters: other}); err != nil || len(none.TrafficMirrorSessions) != 0 {
+		t.Fatalf("sessions of another project: %+v, %v", none, err)
+	}
+	p.SetIgnoreTagFilters(true)
+	if all, err := ec.DescribeTrafficMirrorSessions(ctx, &ec2.DescribeTrafficMirrorSessionsInput{Filters: other}); err != nil || len(all.TrafficMirrorSessions) != 3 {
+		t.Fatalf("tag filters ignored: %+v, %v", all, err)
+	}
+	p.SetIgnoreTagFilters(false)
+
+	// Modify changes a session in place; RemoveField puts packet length
+	// back to its default (the whole packet).
+	sid := first.TrafficMirrorSession.TrafficMirrorSessionId
+	if _, err := ec.ModifyTrafficMirrorSession(ctx, &ec2.ModifyTrafficMirrorSessionInput{TrafficMirrorSessionId: sid, VirtualNetworkId: aws.Int32(7),
+		RemoveFields: []ec2types.TrafficMirrorSessionField{ec2types.TrafficMirrorSessionFieldPacketLength}}); err != nil {
+		t.Fatalf("ModifyTrafficMirrorSession: %v", err)
+	}
+	mod, err := ec.DescribeTrafficMirrorSessions(ctx, &ec2.DescribeTrafficMirrorSessionsInput{TrafficMirrorSessionIds: []string{aws.ToString(sid)}})
+	if err != nil || len(mod.TrafficMirrorSessions) != 1 || aws.ToInt32(mod.TrafficMirrorSessions[0].VirtualNetworkId) != 7 || mod.TrafficMirrorSessions[0].PacketLength != nil {
+		t.Fatalf("session after modify: %+v, %v", mod, err)
+	}
+	if _, err := ec.ModifyTrafficMirrorSession(ctx, &ec2.ModifyTrafficMirrorSessionInput{TrafficMirrorSessionId: sid, SessionNumber: aws.Int32(2)}); code(err) != "InvalidParameterValue" {
+		t.Fatalf("modify to a session number in use: %v", err)
+	}
+
 	// A filter or target in use cannot be deleted; once free, it is gone
 	// from moto's answers too.
 	if _, err := ec.DeleteTrafficMirrorFilter(ctx, &ec2.DeleteTrafficMirrorFilterInput{TrafficMirrorFilterId: fid}); code(err) != "DependencyViolation" {
@@ -124,6 +169,19 @@ func TestMirrorProxy(t *testing.T) {
 	}
 	if _, err := ec.DeleteTrafficMirrorSession(ctx, &ec2.DeleteTrafficMirrorSessionInput{TrafficMirrorSessionId: got.TrafficMirrorSessions[0].TrafficMirrorSessionId}); code(err) != "InvalidTrafficMirrorSessionId.NotFound" {
 		t.Fatalf("delete a deleted session: %v", err)
+	}
+	// AWS answers a token it has seen with the first call's result, even
+	// once that session is deleted, and creates nothing; the same token
+	// with other parameters is a mismatch.
+	replay, err := newSession(1, "tok")
+	if err != nil || aws.ToString(replay.TrafficMirrorSession.TrafficMirrorSessionId) != aws.ToString(first.TrafficMirrorSession.TrafficMirrorSessionId) {
+		t.Fatalf("token of a deleted session: %v, %v; want the deleted session back", replay, err)
+	}
+	if left, err := ec.DescribeTrafficMirrorSessions(ctx, &ec2.DescribeTrafficMirrorSessionsInput{}); err != nil || len(left.TrafficMirrorSessions) != 0 {
+		t.Fatalf("a replayed token created a session: %+v, %v", left, err)
+	}
+	if _, err := newSession(2, "tok"); code(err) != "IdempotentParameterMismatch" {
+		t.Fatalf("token reused with other parameters: %v", err)
 	}
 	if _, err := ec.DeleteTrafficMirrorFilter(ctx, &ec2.DeleteTrafficMirrorFilterInput{TrafficMirrorFilterId: fid}); err != nil {
 		t.Fatal(err)
