@@ -14,7 +14,9 @@ import (
 // iamAction maps a client method of fabric (service prefix, method) to the
 // IAM action that authorizes it, where the names differ: S3's HeadBucket
 // and ListObjectsV2 need s3:ListBucket and HeadObject needs s3:GetObject
-// (Amazon S3 API Reference, HeadBucket, ListObjectsV2, HeadObject), and
+// (Amazon S3 API Reference, HeadBucket, ListObjectsV2, HeadObject; HeadObject
+// answers a missing key with 404, which stage 08 relies on, only to a
+// caller that also has s3:ListBucket, which HeadBucket needs anyway), and
 // sts:GetCallerIdentity needs no permission at all (AWS STS API
 // Reference, GetCallerIdentity: "No permissions are required to perform
 // this operation").
