@@ -275,7 +275,7 @@ func (e *Encoder) Add(k *flow.Key, c flow.Counter) {
 	} else {
 		b = append(b, k[0:32]...)
 	}
-	b = append(b, k[36])     // protocol
+	b = append(b, k[36])       // protocol
 	b = append(b, k[32:36]...) // ports, big-endian already
 	b = binary.BigEndian.AppendUint64(b, c.Bytes)
 	b = binary.BigEndian.AppendUint64(b, c.Packets)

@@ -477,4 +477,3 @@ func FuzzEncodeDecode(f *testing.F) {
 		checkRoundTrip(t, cfg, flows, encodeAll(t, cfg, flows))
 	})
 }
-
