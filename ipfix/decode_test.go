@@ -31,6 +31,7 @@ type decodedMessage struct {
 	exportTime, sequence uint32
 	domain               uint32
 	templates            int // template and options template records
+	optionRecords        int // options data records
 	records              []decodedRecord
 }
 
@@ -138,6 +139,7 @@ func (c *collector) decode(b []byte) (decodedMessage, error) {
 					if v, ok := r.fields[IESamplingProbability]; ok && len(v) == 8 {
 						c.probability[m.domain] = math.Float64frombits(binary.BigEndian.Uint64(v))
 					}
+					m.optionRecords++
 					continue
 				}
 				m.records = append(m.records, r)

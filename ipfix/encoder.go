@@ -179,7 +179,8 @@ type Encoder struct {
 }
 
 // NewEncoder returns an encoder that hands every complete message to send,
-// with the number of data records it holds (0 for the template message).
+// with the number of flow records it holds (0 for the template message,
+// whose one options data record is not a flow).
 // msg is valid only during the call: send copies it if it keeps it.
 func NewEncoder(cfg Config, send func(msg []byte, records int)) (*Encoder, error) {
 	if err := cfg.fill(); err != nil {
@@ -301,7 +302,7 @@ func (e *Encoder) flush(fam *family) {
 		return
 	}
 	if !e.tmplSent || e.sinceTmpl >= e.cfg.TemplateRefreshMessages || e.now.Sub(e.tmplAt) >= e.cfg.TemplateRefresh {
-		e.SendTemplates()
+		e.SendTemplates(e.now)
 	}
 	b := fam.buf
 	e.header(b)
@@ -313,11 +314,17 @@ func (e *Encoder) flush(fam *family) {
 	fam.buf, fam.records = b[:0], 0
 }
 
-// SendTemplates sends the template message now (Add and Flush send it
-// when it is due).
-func (e *Encoder) SendTemplates() {
+// SendTemplates sends the template message, exported at now (Add and
+// Flush send it when it is due). An exporter sends it once at start, so
+// that collectors that decode messages on several goroutines (goflow2)
+// know the templates before a window's burst of data arrives.
+func (e *Encoder) SendTemplates(now time.Time) {
+	if now.After(e.now) {
+		e.now = now
+	}
 	e.header(e.templates)
 	e.send(e.templates, 0)
+	e.seq++ // the sampling options record is a data record (§3.1)
 	e.tmplSent, e.tmplAt, e.sinceTmpl = true, e.now, 0
 }
 
@@ -331,7 +338,8 @@ func (e *Encoder) header(b []byte) {
 	binary.BigEndian.PutUint32(b[12:], e.cfg.DomainID)
 }
 
-// Sequence is the number of data records sent so far, modulo 2^32.
+// Sequence is the number of data records (flow and options records) sent
+// so far, modulo 2^32.
 func (e *Encoder) Sequence() uint32 { return e.seq }
 
 // RecordLen is the length in bytes of a data record of an IPv4 (v6 false)

@@ -113,6 +113,7 @@ func NewExporter(cfg ExporterConfig) (*Exporter, error) {
 		return nil, fmt.Errorf("ipfix: collector %q: %w", cfg.URL, err)
 	}
 	go x.run()
+	x.enc.SendTemplates(time.Now())
 	return x, nil
 }
 

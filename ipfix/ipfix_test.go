@@ -147,7 +147,7 @@ func checkRoundTrip(t tb, cfg Config, flows []flowIn, msgs []sentMessage) {
 		} else if !sawTemplates {
 			t.Fatalf("message %d: data before templates", i)
 		}
-		seq += uint32(len(d.records))
+		seq += uint32(len(d.records) + d.optionRecords)
 		for _, r := range d.records {
 			if r.template == TemplateIPv6 {
 				v6 = append(v6, got(r))
