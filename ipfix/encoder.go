@@ -269,23 +269,26 @@ func (e *Encoder) Add(k *flow.Key, c flow.Counter) {
 	if len(fam.buf) == 0 {
 		fam.buf = fam.buf[:headerLen+setHeaderLen]
 	}
-	b := fam.buf
+	n := len(fam.buf)
+	fam.buf = fam.buf[:n+fam.recLen] // within cap: MaxMessage
+	r := fam.buf[n:]
 	if fam.template == TemplateIPv4 {
-		b = append(b, k[12:16]...) // IPv4-mapped: the last four bytes
-		b = append(b, k[28:32]...)
+		copy(r[0:4], k[12:16]) // IPv4-mapped: the last four bytes
+		copy(r[4:8], k[28:32])
+		r = r[8:]
 	} else {
-		b = append(b, k[0:32]...)
+		copy(r[0:32], k[0:32])
+		r = r[32:]
 	}
-	b = append(b, k[36])       // protocol
-	b = append(b, k[32:36]...) // ports, big-endian already
-	b = binary.BigEndian.AppendUint64(b, c.Bytes)
-	b = binary.BigEndian.AppendUint64(b, c.Packets)
-	b = binary.BigEndian.AppendUint64(b, e.startMS)
-	b = binary.BigEndian.AppendUint64(b, e.endMS)
+	r[0] = k[36]           // protocol
+	copy(r[1:5], k[32:36]) // ports, big-endian already
+	binary.BigEndian.PutUint64(r[5:], c.Bytes)
+	binary.BigEndian.PutUint64(r[13:], c.Packets)
+	binary.BigEndian.PutUint64(r[21:], e.startMS)
+	binary.BigEndian.PutUint64(r[29:], e.endMS)
 	if e.vni != 0 {
-		b = binary.BigEndian.AppendUint64(b, e.vni)
+		binary.BigEndian.PutUint64(r[37:], e.vni)
 	}
-	fam.buf = b
 	fam.records++
 }
 
