@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"pgregory.net/rapid"
 
 	"github.com/dxmon/dxmon/flow"
@@ -476,4 +478,43 @@ func FuzzEncodeDecode(f *testing.F) {
 		}
 		checkRoundTrip(t, cfg, flows, encodeAll(t, cfg, flows))
 	})
+}
+
+// TestExportWindowAllocations: a window of over a thousand records costs a
+// constant few allocations once the queue's buffers exist, none per record.
+func TestExportWindowAllocations(t *testing.T) {
+	x := &Exporter{queue: make(chan *message, 1024), free: make(chan *message, 1024), max: 1024}
+	var err error
+	x.enc, err = NewEncoder(Config{DomainID: 1}, x.enqueue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := overflowingWindow(t)
+	recycle := func() {
+		for len(x.queue) > 0 {
+			x.free <- <-x.queue
+		}
+	}
+	x.ExportWindow(start, t0, m)
+	recycle()
+	if n := testing.AllocsPerRun(20, func() { x.ExportWindow(start, t0, m); recycle() }); n > 2 {
+		t.Fatalf("ExportWindow of %d records: %v allocations", m.Len(flow.DimFlow)+1, n)
+	}
+	if s := x.Stats(); s.QueueFullRecords != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestExporterMetricsLint: the exporter's metrics pass promlint.
+func TestExporterMetricsLint(t *testing.T) {
+	x, err := NewExporter(ExporterConfig{URL: "udp://127.0.0.1:9", Config: Config{DomainID: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close(context.Background())
+	reg := prometheus.NewPedanticRegistry()
+	x.RegisterMetrics(reg)
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatalf("metrics lint: %v %v", err, problems)
+	}
 }

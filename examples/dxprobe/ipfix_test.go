@@ -419,3 +419,56 @@ func TestIPFIXGoflow2(t *testing.T) {
 	}
 	t.Logf("goflow2 %s: %d records from 2 probes; global %d packets, %d bytes, equal to the reports'", goflow2Version, len(rs), global.packets, global.bytes)
 }
+
+// TestIPFIXBadConfiguration: a bad -ipfix setting fails at start with one
+// line naming the flag or variable.
+func TestIPFIXBadConfiguration(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{args: []string{"-ipfix", "tcp://127.0.0.1:4739"}, want: "-ipfix"},
+		{args: []string{"-ipfix", "127.0.0.1:4739"}, want: "-ipfix"},
+		{args: []string{"-ipfix", "udp://127.0.0.1"}, want: "-ipfix"},
+		{env: []string{"PROBE_IPFIX=udp://:4739"}, want: "PROBE_IPFIX"},
+		{args: []string{"-ipfix-domain", "4294967296"}, want: "-ipfix-domain"},
+		{args: []string{"-ipfix-max-message", "100"}, want: "-ipfix-max-message"},
+	} {
+		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
+			cmd := exec.Command(probeBin, c.args...)
+			cmd.Env = append(os.Environ(), c.env...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			ee, ok := err.(*exec.ExitError)
+			if !ok || ee.ExitCode() != 2 {
+				t.Fatalf("exit %v, want status 2; stderr:\n%s", err, stderr.String())
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], c.want) {
+				t.Errorf("stderr %q: want one line naming %s", stderr.String(), c.want)
+			}
+		})
+	}
+}
+
+// TestIPFIXAbsentCollector: a live probe exporting to a port nobody
+// listens on still counts every packet, reports every window, and counts
+// the records it could not send.
+func TestIPFIXAbsentCollector(t *testing.T) {
+	port := freeUDPPort(t)
+	p := startProbe(t, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "2", "-format", "json",
+		"-window", "200ms", "-top", "50", "-metrics", "127.0.0.1:0", "-ipfix", fmt.Sprintf("udp://127.0.0.1:%d", freeUDPPort(t)))
+	s := sendFlows(t, port, 50, 200)
+	p.waitMetric(t, "dxmon_probe_decoded_packets_total", float64(s.packets))
+	p.waitMetric(t, "dxmon_ipfix_dropped_records_total", 1)
+	reps := p.stop(t)
+	pk, by, _ := sumReports(reps)
+	if pk != s.packets || by != s.bytes {
+		t.Fatalf("reported %d packets / %d bytes, sent %d / %d", pk, by, s.packets, s.bytes)
+	}
+	if !strings.Contains(p.stderrText(), `msg="ipfix export stopped"`) {
+		t.Errorf("no export summary in the log:\n%s", p.stderrText())
+	}
+}
