@@ -459,7 +459,7 @@ func TestIPFIXBadConfiguration(t *testing.T) {
 func TestIPFIXAbsentCollector(t *testing.T) {
 	port := freeUDPPort(t)
 	p := startProbe(t, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "2", "-format", "json",
-		"-window", "200ms", "-top", "50", "-metrics", "127.0.0.1:0", "-ipfix", fmt.Sprintf("udp://127.0.0.1:%d", freeUDPPort(t)))
+		"-window", "200ms", "-top", "50", "-metrics", "127.0.0.1:0", "-ipfix-domain", "3", "-ipfix", fmt.Sprintf("udp://127.0.0.1:%d", freeUDPPort(t)))
 	s := sendFlows(t, port, 50, 200)
 	p.waitMetric(t, "dxmon_probe_decoded_packets_total", float64(s.packets))
 	p.waitMetric(t, "dxmon_ipfix_dropped_records_total", 1)
