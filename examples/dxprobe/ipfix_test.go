@@ -434,6 +434,7 @@ func TestIPFIXBadConfiguration(t *testing.T) {
 		{env: []string{"PROBE_IPFIX=udp://:4739"}, want: "PROBE_IPFIX"},
 		{args: []string{"-ipfix-domain", "4294967296"}, want: "-ipfix-domain"},
 		{args: []string{"-ipfix-max-message", "100"}, want: "-ipfix-max-message"},
+		{args: []string{"-ipfix-queue", "0"}, want: "-ipfix-queue"},
 	} {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
 			cmd := exec.Command(probeBin, c.args...)

@@ -70,6 +70,7 @@ type options struct {
 	ipfix          string // collector URL; empty = no export
 	ipfixDomain    uint
 	ipfixMax       int
+	ipfixQueue     int
 	imdsEndpoint   string // for the default observation domain ID; empty = none
 }
 
@@ -106,6 +107,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.ipfix, "ipfix", "", "export every window's flows as IPFIX to this collector, udp://HOST:PORT (env PROBE_IPFIX)")
 	fs.UintVar(&o.ipfixDomain, "ipfix-domain", 0, "IPFIX observation domain ID; 0 = derived from the EC2 instance ID, else the hostname")
 	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
+	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []struct{ flag, env string }{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -178,6 +180,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.ipfixMax < ipfix.MinMaxMessage || o.ipfixMax > 65535 {
 		return o, usageError{fmt.Sprintf("-ipfix-max-message %d: want %d to 65535", o.ipfixMax, ipfix.MinMaxMessage)}
+	}
+	if o.ipfixQueue < 1 || o.ipfixQueue > 1<<22 {
+		return o, usageError{fmt.Sprintf("-ipfix-queue %d: want 1 to 4194304", o.ipfixQueue)}
 	}
 	// The AWS SDK's variables for IMDS, honoured for the domain ID.
 	o.imdsEndpoint = ipfix.DefaultIMDSEndpoint
@@ -352,7 +357,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if domain == 0 {
 			domain, from = ipfix.DomainID(ctx, o.imdsEndpoint, 300*time.Millisecond)
 		}
-		exporter, err = ipfix.NewExporter(ipfix.ExporterConfig{URL: o.ipfix, Config: ipfix.Config{DomainID: domain,
+		exporter, err = ipfix.NewExporter(ipfix.ExporterConfig{URL: o.ipfix, QueueMessages: o.ipfixQueue, Config: ipfix.Config{DomainID: domain,
 			MaxMessage: o.ipfixMax, SampleRate: o.sampleRate, VNI: uint32(o.vni)}})
 		if err != nil {
 			return usageError{fmt.Sprintf("-ipfix %q (PROBE_IPFIX): %v", o.ipfix, err)}
