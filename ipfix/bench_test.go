@@ -52,8 +52,10 @@ func BenchmarkEncode(b *testing.B) {
 // what flow's BenchmarkMergeTopFull/workers=1 measures (merge and rank
 // every dimension); merge_top_export adds Exporter.ExportWindow (encode
 // every record and queue its messages for a real UDP socket on loopback);
-// export alone is ExportWindow. The sending goroutine's work is done
-// between iterations, outside the timer.
+// export alone is ExportWindow, while the Exporter's goroutine sends
+// (and a reader receives) on the same CPUs; export_no_sender is the
+// coordinator's own work, without them. The sending goroutine's remaining
+// work is done between iterations, outside the timer.
 func BenchmarkWindowReportFull(b *testing.B) {
 	n := flow.DefaultMaxFlows
 	tb, err := flow.NewTable(n)
@@ -114,6 +116,35 @@ func BenchmarkWindowReportFull(b *testing.B) {
 			x.ExportWindow(start, t0, m)
 			drain(b, x)
 		}
+		if s := x.Stats(); s.QueueFullRecords != 0 {
+			b.Fatalf("queue full: %+v", s)
+		}
+	})
+	b.Run("export_no_sender", func(b *testing.B) {
+		// The coordinator's own work: encode and queue, with no sending
+		// goroutine competing for the CPU (the queue is emptied between
+		// iterations, outside the timer).
+		x := &Exporter{queue: make(chan *message, DefaultQueueMessages), free: make(chan *message, DefaultQueueMessages), max: DefaultQueueMessages}
+		var err error
+		x.enc, err = NewEncoder(Config{DomainID: 1}, x.enqueue)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recycle := func() {
+			b.StopTimer()
+			for len(x.queue) > 0 {
+				x.free <- <-x.queue
+			}
+			b.StartTimer()
+		}
+		x.ExportWindow(start, t0, m)
+		recycle()
+		b.ReportAllocs()
+		for b.Loop() {
+			x.ExportWindow(start, t0, m)
+			recycle()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(m.Len(flow.DimFlow)), "ns/record")
 		if s := x.Stats(); s.QueueFullRecords != 0 {
 			b.Fatalf("queue full: %+v", s)
 		}
