@@ -50,13 +50,17 @@
 // scaled totals exactly when 1/rate is an integer.
 //
 // Numbers, names and types are those of IANA's "IP Flow Information
-// Export (IPFIX) Entities" registry (www.iana.org/assignments/ipfix,
-// RFC 7012 §3 for the abstract types and their encodings, RFC 7011 §6.1
-// for their encodings: unsigned integers and addresses in network byte
-// order, dateTimeMilliseconds as milliseconds since the Unix epoch in an
-// unsigned64, float64 as IEEE 754 binary64). The tests check them against
-// an independent decoder: Wireshark's IPFIX dissector names every one of
-// these fields from its own copy of the registry.
+// Export (IPFIX) Entities" registry (www.iana.org/assignments/ipfix); the
+// abstract types are RFC 7012's and their encodings RFC 7011 §6.1
+// (integers and addresses in network byte order, dateTimeMilliseconds as
+// milliseconds since the Unix epoch in 8 bytes, float64 as IEEE 754
+// binary64). The numbers were checked against two copies of the registry
+// that others maintain: goflow2's decoders/netflow/ipfix.go
+// (IPFIX_FIELD_layer2SegmentId = 351, IPFIX_FIELD_samplingProbability =
+// 311, and so on) and Wireshark's IPFIX dissector, which the tests run
+// (TestIPFIXTshark: tshark names and decodes every field as exported); the
+// types of 1, 2, 4, 7, 8, 11 and 12 also against FD.io VPP's
+// ipfix_info_elements.h.
 //
 // # Templates over UDP
 //
