@@ -67,11 +67,8 @@ type tsharkRecord struct {
 	Segment        uint64
 }
 
-// TestIPFIXTshark: tshark's IPFIX dissector reads dxprobe's export of the
-// sample capture, and every window's records are exactly the report's
-// flows (the report lists them all with -top 1000), their sums its totals,
-// each record's layer2SegmentId the VNI, the sampling options the rate.
-func TestIPFIXTshark(t *testing.T) {
+func tsharkExport(t *testing.T, domain string, args ...string) tsharkResult {
+	t.Helper()
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed (apt-get install tshark): the IPFIX export is not checked against Wireshark's dissector")
 	}
@@ -82,7 +79,7 @@ func TestIPFIXTshark(t *testing.T) {
 	defer ln.Close()
 	_ = ln.SetReadBuffer(8 << 20)
 	port := ln.LocalAddr().(*net.UDPAddr).Port
-	reps, records, messages := replayWithExport(t, fmt.Sprintf("udp://127.0.0.1:%d", port), "-vni", "12345", "-ipfix-domain", "7")
+	reps, records, messages := replayWithExport(t, fmt.Sprintf("udp://127.0.0.1:%d", port), append([]string{"-ipfix-domain", domain}, args...)...)
 	dgrams := readDatagrams(t, ln, messages)
 
 	// Write the datagrams as a capture, as tcpdump on lo would have.
@@ -92,12 +89,12 @@ func TestIPFIXTshark(t *testing.T) {
 	fields := []string{"cflow.od_id", "cflow.srcaddr", "cflow.dstaddr", "cflow.srcaddrv6", "cflow.dstaddrv6", "cflow.protocol",
 		"cflow.srcport", "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.abstimestart", "cflow.abstimeend",
 		"cflow.layer2_segment_id", "cflow.sampling_packet_interval", "cflow.sampling_probability", "cflow.template_id", "_ws.expert"}
-	args := []string{"-r", pcapFile, "-d", fmt.Sprintf("udp.port==%d,cflow", port), "-t", "u", "-T", "fields",
+	targs := []string{"-r", pcapFile, "-d", fmt.Sprintf("udp.port==%d,cflow", port), "-t", "u", "-T", "fields",
 		"-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"}
 	for _, f := range fields {
-		args = append(args, "-e", f)
+		targs = append(targs, "-e", f)
 	}
-	out, err := exec.Command("tshark", args...).Output()
+	out, err := exec.Command("tshark", targs...).Output()
 	if err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
@@ -120,8 +117,8 @@ func TestIPFIXTshark(t *testing.T) {
 		if e := v("_ws.expert"); e != nil {
 			t.Errorf("tshark reports a problem: %v in %q", e, line)
 		}
-		if od := v("cflow.od_id"); len(od) == 0 || od[0] != "7" {
-			t.Errorf("observation domain %v, want 7", od)
+		if od := v("cflow.od_id"); len(od) == 0 || od[0] != domain {
+			t.Errorf("observation domain %v, want %s", od, domain)
 		}
 		for _, id := range v("cflow.template_id") {
 			templates[id] = true
@@ -156,11 +153,37 @@ func TestIPFIXTshark(t *testing.T) {
 				}
 				return v.UTC()
 			}
+			segment := func(i int) uint64 { // present only with -vni
+				if l := v("cflow.layer2_segment_id"); i < len(l) {
+					n, _ := strconv.ParseUint(l[i], 0, 64)
+					return n
+				}
+				return 0
+			}
 			got = append(got, tsharkRecord{Src: src[i], Dst: dst[i], Proto: int(num("cflow.protocol")), Sport: int(num("cflow.srcport")),
 				Dport: int(num("cflow.dstport")), Packets: num("cflow.packets"), Bytes: num("cflow.octets"),
-				Start: tm("cflow.abstimestart"), End: tm("cflow.abstimeend"), Segment: num("cflow.layer2_segment_id")})
+				Start: tm("cflow.abstimestart"), End: tm("cflow.abstimeend"), Segment: segment(i)})
 		}
 	}
+	return tsharkResult{reps: reps, records: records, messages: messages, got: got, templates: templates, sampling: sampling}
+}
+
+// tsharkResult is a replay's reports and what tshark read of its export.
+type tsharkResult struct {
+	reps              []report.Report
+	records, messages int
+	got               []tsharkRecord
+	templates         map[string]bool
+	sampling          string
+}
+
+// TestIPFIXTshark: tshark's IPFIX dissector reads dxprobe's export of the
+// sample capture, and every window's records are exactly the report's
+// flows (the report lists them all with -top 1000), their sums its totals,
+// each record's layer2SegmentId the VNI, the sampling options the rate.
+func TestIPFIXTshark(t *testing.T) {
+	res := tsharkExport(t, "7", "-vni", "12345")
+	reps, records, messages, got, templates, sampling := res.reps, res.records, res.messages, res.got, res.templates, res.sampling
 	if len(got) != records {
 		t.Fatalf("tshark read %d records, dxprobe sent %d", len(got), records)
 	}
@@ -472,4 +495,37 @@ func TestIPFIXAbsentCollector(t *testing.T) {
 	if !strings.Contains(p.stderrText(), `msg="ipfix export stopped"`) {
 		t.Errorf("no export summary in the log:\n%s", p.stderrText())
 	}
+}
+
+// TestIPFIXTsharkOverflow: with flow tables of 64 flows the sample capture
+// overflows them; tshark's reading of the export still sums, window by
+// window, to the report's exact totals, with the heavy hitters as records
+// and one remainder record 0.0.0.0 → 0.0.0.0, protocol 0.
+func TestIPFIXTsharkOverflow(t *testing.T) {
+	res := tsharkExport(t, "8", "-max-flows", "64")
+	type sums struct{ packets, bytes uint64 }
+	got, want := map[time.Time]sums{}, map[time.Time]sums{}
+	remainders := 0
+	for _, r := range res.got {
+		s := got[r.Start]
+		s.packets += r.Packets
+		s.bytes += r.Bytes
+		got[r.Start] = s
+		if r.Src == "0.0.0.0" && r.Dst == "0.0.0.0" && r.Proto == 0 {
+			remainders++
+		}
+	}
+	for _, r := range res.reps {
+		want[r.WindowStart] = sums{r.Packets, r.Bytes}
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(sums{})); diff != "" {
+		t.Fatalf("per-window totals (-report +tshark):\n%s", diff)
+	}
+	if remainders != len(res.reps) {
+		t.Errorf("%d remainder records for %d overflowing windows", remainders, len(res.reps))
+	}
+	if n := len(res.got); n <= len(res.reps)*64 {
+		t.Errorf("%d records: the heavy hitters of overflow are missing", n)
+	}
+	t.Logf("%d windows, %d records (64 exact flows per window, the heavy hitters, one remainder each), totals exact", len(res.reps), len(res.got))
 }
