@@ -246,6 +246,22 @@ func (m *Merged) AddMerged(o *Merged) {
 // Len is the number of distinct keys of dimension d.
 func (m *Merged) Len(d Dim) int { return m.dims[d].Len() }
 
+// Each calls fn for every key of dimension d with its traffic: the keys
+// held exactly and the heavy hitters found in overflow (whose traffic is a
+// lower bound). fn must not keep k.
+func (m *Merged) Each(d Dim, fn func(k *Key, c Counter)) {
+	t := m.dims[d]
+	if t.dense() {
+		for i := range t.slots {
+			if e := &t.slots[i]; e.packets != 0 {
+				fn(&e.key, Counter{e.packets, e.bytes})
+			}
+		}
+		return
+	}
+	t.Each(fn)
+}
+
 // Get returns the traffic of key k in dimension d.
 func (m *Merged) Get(d Dim, k Key) Counter { return m.dims[d].get(&k) }
 

@@ -21,6 +21,9 @@
 // reached the host. Replay runs the same worker over a pcap or pcapng file,
 // windows following the packets' timestamps.
 //
+// Config.Export, a WindowExporter such as ipfix.Exporter, receives each
+// window's merged flows after Emit, on the coordinator.
+//
 // Metrics exports the workers' counters to Prometheus from a Collector that
 // sums them at scrape time.
 package probe

@@ -51,6 +51,9 @@ type Config struct {
 	// goroutine. It must not keep the pipeline waiting long: a slow Emit
 	// delays the next window's merge, not the packet path.
 	Emit func(*report.Report)
+	// Export, when not nil, receives every window's merged flows after
+	// Emit (see WindowExporter).
+	Export WindowExporter
 	// DrainGrace is how long, after cancellation, workers keep reading
 	// what the sockets already hold (default 50 ms), so that a clean stop
 	// loses nothing that reached the host.
@@ -282,6 +285,9 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 		r := report.Build(report.Window{Start: w.start, End: end, Partial: w.partial, Merged: w.merged,
 			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
 		p.cfg.Emit(r)
+		if p.cfg.Export != nil {
+			p.cfg.Export.ExportWindow(w.start, end, w.merged)
+		}
 		p.last.Store(r)
 		d := time.Since(w.firstPart) // merging every part and reporting
 		if p.onDone != nil {

@@ -95,6 +95,9 @@ func (p *Pipeline) Replay(r io.Reader, vxlanPort uint16) error {
 		rep := report.Build(report.Window{Start: start, End: start.Add(p.cfg.Window), Partial: partial, Merged: m,
 			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
 		p.cfg.Emit(rep)
+		if p.cfg.Export != nil {
+			p.cfg.Export.ExportWindow(rep.WindowStart, rep.WindowEnd, m)
+		}
 		p.last.Store(rep)
 		w.cur.table.Reset()
 		w.cur.skipped = [vxlan.NumReasons]uint64{}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/enrich"
+	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
@@ -66,6 +67,11 @@ type options struct {
 	recvBuffer     int
 	batch          int
 	wait           string
+	ipfix          string // collector URL; empty = no export
+	ipfixDomain    uint
+	ipfixMax       int
+	ipfixQueue     int
+	imdsEndpoint   string // for the default observation domain ID; empty = none
 }
 
 // usageError is bad configuration: exit status 2.
@@ -98,11 +104,16 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 128<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "packets per recvmmsg")
 	fs.StringVar(&o.wait, "wait", "auto", "how readers wait: tick (poll every millisecond; least CPU per packet, needs a large buffer), netpoll (Go's poller), blocking (recvmmsg on the thread), or auto (tick if the buffer granted is 8 MiB or more, else netpoll)")
+	fs.StringVar(&o.ipfix, "ipfix", "", "export every window's flows as IPFIX to this collector, udp://HOST:PORT (env PROBE_IPFIX)")
+	fs.UintVar(&o.ipfixDomain, "ipfix-domain", 0, "IPFIX observation domain ID; 0 = derived from the EC2 instance ID, else the hostname")
+	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
+	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []struct{ flag, env string }{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
 		{"alert-bps", "ALERT_THRESHOLD_BPS"}, {"alert-pps", "ALERT_THRESHOLD_PPS"},
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
+		{"ipfix", "PROBE_IPFIX"},
 	}
 	for _, e := range envs {
 		if v := getenv(e.env); v != "" {
@@ -158,6 +169,28 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if _, err := parseCIDRs(o.onPrem); err != nil {
 		return o, usageError{fmt.Sprintf("-onprem-cidrs (ONPREM_CIDRS): %v", err)}
+	}
+	if o.ipfix != "" {
+		if _, err := ipfix.ParseURL(o.ipfix); err != nil {
+			return o, usageError{fmt.Sprintf("-ipfix %q (PROBE_IPFIX): %v", o.ipfix, err)}
+		}
+	}
+	if o.ipfixDomain > 1<<32-1 {
+		return o, usageError{fmt.Sprintf("-ipfix-domain %d: exceeds 32 bits", o.ipfixDomain)}
+	}
+	if o.ipfixMax < ipfix.MinMaxMessage || o.ipfixMax > 65535 {
+		return o, usageError{fmt.Sprintf("-ipfix-max-message %d: want %d to 65535", o.ipfixMax, ipfix.MinMaxMessage)}
+	}
+	if o.ipfixQueue < 1 || o.ipfixQueue > 1<<22 {
+		return o, usageError{fmt.Sprintf("-ipfix-queue %d: want 1 to 4194304", o.ipfixQueue)}
+	}
+	// The AWS SDK's variables for IMDS, honoured for the domain ID.
+	o.imdsEndpoint = ipfix.DefaultIMDSEndpoint
+	if v := getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT"); v != "" {
+		o.imdsEndpoint = v
+	}
+	if strings.EqualFold(getenv("AWS_EC2_METADATA_DISABLED"), "true") {
+		o.imdsEndpoint = ""
 	}
 	if o.workers == 0 {
 		o.workers = runtime.NumCPU()
@@ -318,13 +351,40 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		}
 	}
 
+	var exporter *ipfix.Exporter
+	if o.ipfix != "" {
+		domain, from := uint32(o.ipfixDomain), "-ipfix-domain"
+		if domain == 0 {
+			domain, from = ipfix.DomainID(ctx, o.imdsEndpoint, 300*time.Millisecond)
+		}
+		exporter, err = ipfix.NewExporter(ipfix.ExporterConfig{URL: o.ipfix, QueueMessages: o.ipfixQueue, Config: ipfix.Config{DomainID: domain,
+			MaxMessage: o.ipfixMax, SampleRate: o.sampleRate, VNI: uint32(o.vni)}})
+		if err != nil {
+			return usageError{fmt.Sprintf("-ipfix %q (PROBE_IPFIX): %v", o.ipfix, err)}
+		}
+		exporter.RegisterMetrics(reg)
+		defer func() { // send what is queued, for a bounded time
+			c, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = exporter.Close(c)
+			s := exporter.Stats()
+			log.Info("ipfix export stopped", "sent_records", s.SentRecords, "sent_messages", s.SentMessages,
+				"dropped_queue_full", s.QueueFullRecords, "dropped_send_error", s.SendErrorRecords)
+		}()
+		log.Info("exporting IPFIX", "collector", o.ipfix, "observation_domain", domain, "domain_from", from)
+	}
+
 	_, port, _ := splitListen(o.listen)
 	workers := o.workers
 	if o.readFile != "" {
 		workers = 1
 	}
-	pl, err := probe.New(probe.Config{Window: o.window, VNI: uint32(o.vni), SampleRate: o.sampleRate, MaxFlows: o.maxFlows,
-		Top: o.top, Lookup: lookup, Emit: emit, Log: log}, workers)
+	pcfg := probe.Config{Window: o.window, VNI: uint32(o.vni), SampleRate: o.sampleRate, MaxFlows: o.maxFlows,
+		Top: o.top, Lookup: lookup, Emit: emit, Log: log}
+	if exporter != nil {
+		pcfg.Export = exporter
+	}
+	pl, err := probe.New(pcfg, workers)
 	if err != nil {
 		return usageError{err.Error()}
 	}
