@@ -127,6 +127,7 @@ type Deployer struct {
 
 // New returns a Deployer for cfg. It validates cfg and makes no AWS call.
 func New(cfg Config, c Clients, opt Options) (*Deployer, error) {
+	cfg = cfg.withDeployDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
