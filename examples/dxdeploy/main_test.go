@@ -116,9 +116,12 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 			t.Fatalf("plan -json line %q: %v", l, err)
 		}
 		actions[e.Action]++
+		if e.Kind == "traffic-path" && strings.Contains(e.Detail, "changes the production path of on-premises traffic") {
+			actions["notice"]++
+		}
 	}
-	if actions[fabric.Create] < 20 || actions[fabric.Created] != 0 {
-		t.Fatalf("plan: %v", actions)
+	if actions[fabric.Create] < 20 || actions[fabric.Created] != 0 || actions["notice"] != 1 {
+		t.Fatalf("plan (want 1 notice that stage 03 changes the production path): %v", actions)
 	}
 
 	if code, out, errOut = dxdeploy(t, append([]string{"apply"}, common...)...); code != 0 {
