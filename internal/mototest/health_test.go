@@ -90,7 +90,9 @@ func TestProxyHealthAndSSM(t *testing.T) {
 	if err != nil || inv.Status != ssmtypes.CommandInvocationStatusFailed || inv.ResponseCode != 1 || aws.ToString(inv.StandardErrorContent) != "dxappliance: exec format error" {
 		t.Errorf("failed invocation: %+v, %v", inv, err)
 	}
-	w := ssm.NewCommandExecutedWaiter(sm, func(o *ssm.CommandExecutedWaiterOptions) { o.MinDelay, o.MaxDelay = time.Millisecond, 10 * time.Millisecond })
+	w := ssm.NewCommandExecutedWaiter(sm, func(o *ssm.CommandExecutedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = time.Millisecond, 10*time.Millisecond
+	})
 	if err := w.Wait(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(cmd), InstanceId: aws.String(i1)}, 5*time.Second); err == nil {
 		t.Errorf("the SDK's waiter accepted a failed command")
 	}
