@@ -2,6 +2,12 @@ package fabric
 
 import (
 	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 // The appliances' instance role: they pull dxappliance from the artifact
@@ -35,4 +41,56 @@ func (r *run) deployAppliance(ctx context.Context) error {
 		return nil
 	}
 	return r.deploy(ctx, r.d.applianceComponent())
+}
+
+// ensureProfile associates the instance profile with the instances that
+// have none, such as appliances launched by a fabric that did not yet
+// install dxappliance: without a role their SSM Agent cannot register, and
+// Run Command cannot reach them. The agent picks the role up on its own
+// (sendCommand then waits for the registration).
+func (r *run) ensureProfile(ctx context.Context, kind string, ids []string, profile string) error {
+	d := r.d
+	var real []string
+	for _, id := range ids {
+		if !isPlanned(id) {
+			real = append(real, id)
+		}
+	}
+	if len(real) == 0 {
+		return nil
+	}
+	has := map[string]bool{}
+	in := &ec2.DescribeIamInstanceProfileAssociationsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("instance-id"), Values: real}}}
+	for {
+		out, err := d.c.EC2.DescribeIamInstanceProfileAssociations(ctx, in)
+		if err != nil {
+			return r.fail(kind, strings.Join(real, ","), fmt.Errorf("instance profile associations: %w", err))
+		}
+		for _, a := range out.IamInstanceProfileAssociations {
+			if a.State == ec2types.IamInstanceProfileAssociationStateAssociated || a.State == ec2types.IamInstanceProfileAssociationStateAssociating {
+				has[aws.ToString(a.InstanceId)] = true
+			}
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	for _, id := range real {
+		if has[id] {
+			continue
+		}
+		if err := r.change(ctx, kind, id, id, "associate instance profile "+profile, func(ctx context.Context) error {
+			_, err := d.c.EC2.AssociateIamInstanceProfile(ctx, &ec2.AssociateIamInstanceProfileInput{InstanceId: aws.String(id),
+				IamInstanceProfile: &ec2types.IamInstanceProfileSpecification{Name: aws.String(profile)}})
+			if errorCode(err) == "IncorrectState" { // associated meanwhile
+				return nil
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -282,6 +282,9 @@ func (f *fakeCloud) RunInstances(_ context.Context, in *ec2.RunInstancesInput, _
 			i.Tags = append(i.Tags, s.Tags...)
 		}
 	}
+	if in.IamInstanceProfile != nil {
+		i.IamInstanceProfile = &ec2types.IamInstanceProfile{Arn: in.IamInstanceProfile.Name}
+	}
 	f.instances[id] = i
 	f.enis[eni] = id
 	return &ec2.RunInstancesOutput{Instances: []ec2types.Instance{*i}}, f.end()

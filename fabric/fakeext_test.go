@@ -57,3 +57,27 @@ func elfHeader(m elf.Machine, osabi elf.OSABI) []byte {
 	le.PutUint16(b[52:], 64) // e_ehsize
 	return b
 }
+
+func (f *fakeCloud) DescribeIamInstanceProfileAssociations(_ context.Context, in *ec2.DescribeIamInstanceProfileAssociationsInput, _ ...func(*ec2.Options)) (*ec2.DescribeIamInstanceProfileAssociationsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ec2types.IamInstanceProfileAssociation
+	for id, i := range f.instances {
+		if i.IamInstanceProfile != nil && i.State.Name != ec2types.InstanceStateNameTerminated &&
+			match(in.Filters, nil, map[string]string{"instance-id": id}) {
+			out = append(out, ec2types.IamInstanceProfileAssociation{InstanceId: aws.String(id), State: ec2types.IamInstanceProfileAssociationStateAssociated})
+		}
+	}
+	return &ec2.DescribeIamInstanceProfileAssociationsOutput{IamInstanceProfileAssociations: out}, nil
+}
+
+func (f *fakeCloud) AssociateIamInstanceProfile(_ context.Context, in *ec2.AssociateIamInstanceProfileInput, _ ...func(*ec2.Options)) (*ec2.AssociateIamInstanceProfileOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin("AssociateIamInstanceProfile"); err != nil {
+		return nil, err
+	}
+	i := f.instances[aws.ToString(in.InstanceId)]
+	i.IamInstanceProfile = &ec2types.IamInstanceProfile{Arn: in.IamInstanceProfile.Name}
+	return &ec2.AssociateIamInstanceProfileOutput{}, f.end()
+}

@@ -205,6 +205,9 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	if err := r.waitRunning(ctx, "appliance-instance", ids); err != nil {
 		return err
 	}
+	if err := r.ensureProfile(ctx, "appliance-instance", ids, iamApp.profile); err != nil {
+		return err
+	}
 
 	tg, err := r.ensure(ctx, "target-group", d.gwlbTGName(), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
 		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
