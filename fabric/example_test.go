@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -71,4 +72,15 @@ func ExampleDeployer_FilterRules() {
 	}
 	// Output:
 	// ingress 100 accept udp 10.0.0.0/16→10.0.0.0/16:6081
+}
+
+// The environment file stage 08 writes for dxprobe (and stage 02 for
+// dxappliance): systemd EnvironmentFile syntax, sorted, quoted.
+func ExampleEnvFile() {
+	os.Stdout.Write(fabric.EnvFile(map[string]string{"VPC_ID": "vpc-0123", "ONPREM_CIDRS": "172.16.0.0/12,192.168.0.0/16", "MIRROR_VNI": "12345"}))
+	// Output:
+	// # written by dxdeploy from dx-monitor.conf; replaced on every deployment
+	// MIRROR_VNI="12345"
+	// ONPREM_CIDRS="172.16.0.0/12,192.168.0.0/16"
+	// VPC_ID="vpc-0123"
 }
