@@ -34,6 +34,21 @@ type Config struct {
 	ProbeBucket           string         // PROBE_BUCKET, default <project>-<account>-<region>
 	ProbeBinary           string         // PROBE_BINARY: local path of the dxprobe binary (stage 08)
 	ProbeUnit             string         // PROBE_UNIT: local path of dxprobe.service (stage 08)
+
+	// Appliance deployment (stage 02) and the files both deployments write;
+	// see artifacts.go.
+	ApplianceBinary      string // APPLIANCE_BINARY: local path of the dxappliance binary; empty: not installed
+	ApplianceUnit        string // APPLIANCE_UNIT, default examples/dxappliance/dxappliance.service
+	ApplianceInstallPath string // APPLIANCE_INSTALL_PATH, default /usr/local/bin/dxappliance
+	ApplianceEnvFile     string // APPLIANCE_ENV_FILE, default /etc/dxmon/dxappliance.env
+	ProbeEnvFile         string // PROBE_ENV_FILE, default /etc/dxmon/dxprobe.env
+	ProbeIPFIX           string // PROBE_IPFIX, optional: IPFIX collector URL written to the probes' env file
+	SlackWebhookURL      string // SLACK_WEBHOOK_URL, optional, secret: written to the probes' env file, never logged
+	ReturnRoutes         bool   // RETURN_ROUTES, default false: business subnets route on-prem CIDRs through their AZ's GWLB endpoint
+	// ProbeSettings holds the probe runtime keys set in the file
+	// (PROBE_WORKERS, PROBE_SAMPLE_RATE, ALERT_THRESHOLD_BPS/PPS), copied
+	// into the probes' environment file.
+	ProbeSettings map[string]string
 }
 
 // Defaults of the optional keys, as in the seed's section 10.
@@ -43,6 +58,10 @@ const (
 	DefaultMirrorVNI             = 12345
 	DefaultProjectTag            = "dx-monitoring"
 	DefaultProbeHealthPort       = 9100
+	DefaultApplianceUnit         = "examples/dxappliance/dxappliance.service"
+	DefaultApplianceInstallPath  = "/usr/local/bin/dxappliance"
+	DefaultApplianceEnvFile      = "/etc/dxmon/dxappliance.env"
+	DefaultProbeEnvFile          = "/etc/dxmon/dxprobe.env"
 )
 
 // requiredKeys are the keys a configuration file must set.
@@ -52,12 +71,15 @@ var requiredKeys = []string{"AWS_REGION", "VPC_ID", "VPC_CIDR", "VGW_ID", "ONPRE
 // ConfigKeys lists every key a configuration may set, required ones first.
 func ConfigKeys() []string {
 	return append(append([]string{}, requiredKeys...), "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
-		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT")
+		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT",
+		"APPLIANCE_BINARY", "APPLIANCE_UNIT", "APPLIANCE_INSTALL_PATH", "APPLIANCE_ENV_FILE", "PROBE_ENV_FILE", "PROBE_IPFIX",
+		"SLACK_WEBHOOK_URL", "RETURN_ROUTES")
 }
 
-// ignoredKeys are the seed's probe runtime keys, which may share the file.
+// ignoredKeys are the seed's probe runtime keys, which may share the file;
+// stage 08 copies them into the probes' environment file.
 var ignoredKeys = map[string]bool{"PROBE_WORKERS": true, "PROBE_SAMPLE_RATE": true,
-	"ALERT_THRESHOLD_BPS": true, "ALERT_THRESHOLD_PPS": true, "SLACK_WEBHOOK_URL": true}
+	"ALERT_THRESHOLD_BPS": true, "ALERT_THRESHOLD_PPS": true}
 
 // LoadConfig reads and validates the KEY=VALUE file at path.
 func LoadConfig(path string) (Config, error) {
@@ -141,6 +163,13 @@ func ParseConfig(kv map[string]string) (Config, error) {
 		ProbeUnit:             kv["PROBE_UNIT"],
 		MirrorVNI:             DefaultMirrorVNI,
 		ProbeHealthPort:       DefaultProbeHealthPort,
+		ApplianceBinary:       kv["APPLIANCE_BINARY"],
+		ApplianceUnit:         orDefault(kv["APPLIANCE_UNIT"], DefaultApplianceUnit),
+		ApplianceInstallPath:  orDefault(kv["APPLIANCE_INSTALL_PATH"], DefaultApplianceInstallPath),
+		ApplianceEnvFile:      orDefault(kv["APPLIANCE_ENV_FILE"], DefaultApplianceEnvFile),
+		ProbeEnvFile:          orDefault(kv["PROBE_ENV_FILE"], DefaultProbeEnvFile),
+		ProbeIPFIX:            kv["PROBE_IPFIX"],
+		SlackWebhookURL:       kv["SLACK_WEBHOOK_URL"],
 	}
 	var err error
 	if c.VPCCIDR, err = parsePrefix("VPC_CIDR", kv["VPC_CIDR"]); err != nil {
@@ -170,6 +199,21 @@ func ParseConfig(kv map[string]string) (Config, error) {
 			return Config{}, fmt.Errorf("PROBE_HEALTH_PORT: %q is not a number", v)
 		}
 		c.ProbeHealthPort = int32(n)
+	}
+	for k := range ignoredKeys {
+		if v := kv[k]; v != "" {
+			if c.ProbeSettings == nil {
+				c.ProbeSettings = map[string]string{}
+			}
+			c.ProbeSettings[k] = v
+		}
+	}
+	if v := kv["RETURN_ROUTES"]; v != "" {
+		b, ok := parseBool(v)
+		if !ok {
+			return Config{}, fmt.Errorf("RETURN_ROUTES: %q is not true or false", v)
+		}
+		c.ReturnRoutes = b
 	}
 	return c, c.Validate()
 }
@@ -275,11 +319,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("ONPREM_CIDRS: %s overlaps VPC_CIDR %s", p, c.VPCCIDR)
 		}
 	}
-	if n := FilterRuleCount(len(c.OnPremCIDRs)); n > MaxRulesPerFilter {
-		return fmt.Errorf("ONPREM_CIDRS: %d CIDRs need %d mirror filter rules (an accept each way per CIDR plus 2 reject fallbacks), over the AWS limit of %d rules per filter",
-			len(c.OnPremCIDRs), n, MaxRulesPerFilter)
+	if n := FilterRuleCount(); n > MaxRulesPerFilter {
+		return fmt.Errorf("mirror filter: %d rules, over the AWS limit of %d rules per filter", n, MaxRulesPerFilter)
 	}
-	return nil
+	return c.validateDeployment()
 }
 
 // AWS limits fabric checks before it calls AWS.
@@ -290,6 +333,7 @@ const (
 	MaxSessionsPerENI = 3
 )
 
-// FilterRuleCount is the number of mirror filter rules n on-prem CIDRs need:
-// an accept rule in each direction per CIDR and one reject fallback each way.
-func FilterRuleCount(n int) int { return 2*n + 2 }
+// FilterRuleCount is the number of rules of the mirror filter (see
+// FilterRules): it no longer depends on the on-prem CIDRs, which the probes
+// match on the inner packets.
+func FilterRuleCount() int { return len(geneveRules(netip.MustParsePrefix("10.0.0.0/16"))) }

@@ -119,6 +119,9 @@ func (r *run) destroy(ctx context.Context) error {
 		return err
 	}
 
+	if err := r.destroyReturnRoutes(ctx); err != nil {
+		return err
+	}
 	tables, err := ec.DescribeRouteTables(ctx, &ec2.DescribeRouteTablesInput{Filters: d.byRole("vgw-ingress")})
 	if err != nil {
 		return r.fail("route-table", "*", err)
@@ -191,6 +194,9 @@ func (r *run) destroy(ctx context.Context) error {
 	if err := r.terminate(ctx, "appliance"); err != nil {
 		return err
 	}
+	if err := r.destroyRole(ctx, d.applianceIAM("")); err != nil {
+		return err
+	}
 	sgs, err := ec.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: d.byProject()})
 	if err != nil {
 		return r.fail("security-group", "*", err)
@@ -258,8 +264,14 @@ func (r *run) destroyLB(ctx context.Context, lbName, tgName string) error {
 }
 
 func (r *run) destroyIAM(ctx context.Context) error {
+	return r.destroyRole(ctx, r.d.probeIAM(""))
+}
+
+// destroyRole deletes an instance role made by ensureIAM, when it carries
+// the project's tag.
+func (r *run) destroyRole(ctx context.Context, spec iamSpec) error {
 	d := r.d
-	role, pol, prof := d.roleName(), d.policyName(), d.profileName()
+	role, pol, prof := spec.role, spec.policy, spec.profile
 	p, err := d.c.IAM.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(prof)})
 	switch {
 	case isNotFound(err):
@@ -319,19 +331,21 @@ func (r *run) destroyBucket(ctx context.Context) error {
 	if !ownedS3(tags.TagSet, d.cfg.ProjectTag) {
 		return nil
 	}
-	p := s3.NewListObjectsV2Paginator(d.c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(artifactPrefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return r.fail("s3-bucket", bucket, err)
-		}
-		for _, o := range page.Contents {
-			key := aws.ToString(o.Key)
-			if err := r.remove(ctx, "s3-object", "s3://"+bucket+"/"+key, key, func(ctx context.Context) error {
-				_, err := d.c.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-				return err
-			}); err != nil {
-				return err
+	for _, prefix := range []string{artifactPrefix, applianceArtifactPrefix} {
+		p := s3.NewListObjectsV2Paginator(d.c.S3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return r.fail("s3-bucket", bucket, err)
+			}
+			for _, o := range page.Contents {
+				key := aws.ToString(o.Key)
+				if err := r.remove(ctx, "s3-object", "s3://"+bucket+"/"+key, key, func(ctx context.Context) error {
+					_, err := d.c.S3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+					return err
+				}); err != nil {
+					return err
+				}
 			}
 		}
 	}

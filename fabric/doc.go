@@ -20,7 +20,8 @@
 //	dxmon:role  = appliance, probe, gwlb, gwlbe, nlb, mirror, session, vgw-ingress, listener
 //
 // and probe instances also carry dxmon:probe-version, the content hash of
-// the dxprobe build stage 08 installed. EC2 resources are found by the
+// the dxprobe build stage 08 installed (appliances: dxmon:appliance-version,
+// stage 02). EC2 resources are found by the
 // Project and Name (or role) tags; load balancers, target groups and IAM
 // names, which depend on PROJECT_TAG alone, by name. In both cases fabric
 // then checks the Project tag itself on what Describe returned: a tag
@@ -78,10 +79,22 @@
 // # AWS limits
 //
 // Checked before any call, each failing with a line that names the number:
-// MaxRulesPerFilter rules per mirror filter (an accept rule each way per
-// on-prem CIDR plus the two reject fallbacks), MaxSessionsPerENI mirror
-// sessions per source ENI (the sync picks the lowest free session number
-// and reports the ENIs that are full).
+// MaxRulesPerFilter rules per mirror filter (fabric needs one: inbound
+// Geneve, UDP 6081, see FilterRules), MaxSessionsPerENI mirror sessions per
+// source ENI (the sync picks the lowest free session number and reports the
+// ENIs that are full).
+//
+// # Deployments and the production path
+//
+// Stage 02 installs dxappliance on the appliances and stage 08 dxprobe on
+// the probes by one path (artifacts.go): binary, unit and an environment
+// file written from the configuration go to S3 under a version hashing all
+// three, and SSM Run Command installs them where the instance's version tag
+// differs. The binary must be a linux ELF of the instance type's
+// architecture. Stage 03, which re-routes the VGW's on-premises traffic
+// through the appliances, runs only when every appliance is a healthy GWLB
+// target (health.go); return routes through the same appliance are an
+// option (RETURN_ROUTES, returnroutes.go).
 //
 // # Clients
 //
@@ -95,6 +108,6 @@
 // has none in the SDK and is paged by NextToken by hand.
 // Throttling is the SDK retryer's; waits use the SDK's waiters (instance
 // running and terminated, load balancer available and deleted, Run Command
-// executed) and, where the SDK has none (GWLB endpoints), a poll bounded by
-// Options.WaitTimeout.
+// executed) and, where the SDK has none (GWLB endpoints, target health, SSM
+// registration), a poll bounded by Options.WaitTimeout.
 package fabric

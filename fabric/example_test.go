@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -50,8 +51,9 @@ func ExampleParseConfig() {
 	// Output: VPC_CIDR is missing
 }
 
-// The mirror filter: an accept rule each way per on-prem CIDR, a reject
-// fallback, and never a protocol field.
+// The mirror filter: one inbound rule for the Geneve the GWLB sends the
+// appliances (UDP, protocol 17, to port 6081, from and to the VPC), so each
+// packet is mirrored once; the probes select on-prem traffic inside it.
 func ExampleDeployer_FilterRules() {
 	conf, err := fabric.ParseConfig(map[string]string{
 		"AWS_REGION": "us-east-1", "VPC_ID": "vpc-1", "VPC_CIDR": "10.0.0.0/16", "VGW_ID": "vgw-1",
@@ -69,10 +71,16 @@ func ExampleDeployer_FilterRules() {
 		fmt.Println(r)
 	}
 	// Output:
-	// ingress 100 accept 172.16.0.0/12→10.0.0.0/16
-	// egress 100 accept 10.0.0.0/16→172.16.0.0/12
-	// ingress 200 accept 192.168.0.0/16→10.0.0.0/16
-	// egress 200 accept 10.0.0.0/16→192.168.0.0/16
-	// ingress 32766 reject 0.0.0.0/0→0.0.0.0/0
-	// egress 32766 reject 0.0.0.0/0→0.0.0.0/0
+	// ingress 100 accept udp 10.0.0.0/16→10.0.0.0/16:6081
+}
+
+// The environment file stage 08 writes for dxprobe (and stage 02 for
+// dxappliance): systemd EnvironmentFile syntax, sorted, quoted.
+func ExampleEnvFile() {
+	os.Stdout.Write(fabric.EnvFile(map[string]string{"VPC_ID": "vpc-0123", "ONPREM_CIDRS": "172.16.0.0/12,192.168.0.0/16", "MIRROR_VNI": "12345"}))
+	// Output:
+	// # written by dxdeploy from dx-monitor.conf; replaced on every deployment
+	// MIRROR_VNI="12345"
+	// ONPREM_CIDRS="172.16.0.0/12,192.168.0.0/16"
+	// VPC_ID="vpc-0123"
 }

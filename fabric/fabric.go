@@ -83,6 +83,9 @@ const (
 	Deleted Action = "deleted"
 	Waiting Action = "waiting"
 	Warning Action = "warning"
+	// Skipped reports a step left out by the configuration (APPLIANCE_BINARY
+	// unset, RETURN_ROUTES off); the detail says why.
+	Skipped Action = "skipped"
 )
 
 // Event is one progress line: a resource, what was done to it, its ID.
@@ -136,6 +139,7 @@ type Deployer struct {
 
 // New returns a Deployer for cfg. It validates cfg and makes no AWS call.
 func New(cfg Config, c Clients, opt Options) (*Deployer, error) {
+	cfg = cfg.withDeployDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

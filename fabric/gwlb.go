@@ -228,16 +228,23 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	iamApp := d.applianceIAM(r.env.account)
+	if err := r.ensureIAM(ctx, iamApp); err != nil {
+		return err
+	}
 	var ids []string
 	for _, w := range r.env.workload {
 		id, err := r.ensureInstance(ctx, instanceSpec{role: "appliance", name: d.applianceName(w.az), subnet: w.subnet, sg: sg,
-			instanceType: d.cfg.ApplianceInstanceType, userData: ApplianceUserData})
+			instanceType: d.cfg.ApplianceInstanceType, profile: iamApp.profile, userData: ApplianceUserData})
 		if err != nil {
 			return err
 		}
 		ids = append(ids, id)
 	}
 	if err := r.waitRunning(ctx, "appliance-instance", ids); err != nil {
+		return err
+	}
+	if err := r.ensureProfile(ctx, "appliance-instance", ids, iamApp.profile); err != nil {
 		return err
 	}
 
@@ -336,7 +343,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		}
 	}
 	if r.plan {
-		return nil
+		return r.deployAppliance(ctx)
 	}
 	for _, s := range created {
 		if err := r.poll(ctx, "gwlb-endpoint", d.endpointName(s), "waiting for it to become available", func(ctx context.Context) (bool, error) {
@@ -349,7 +356,7 @@ func (r *run) stageGWLB(ctx context.Context) error {
 			return r.fail("gwlb-endpoint", d.endpointName(s), err)
 		}
 	}
-	return nil
+	return r.deployAppliance(ctx)
 }
 
 // stateIs compares an endpoint state case-insensitively: the SDK's enum

@@ -169,8 +169,8 @@ func (r *run) terminate(ctx context.Context, role string) error {
 }
 
 // ApplianceUserData is the appliances' first-boot script: forwarding on.
-// The Geneve tunnel handler that returns GWLB traffic is the operator's
-// choice of appliance software and is not installed here.
+// dxappliance, which returns GWLB's Geneve and answers the health check,
+// arrives with stage 02's Run Command (APPLIANCE_BINARY).
 const ApplianceUserData = `#!/bin/bash
 set -eu
 sysctl -w net.ipv4.ip_forward=1

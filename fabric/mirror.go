@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -17,39 +18,72 @@ import (
 // headers only, about 90% less mirror bandwidth (seed section 6).
 const MirrorPacketLength = 128
 
-// RejectRuleNumber is the reject fallback's rule number, the last one AWS
-// accepts (the seed's 32767 is out of range).
-const RejectRuleNumber = 32766
+// ProtocolUDP is UDP's IANA protocol number, the value a mirror filter
+// rule's Protocol takes for UDP. 0 would be HOPOPT, not "any" (the seed's
+// "--protocol 0" mirrored nothing, seed section 14).
+const ProtocolUDP = 17
 
-// FilterRule is one traffic mirror filter rule. It never has a protocol:
-// the seed's "--protocol 0" meant HOPOPT, not "all", and mirrored nothing.
+// GeneveRuleNumber is the number of the mirror filter's one rule.
+const GeneveRuleNumber = 100
+
+// FilterRule is one traffic mirror filter rule.
 type FilterRule struct {
 	Direction   ec2types.TrafficDirection
 	Number      int32
 	Action      ec2types.TrafficMirrorRuleAction
 	Source      string
 	Destination string
+	// Protocol is the IANA protocol number, 0 when the rule has none (every
+	// protocol); fabric never sends 0, which AWS would read as HOPOPT.
+	Protocol int32
+	// DstFrom and DstTo are the destination port range, 0 when none.
+	DstFrom, DstTo int32
 }
 
-// String renders the rule as "ingress 100 accept 172.16.0.0/12→10.0.0.0/16".
+// String renders the rule as "ingress 100 accept udp 10.0.0.0/16→10.0.0.0/16:6081".
 func (f FilterRule) String() string {
-	return fmt.Sprintf("%s %d %s %s→%s", f.Direction, f.Number, f.Action, f.Source, f.Destination)
+	proto := "all"
+	if f.Protocol == ProtocolUDP {
+		proto = "udp"
+	} else if f.Protocol != 0 {
+		proto = fmt.Sprintf("proto-%d", f.Protocol)
+	}
+	s := fmt.Sprintf("%s %d %s %s %s→%s", f.Direction, f.Number, f.Action, proto, f.Source, f.Destination)
+	if f.DstFrom != 0 || f.DstTo != 0 {
+		if f.DstFrom == f.DstTo {
+			s += fmt.Sprintf(":%d", f.DstFrom)
+		} else {
+			s += fmt.Sprintf(":%d-%d", f.DstFrom, f.DstTo)
+		}
+	}
+	return s
 }
 
-// FilterRules returns the rules of stage 06: accept every on-prem CIDR to
-// and from the VPC, numbered 100, 200, …, and reject everything else.
-func (d *Deployer) FilterRules() []FilterRule {
-	vpc := d.cfg.VPCCIDR.String()
-	var out []FilterRule
-	for i, p := range d.cfg.OnPremCIDRs {
-		n := int32(100 * (i + 1))
-		out = append(out,
-			FilterRule{ec2types.TrafficDirectionIngress, n, ec2types.TrafficMirrorRuleActionAccept, p.String(), vpc},
-			FilterRule{ec2types.TrafficDirectionEgress, n, ec2types.TrafficMirrorRuleActionAccept, vpc, p.String()})
-	}
-	return append(out,
-		FilterRule{ec2types.TrafficDirectionIngress, RejectRuleNumber, ec2types.TrafficMirrorRuleActionReject, "0.0.0.0/0", "0.0.0.0/0"},
-		FilterRule{ec2types.TrafficDirectionEgress, RejectRuleNumber, ec2types.TrafficMirrorRuleActionReject, "0.0.0.0/0", "0.0.0.0/0"})
+// FilterRules returns the rules of stage 06: one rule, accepting the Geneve
+// the appliance ENIs receive from the GWLB — UDP to port 6081 from the VPC
+// CIDR (the GWLB's nodes) to the VPC CIDR (the appliance) — inbound only.
+//
+// What an appliance ENI carries is GWLB ↔ appliance Geneve: outer headers
+// between VPC addresses, the on-premises packet inside. Rules on on-prem
+// CIDRs would match no outer header, so the probes select on-prem traffic on
+// the inner addresses (ONPREM_CIDRS in their environment file).
+//
+// Why inbound only: AWS evaluates inbound rules against the traffic the
+// mirror source receives and outbound rules against the traffic it sends;
+// "if you don't add outbound rules, then no outbound traffic is mirrored",
+// and with no matching rule a packet is not mirrored ("Traffic mirror filter
+// concepts", Amazon VPC Traffic Mirroring guide,
+// https://docs.aws.amazon.com/vpc/latest/mirroring/traffic-mirroring-filters.html).
+// The appliance sends every packet it received back to the GWLB, again as
+// Geneve to UDP 6081, so an outbound rule would mirror each packet twice.
+// With return routes (RETURN_ROUTES) the reply direction of a flow also
+// arrives through the GWLB, and is mirrored once on its way in.
+func (d *Deployer) FilterRules() []FilterRule { return geneveRules(d.cfg.VPCCIDR) }
+
+func geneveRules(vpcCIDR netip.Prefix) []FilterRule {
+	vpc := vpcCIDR.String()
+	return []FilterRule{{Direction: ec2types.TrafficDirectionIngress, Number: GeneveRuleNumber, Action: ec2types.TrafficMirrorRuleActionAccept,
+		Source: vpc, Destination: vpc, Protocol: ProtocolUDP, DstFrom: GenevePort, DstTo: GenevePort}}
 }
 
 func (d *Deployer) filterName() string { return d.name("mirror-filter") }
@@ -68,7 +102,7 @@ func (d *Deployer) findFilter(ctx context.Context) (string, error) {
 }
 
 // haveRule is a rule AWS holds: its ID, its content, and whether it carries
-// fields fabric never sets (protocol, ports), which make it differ.
+// a field fabric never sets (a source port range), which makes it differ.
 type haveRule struct {
 	id    string
 	rule  FilterRule
@@ -86,8 +120,8 @@ func (d *Deployer) filterRules(ctx context.Context, filter string) ([]haveRule, 
 		for _, r := range page.TrafficMirrorFilterRules {
 			out = append(out, haveRule{
 				id:    aws.ToString(r.TrafficMirrorFilterRuleId),
-				rule:  FilterRule{r.TrafficDirection, aws.ToInt32(r.RuleNumber), r.RuleAction, aws.ToString(r.SourceCidrBlock), aws.ToString(r.DestinationCidrBlock)},
-				extra: r.Protocol != nil || r.SourcePortRange != nil || r.DestinationPortRange != nil,
+				rule:  ruleOf(r),
+				extra: r.SourcePortRange != nil,
 			})
 		}
 		if page.NextToken == nil {
@@ -95,6 +129,19 @@ func (d *Deployer) filterRules(ctx context.Context, filter string) ([]haveRule, 
 		}
 		in.NextToken = page.NextToken
 	}
+}
+
+// ruleOf is the FilterRule of a rule AWS holds.
+func ruleOf(r ec2types.TrafficMirrorFilterRule) FilterRule {
+	f := FilterRule{Direction: r.TrafficDirection, Number: aws.ToInt32(r.RuleNumber), Action: r.RuleAction,
+		Source: aws.ToString(r.SourceCidrBlock), Destination: aws.ToString(r.DestinationCidrBlock), Protocol: aws.ToInt32(r.Protocol)}
+	if p := r.DestinationPortRange; p != nil {
+		f.DstFrom, f.DstTo = aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort)
+	}
+	if r.Protocol != nil && f.Protocol == 0 {
+		f.Protocol = -1 // an explicit 0 is HOPOPT: never what fabric wants
+	}
+	return f
 }
 
 // diffFilter returns the rules to create and the rule IDs to delete so that
@@ -131,7 +178,7 @@ func (r *run) stageFilter(ctx context.Context) error {
 	name := d.filterName()
 	id, err := r.ensureWith(ctx, "mirror-filter", name, fmt.Sprintf("%d rules", len(want)), d.findFilter, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateTrafficMirrorFilter(ctx, &ec2.CreateTrafficMirrorFilterInput{
-			Description:       aws.String("dxmon: on-prem <-> VPC"),
+			Description:       aws.String("dxmon: GWLB Geneve into the appliances"),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorFilter, name, "mirror"),
 		})
 		if err != nil {
@@ -174,11 +221,17 @@ func (r *run) stageFilter(ctx context.Context) error {
 			continue
 		}
 		if _, err := r.ensure(ctx, "mirror-filter-rule", rname, func(context.Context) (string, error) { return "", nil }, func(ctx context.Context) (string, error) {
-			out, err := d.c.EC2.CreateTrafficMirrorFilterRule(ctx, &ec2.CreateTrafficMirrorFilterRuleInput{
+			in := &ec2.CreateTrafficMirrorFilterRuleInput{
 				TrafficMirrorFilterId: aws.String(id), TrafficDirection: fr.Direction, RuleNumber: aws.Int32(fr.Number),
 				RuleAction: fr.Action, SourceCidrBlock: aws.String(fr.Source), DestinationCidrBlock: aws.String(fr.Destination),
-				// No Protocol: omitted means every protocol.
-			})
+			}
+			if fr.Protocol > 0 { // never 0: that is HOPOPT, not "all"
+				in.Protocol = aws.Int32(fr.Protocol)
+			}
+			if fr.DstFrom != 0 || fr.DstTo != 0 {
+				in.DestinationPortRange = &ec2types.TrafficMirrorPortRangeRequest{FromPort: aws.Int32(fr.DstFrom), ToPort: aws.Int32(fr.DstTo)}
+			}
+			out, err := d.c.EC2.CreateTrafficMirrorFilterRule(ctx, in)
 			if err != nil {
 				return "", err
 			}

@@ -52,12 +52,7 @@ func (d *Deployer) ProbePolicy(account string) PolicyDocument {
 	p := PolicyDocument{Version: "2012-10-17", Statement: []PolicyStatement{
 		{Sid: "Enrich", Effect: "Allow", Action: []string{"ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces"}, Resource: []string{"*"}},
 		{Sid: "Artifacts", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{"arn:aws:s3:::" + d.bucket(account) + "/" + artifactPrefix + "*"}},
-		{Sid: "RunCommand", Effect: "Allow", Action: []string{
-			"ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations", "ssm:DescribeInstanceProperties",
-			"ssm:DescribeDocumentParameters", "ssm:GetDocument", "ssm:PutInventory",
-			"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
-			"ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage", "ec2messages:GetEndpoint",
-			"ec2messages:GetMessages", "ec2messages:SendReply"}, Resource: []string{"*"}},
+		{Sid: "RunCommand", Effect: "Allow", Action: runCommandActions(), Resource: []string{"*"}},
 	}}
 	if d.cfg.SNSTopicARN != "" {
 		p.Statement = append(p.Statement, PolicyStatement{Sid: "Alert", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: []string{d.cfg.SNSTopicARN}})
@@ -65,8 +60,18 @@ func (d *Deployer) ProbePolicy(account string) PolicyDocument {
 	return p
 }
 
-func (d *Deployer) iamTags() []iamtypes.Tag {
-	return []iamtypes.Tag{{Key: aws.String(TagProject), Value: aws.String(d.cfg.ProjectTag)}, {Key: aws.String(TagRole), Value: aws.String("probe")}}
+// runCommandActions are the SSM Agent's own calls, which Run Command needs.
+func runCommandActions() []string {
+	return []string{
+		"ssm:UpdateInstanceInformation", "ssm:ListInstanceAssociations", "ssm:DescribeInstanceProperties",
+		"ssm:DescribeDocumentParameters", "ssm:GetDocument", "ssm:PutInventory",
+		"ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+		"ec2messages:AcknowledgeMessage", "ec2messages:DeleteMessage", "ec2messages:FailMessage", "ec2messages:GetEndpoint",
+		"ec2messages:GetMessages", "ec2messages:SendReply"}
+}
+
+func (d *Deployer) iamTags(role string) []iamtypes.Tag {
+	return []iamtypes.Tag{{Key: aws.String(TagProject), Value: aws.String(d.cfg.ProjectTag)}, {Key: aws.String(TagRole), Value: aws.String(role)}}
 }
 
 func ownedIAM(tags []iamtypes.Tag, project string) bool {
@@ -91,12 +96,30 @@ func samePolicy(a, b string) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// iamSpec is one instance role: its names, its inline policy and the role
+// tag on the role and profile.
+type iamSpec struct {
+	role, policy, profile, roleTag, description string
+	doc                                         PolicyDocument
+}
+
+func (d *Deployer) probeIAM(account string) iamSpec {
+	return iamSpec{role: d.roleName(), policy: d.policyName(), profile: d.profileName(), roleTag: "probe",
+		description: "dxmon probes", doc: d.ProbePolicy(account)}
+}
+
 // stageIAM is the IAM half of stage 04: role, inline policy, instance
 // profile holding the role.
 func (r *run) stageIAM(ctx context.Context) error {
+	return r.ensureIAM(ctx, r.d.probeIAM(r.env.account))
+}
+
+// ensureIAM makes an instance role: role, inline policy, instance profile
+// holding the role.
+func (r *run) ensureIAM(ctx context.Context, spec iamSpec) error {
 	d := r.d
-	role, pol, prof := d.roleName(), d.policyName(), d.profileName()
-	doc, _ := json.Marshal(d.ProbePolicy(r.env.account))
+	role, pol, prof := spec.role, spec.policy, spec.profile
+	doc, _ := json.Marshal(spec.doc)
 	_, err := r.ensure(ctx, "iam-role", role, func(ctx context.Context) (string, error) {
 		out, err := d.c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
 		if isNotFound(err) {
@@ -111,7 +134,7 @@ func (r *run) stageIAM(ctx context.Context) error {
 		return aws.ToString(out.Role.Arn), nil
 	}, func(ctx context.Context) (string, error) {
 		out, err := d.c.IAM.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(TrustPolicy),
-			Description: aws.String("dxmon probes"), Tags: d.iamTags()})
+			Description: aws.String(spec.description), Tags: d.iamTags(spec.roleTag)})
 		if err != nil {
 			return "", err
 		}
@@ -158,7 +181,7 @@ func (r *run) stageIAM(ctx context.Context) error {
 		roles = out.InstanceProfile.Roles
 		return aws.ToString(out.InstanceProfile.Arn), nil
 	}, func(ctx context.Context) (string, error) {
-		out, err := d.c.IAM.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(prof), Tags: d.iamTags()})
+		out, err := d.c.IAM.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(prof), Tags: d.iamTags(spec.roleTag)})
 		if err != nil {
 			return "", err
 		}

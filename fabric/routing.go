@@ -64,7 +64,10 @@ func (r *run) businessRoutes(ctx context.Context) (map[string]string, error) {
 }
 
 // stageRouting is stage 03: the VGW's ingress route table sends traffic for
-// each business subnet to the GWLB endpoint in its AZ.
+// each business subnet to the GWLB endpoint in its AZ, and with
+// RETURN_ROUTES each business subnet sends on-prem-bound traffic to the same
+// endpoint. It changes the production path of on-premises traffic, so it
+// runs only once every appliance is a healthy GWLB target (gateRouting).
 func (r *run) stageRouting(ctx context.Context) error {
 	d := r.d
 	routes, err := r.businessRoutes(ctx)
@@ -83,6 +86,11 @@ func (r *run) stageRouting(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+	}
+	// Nothing below may change the production path before the
+	// appliances answer (health.go).
+	if err := r.gateRouting(ctx); err != nil {
+		return err
 	}
 	name := d.routeTableName()
 	var rt *ec2types.RouteTable
@@ -172,5 +180,5 @@ func (r *run) stageRouting(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return r.ensureReturnRoutes(ctx, routes, endpoints)
 }

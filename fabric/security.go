@@ -46,7 +46,8 @@ type SecurityGroupSpec struct {
 
 // SecurityGroups returns the two groups of stage 01, as in seed section 5:
 // the appliances take Geneve from the VPC, the GWLB health check from the
-// VPC, SSH only from ADMIN_CIDR when set, and talk to the VPC; the probes
+// VPC, SSH only from ADMIN_CIDR when set, and talk to the VPC and to HTTPS
+// (SSM and S3, for stage 02's installation); the probes
 // take VXLAN and the NLB health check from the VPC and talk to the VPC and
 // to HTTPS (the AWS APIs).
 func (d *Deployer) SecurityGroups() []SecurityGroupSpec {
@@ -54,7 +55,10 @@ func (d *Deployer) SecurityGroups() []SecurityGroupSpec {
 	app := SecurityGroupSpec{
 		Name: d.name("appliance-sg"), Role: "appliance", Description: "dxmon appliances: Geneve from the GWLB",
 		Ingress: []Rule{{"udp", GenevePort, GenevePort, vpc}, {"tcp", ApplianceHealthPort, ApplianceHealthPort, vpc}},
-		Egress:  []Rule{{"-1", 0, 0, vpc}},
+		// HTTPS: the SSM Agent and the S3 download of stage 02's
+		// dxappliance (an S3 gateway endpoint still uses S3's public
+		// addresses).
+		Egress: []Rule{{"tcp", 443, 443, "0.0.0.0/0"}, {"-1", 0, 0, vpc}},
 	}
 	if d.cfg.AdminCIDR.IsValid() {
 		app.Ingress = append(app.Ingress, Rule{"tcp", 22, 22, d.cfg.AdminCIDR.String()})

@@ -292,8 +292,8 @@ func TestDiffFilter(t *testing.T) {
 			}
 		}
 		for i := range rapid.IntRange(0, 3).Draw(rt, "strays") {
-			have = append(have, haveRule{id: fmt.Sprint("s", i), rule: FilterRule{ec2types.TrafficDirectionIngress, int32(1000 + i),
-				ec2types.TrafficMirrorRuleActionAccept, "10.9.0.0/16", "10.0.0.0/16"}})
+			have = append(have, haveRule{id: fmt.Sprint("s", i), rule: FilterRule{Direction: ec2types.TrafficDirectionIngress, Number: int32(1000 + i),
+				Action: ec2types.TrafficMirrorRuleActionAccept, Source: "10.9.0.0/16", Destination: "10.0.0.0/16"}})
 		}
 		create, del := diffFilter(want, have)
 		gone := map[string]bool{}
@@ -323,7 +323,7 @@ func TestDiffFilter(t *testing.T) {
 func TestFilterRulesHaveNoProtocolAndFitTheLimit(t *testing.T) {
 	d := testDeployer(t, &fakeMirror{})
 	rules := d.FilterRules()
-	if len(rules) != FilterRuleCount(1) || len(rules) > MaxRulesPerFilter {
+	if len(rules) != FilterRuleCount() || len(rules) > MaxRulesPerFilter {
 		t.Fatalf("%d rules for 1 on-prem CIDR", len(rules))
 	}
 	for _, r := range rules {

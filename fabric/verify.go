@@ -132,6 +132,7 @@ func (r *run) checkInfra(ctx context.Context) Check {
 	c.found("mirror target "+d.mirrorTargetName(), id, err)
 	id, err = d.findFilter(ctx)
 	c.found("mirror filter "+d.filterName(), id, err)
+	r.checkAppliances(ctx, c)
 	return c.done()
 }
 
@@ -172,6 +173,10 @@ func (r *run) checkRouting(ctx context.Context) Check {
 		}
 	}
 	c.Detail = fmt.Sprintf("%d business routes", len(routes))
+	if d.cfg.ReturnRoutes {
+		r.checkReturnRoutes(ctx, c, routes)
+		c.Detail += fmt.Sprintf(", return routes for %d on-prem CIDRs", len(d.cfg.OnPremCIDRs))
+	}
 	return c.done()
 }
 

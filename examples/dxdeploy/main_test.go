@@ -128,6 +128,9 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 			t.Fatalf("plan -json line %q: %v", l, err)
 		}
 		actions[e.Action]++
+		if e.Kind == "traffic-path" && strings.Contains(e.Detail, "changes the production path of on-premises traffic") {
+			actions["notice"]++
+		}
 	}
 	var sum struct {
 		Type string `json:"type"`
@@ -137,8 +140,8 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || sum.Type != "summary" || sum.Create != actions[fabric.Create] {
 		t.Fatalf("plan -json summary %q: %v", lines[len(lines)-1], err)
 	}
-	if actions[fabric.Create] < 20 || actions[fabric.Created] != 0 {
-		t.Fatalf("plan: %v", actions)
+	if actions[fabric.Create] < 20 || actions[fabric.Created] != 0 || actions["notice"] != 1 {
+		t.Fatalf("plan (want 1 notice that stage 03 changes the production path): %v", actions)
 	}
 	code, out, errOut = dxdeploy(t, append([]string{"plan"}, common...)...)
 	want := fmt.Sprintf("Plan: %d to create, %d to change, %d unchanged.", actions[fabric.Create], actions[fabric.Change], actions[fabric.Exists])

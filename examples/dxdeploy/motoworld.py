@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Create, in the moto_server that AWS_ENDPOINT_URL names, a VPC like a
 customer's (two AZs, each with a workload, a GWLB endpoint and a business
-subnet, and an attached VGW) and print the dx-monitor.conf that describes
+subnet with its own route table, and an attached VGW) and print the dx-monitor.conf that describes
 it. For dxdeploy's quick start; needs boto3, which moto[server] installs."""
 import os
 import boto3
@@ -16,10 +16,15 @@ def subnet(cidr, az):
 
 wa, wb = subnet("10.0.1.0/24", "us-east-1a"), subnet("10.0.2.0/24", "us-east-1b")
 ga, gb = subnet("10.0.11.0/24", "us-east-1a"), subnet("10.0.12.0/24", "us-east-1b")
-subnet("10.0.21.0/24", "us-east-1a")
-subnet("10.0.22.0/24", "us-east-1b")
+ba, bb = subnet("10.0.21.0/24", "us-east-1a"), subnet("10.0.22.0/24", "us-east-1b")
 vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
 ec2.attach_vpn_gateway(VpcId=vpc, VpnGatewayId=vgw)
+# Each business subnet has its own route table (RETURN_ROUTES changes only
+# such tables, never the main one), sending on-prem traffic to the VGW.
+for b in (ba, bb):
+    rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.associate_route_table(RouteTableId=rt, SubnetId=b)
+    ec2.create_route(RouteTableId=rt, DestinationCidrBlock="172.16.0.0/12", GatewayId=vgw)
 print(f"""AWS_REGION=us-east-1
 VPC_ID={vpc}
 VPC_CIDR=10.0.0.0/16

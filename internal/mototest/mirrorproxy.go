@@ -28,7 +28,9 @@ import (
 // two repairs of moto's answers: DescribeTrafficMirrorFilters and
 // DescribeTrafficMirrorTargets lose the filters and targets deleted through
 // the proxy, and DescribeRouteTables gains the gatewayId of edge
-// associations (moto 5.2.1 drops it). The proxy also serves CloudWatch's
+// associations (moto 5.2.1 drops it). health.go adds what moto does not
+// model of target health, SSM registration, failed commands and ReplaceRoute
+// to a VPC endpoint. The proxy also serves CloudWatch's
 // PutMetricData and GetMetricData (sums of what was put), because the Go
 // SDK speaks rpc-v2-cbor to CloudWatch and moto 5.2.1 answers that with 404.
 var MirrorActions = []string{
@@ -56,10 +58,11 @@ type MirrorProxy struct {
 	ignoreTags bool // see SetIgnoreTagFilters
 	pageSize   int  // see SetPageSize
 
-	rp   *httputil.ReverseProxy
-	mu   sync.Mutex
-	st   mirrorState
-	hits map[string]int
+	rp      *httputil.ReverseProxy
+	motoURL string
+	mu      sync.Mutex
+	st      mirrorState
+	hits    map[string]int
 }
 
 type mirrorState struct {
@@ -70,6 +73,7 @@ type mirrorState struct {
 	tokens         map[string]tokenUse // action+ClientToken → first answer
 	deletedFilters map[string]bool
 	deletedTargets map[string]bool
+	ssm            ssmState
 }
 
 // tokenUse is what a ClientToken was first used for: the request's
@@ -85,16 +89,31 @@ type xmlTag struct {
 }
 
 type mirrorRule struct {
-	ID          string   `xml:"trafficMirrorFilterRuleId"`
-	FilterID    string   `xml:"trafficMirrorFilterId"`
-	Direction   string   `xml:"trafficDirection"`
-	RuleNumber  int      `xml:"ruleNumber"`
-	RuleAction  string   `xml:"ruleAction"`
-	Protocol    *int     `xml:"protocol,omitempty"`
-	Destination string   `xml:"destinationCidrBlock"`
-	Source      string   `xml:"sourceCidrBlock"`
-	Description string   `xml:"description,omitempty"`
-	Tags        []xmlTag `xml:"tagSet>item"`
+	ID         string `xml:"trafficMirrorFilterRuleId"`
+	FilterID   string `xml:"trafficMirrorFilterId"`
+	Direction  string `xml:"trafficDirection"`
+	RuleNumber int    `xml:"ruleNumber"`
+	RuleAction string `xml:"ruleAction"`
+	Protocol   *int   `xml:"protocol,omitempty"`
+	// Port ranges as AWS returns them (TrafficMirrorPortRange).
+	DestinationPortRange *portRange `xml:"destinationPortRange,omitempty"`
+	SourcePortRange      *portRange `xml:"sourcePortRange,omitempty"`
+	Destination          string     `xml:"destinationCidrBlock"`
+	Source               string     `xml:"sourceCidrBlock"`
+	Description          string     `xml:"description,omitempty"`
+	Tags                 []xmlTag   `xml:"tagSet>item"`
+}
+
+type portRange struct {
+	From int `xml:"fromPort"`
+	To   int `xml:"toPort"`
+}
+
+func portRangeOf(f url.Values, key string) *portRange {
+	if !f.Has(key+".FromPort") && !f.Has(key+".ToPort") {
+		return nil
+	}
+	return &portRange{atoi(f.Get(key + ".FromPort")), atoi(f.Get(key + ".ToPort"))}
 }
 
 type mirrorSession struct {
@@ -118,7 +137,7 @@ func NewMirrorProxy(motoURL string) (*MirrorProxy, error) {
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("moto URL %q: not an http URL (%v)", motoURL, err)
 	}
-	p := &MirrorProxy{rp: httputil.NewSingleHostReverseProxy(target), hits: map[string]int{}}
+	p := &MirrorProxy{rp: httputil.NewSingleHostReverseProxy(target), hits: map[string]int{}, motoURL: motoURL}
 	p.Reset()
 	p.rp.ModifyResponse = p.repair
 	return p, nil
@@ -149,7 +168,7 @@ func (p *MirrorProxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]tokenUse{},
-		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}}
+		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}, ssm: newSSMState()}
 }
 
 // SetIgnoreTagFilters makes the proxy drop every "tag:" filter from
@@ -220,6 +239,10 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		form, _ = url.ParseQuery(string(body))
 	}
 	action := form.Get("Action")
+	if op, ok := strings.CutPrefix(req.Header.Get("X-Amz-Target"), "AmazonSSM."); ok {
+		p.serveSSM(w, req, op)
+		return
+	}
 	p.mu.Lock()
 	ignoreTags := p.ignoreTags
 	p.mu.Unlock()
@@ -234,6 +257,10 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if op, ok := strings.CutPrefix(req.URL.Path, "/service/GraniteServiceVersion20100801/operation/"); ok {
 		p.serveCloudWatch(w, req, op)
+		return
+	}
+	if action == "ReplaceRoute" && form.Get("VpcEndpointId") != "" {
+		p.replaceRouteToEndpoint(w, req, form)
 		return
 	}
 	if !isServed(action) {
@@ -426,6 +453,7 @@ func (p *MirrorProxy) do1(action string, f url.Values) (any, *apiError) {
 			n := atoi(f.Get("Protocol"))
 			r.Protocol = &n
 		}
+		r.DestinationPortRange, r.SourcePortRange = portRangeOf(f, "DestinationPortRange"), portRangeOf(f, "SourcePortRange")
 		if r.RuleNumber < 1 || r.RuleNumber > 32766 {
 			return nil, &apiError{"InvalidParameterValue", fmt.Sprintf("rule number %d is outside 1-32766", r.RuleNumber)}
 		}
@@ -647,6 +675,9 @@ func contains(list []string, s string) bool {
 // gatewayId back into DescribeRouteTables, and removes the filters and
 // targets deleted through the proxy from their Describe answers.
 func (p *MirrorProxy) repair(resp *http.Response) error {
+	if sr, ok := resp.Request.Context().Value(ssmKey{}).(ssmRequest); ok {
+		return p.repairSSM(resp, sr)
+	}
 	form, _ := resp.Request.Context().Value(actionKey{}).(url.Values)
 	if !strings.Contains(resp.Header.Get("Content-Type"), "xml") || form == nil || resp.StatusCode != http.StatusOK {
 		return nil
@@ -656,6 +687,8 @@ func (p *MirrorProxy) repair(resp *http.Response) error {
 		return p.recordEdge(resp, form)
 	case "DescribeRouteTables":
 		return p.addEdges(resp)
+	case "DescribeTargetHealth":
+		return p.targetHealth(resp)
 	case "DescribeTrafficMirrorFilters", "DescribeTrafficMirrorTargets":
 	default:
 		return nil
