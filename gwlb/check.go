@@ -20,7 +20,7 @@ const (
 	Protocol                    // Geneve Protocol Type is neither IPv4 (0x0800) nor IPv6 (0x86DD)
 	InnerHeader                 // the inner packet is not a plausible IPv4 or IPv6 header
 	Oversize                    // the datagram filled the receive buffer: it may have been cut
-	Sender                      // the sender is not an IPv4 unicast address and port
+	Sender                      // the sender is not an IPv4 unicast address and port, or is the appliance itself
 	Destination                 // not sent to a local IPv4 unicast address (broadcast, multicast, IPv6)
 	numReasons
 )
@@ -129,8 +129,11 @@ func plausibleIPv6(b []byte) bool {
 // IPv4 unicast address, the one the answer goes out from (unicast: the
 // kernel would answer from it; false for broadcast and multicast).
 // Loopback addresses count as unicast, for tests.
+//
+// A datagram from the very address it was sent to is refused (Sender):
+// answering it would send it to ourselves, for ever.
 func CheckAddrs(from netip.AddrPort, to netip.Addr, unicast, ok bool) Reason {
-	if !unicastV4(from.Addr()) || from.Port() == 0 {
+	if !unicastV4(from.Addr()) || from.Port() == 0 || from.Addr() == to {
 		return Sender
 	}
 	if !ok || !unicast || !unicastV4(to) {

@@ -85,6 +85,7 @@ func TestCheckAddrs(t *testing.T) {
 		{"from unspecified", netip.MustParseAddrPort("0.0.0.0:5"), a, true, true, Sender},
 		{"from IPv6", netip.MustParseAddrPort("[2001:db8::1]:5"), a, true, true, Sender},
 		{"from nothing", netip.AddrPort{}, a, true, true, Sender},
+		{"from itself", netip.AddrPortFrom(a, 6081), a, true, true, Sender},
 	}
 	for _, c := range cases {
 		if got := CheckAddrs(c.from, c.to, c.unicast, c.ok); got != c.want {

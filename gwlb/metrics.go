@@ -12,6 +12,31 @@ type collector struct {
 	malformed, drops, healthy, workers         *prometheus.Desc
 }
 
+// Stats are the reflector's counters summed over its workers.
+type Stats struct {
+	Received, ReceivedBytes uint64 // datagrams and UDP payload bytes received
+	Returned, ReturnedBytes uint64 // returned to their GWLB
+	Malformed               uint64 // dropped, all reasons
+	SendErrors              uint64 // valid, but refused by the kernel
+}
+
+// Stats returns the counters now; any goroutine may call it.
+func (rf *Reflector) Stats() Stats {
+	var st Stats
+	for _, w := range rf.workers {
+		s := &w.stats
+		st.Received += s.rxPkts.Load()
+		st.ReceivedBytes += s.rxBytes.Load()
+		st.Returned += s.txPkts.Load()
+		st.ReturnedBytes += s.txBytes.Load()
+		st.SendErrors += s.sendErrors.Load()
+		for r := range s.malformed {
+			st.Malformed += s.malformed[r].Load()
+		}
+	}
+	return st
+}
+
 // Register registers the reflector's metrics (dxmon_appliance_*) with reg.
 func (rf *Reflector) Register(reg prometheus.Registerer) error {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
