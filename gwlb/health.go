@@ -65,9 +65,12 @@ func ListenHealth(cfg HealthConfig, healthy func() bool) (*HealthServer, error) 
 func (h *HealthServer) Addr() net.Addr { return h.ln.Addr() }
 
 // Serve answers until ctx is done, then closes the listener, so that the
-// check fails from then on (connection refused); in TCP mode it also
-// stops as soon as the condition no longer holds, since a TCP check
-// succeeds on the handshake alone. It returns nil after ctx is done.
+// check fails from then on (connection refused). In TCP mode, where a
+// check succeeds on the handshake alone, it also stops at the first
+// connection after the condition, once seen to hold, no longer does; before
+// it first holds (the workers starting) it answers, so that a check in that
+// instant does not take the target out for good. It returns nil after ctx
+// is done or that stop.
 func (h *HealthServer) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { h.ln.Close() })
 	defer stop()
@@ -77,11 +80,13 @@ func (h *HealthServer) Serve(ctx context.Context) error {
 		stopSrv := context.AfterFunc(ctx, func() { srv.Close() })
 		defer stopSrv()
 		err := srv.Serve(h.ln)
+		srv.Close() // every connection is closed before Serve returns
 		if ctx.Err() != nil || errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("gwlb: health check: %w", err)
 	}
+	seen := false
 	for {
 		c, err := h.ln.Accept()
 		if err != nil {
@@ -90,10 +95,12 @@ func (h *HealthServer) Serve(ctx context.Context) error {
 			}
 			return fmt.Errorf("gwlb: health check: %w", err)
 		}
+		ok := h.healthy()
 		c.Close() // GWLB "closes the connection that was established for the health check"; so do we
-		if !h.healthy() {
+		if seen && !ok {
 			return nil
 		}
+		seen = seen || ok
 	}
 }
 

@@ -51,7 +51,6 @@ func TestHealthHTTP(t *testing.T) {
 
 func TestHealthTCP(t *testing.T) {
 	var healthy atomic.Bool
-	healthy.Store(true)
 	h, err := ListenHealth(HealthConfig{Addr: "127.0.0.1:0", Protocol: HealthTCP}, healthy.Load)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +58,15 @@ func TestHealthTCP(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- h.Serve(context.Background()) }()
 	addr := h.Addr().String()
+	// Not yet healthy (workers starting): still answered, and not stopped.
 	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Read(make([]byte, 1))
+	c.Close()
+	healthy.Store(true)
+	c, err = net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
