@@ -310,15 +310,12 @@ func sendGeneve(ctx context.Context, dst netip.AddrPort, rate float64, cfg loopb
 			ch <- out{err: err}
 			return
 		}
-		rc, err := c.SyscallConn()
+		s, err := mmsgSenderOn(c)
 		if err != nil {
 			c.Close()
 			ch <- out{err: err}
 			return
 		}
-		_ = c.SetWriteBuffer(4 << 20)
-		s := &mmsgSender{conn: c, rc: rc}
-		s.write = s.doWrite
 		defer s.Close()
 		src := &packetSource{cfg: &genConfig{}, pool: pool}
 		count := int64(1_000_000_000)
