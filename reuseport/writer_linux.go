@@ -152,7 +152,13 @@ func (w *RawWriter) Flush() (sent, bytes int, err error) {
 // send is the RawConn.Control callback of Flush.
 func (w *RawWriter) send(fd uintptr) {
 	for w.off < w.n {
-		n, e := sendmmsg(fd, w.hdrs[w.off:w.n], 0)
+		// Without waiting first (RawSyscall6: no scheduler hand-off, as
+		// recvmmsgNow); only a full send buffer makes it wait in the
+		// kernel, through the scheduler.
+		n, e := sendmmsgNow(fd, w.hdrs[w.off:w.n])
+		if e == unix.EAGAIN {
+			n, e = sendmmsg(fd, w.hdrs[w.off:w.n], 0)
+		}
 		switch {
 		case e == unix.EINTR:
 			continue
@@ -170,6 +176,14 @@ func (w *RawWriter) send(fd uintptr) {
 			w.off += n
 		}
 	}
+}
+
+// sendmmsgNow is sendmmsg with MSG_DONTWAIT through RawSyscall6: a
+// datagram handed to loopback or a NIC queue does not block, and skipping
+// entersyscall saves waking sysmon and a second thread on every batch.
+func sendmmsgNow(fd uintptr, hs []mmsghdr) (int, syscall.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&hs[0])), uintptr(len(hs)), unix.MSG_DONTWAIT, 0, 0)
+	return int(n), e
 }
 
 // Close closes the raw socket.
