@@ -81,6 +81,14 @@
 // packets and bytes, malformed packets by reason, send errors, kernel
 // receive drops, healthy, workers.
 //
+// Measured on the 2-core dev VM: deciding on and queuing a packet takes
+// 100 to 180 ns (BenchmarkReflect, 1500-byte packets, 0 allocs); the
+// kernel's raw send over loopback about 6.4 µs per datagram
+// (reuseport's BenchmarkRawWriter, delivery to the receiving socket
+// included). The whole path costs 1.03 to 1.04 times the CPU per packet
+// returned of a C recvmmsg/raw sendmmsg reflector measured in the same run
+// (go run ./bench -short; README, "The GWLB appliance").
+//
 // The process needs CAP_NET_RAW for the raw sockets, and CAP_NET_BIND_SERVICE
 // for a health check port below 1024.
 package gwlb
