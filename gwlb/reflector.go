@@ -94,6 +94,9 @@ func New(cfg Config) (*Reflector, error) {
 	return rf, nil
 }
 
+// Workers returns the number of sockets, each with its goroutine.
+func (rf *Reflector) Workers() int { return len(rf.workers) }
+
 // LocalAddr returns the address the sockets are bound to.
 func (rf *Reflector) LocalAddr() netip.AddrPort { return rf.group.LocalAddr() }
 
@@ -220,7 +223,9 @@ func (w *worker) reflect(t *tally, p []byte, from netip.AddrPort, to netip.Addr,
 	if w.out.Add(netip.AddrPortFrom(to, from.Port()), netip.AddrPortFrom(from.Addr(), w.port), p) {
 		t.queued++
 	} else {
-		t.malformed[Oversize]++ // cannot happen: the batches have the same size
+		// Unreachable: the writer's batch is the reader's and both
+		// addresses were checked; counted rather than lost silently.
+		t.malformed[Oversize]++
 	}
 }
 

@@ -209,7 +209,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 			}
 		})
 	}
-	log.Info("dxappliance started", "listen", rf.LocalAddr().String(), "workers", o.workers,
+	log.Info("dxappliance started", "listen", rf.LocalAddr().String(), "workers", rf.Workers(),
 		"health", hs.Addr().String(), "health_protocol", o.healthProto, "metrics", o.metrics)
 	runErr := rf.Run(runCtx)
 	// Stop answering the health check first, so GWLB takes the target out.
