@@ -72,6 +72,23 @@ func TestShortSmallest(t *testing.T) {
 				t.Errorf("%s at %v counted more than was sent: %+v", r.Reader, r.TargetPPS, r.Runs[0])
 			}
 		}
+		// The appliance scenario where raw sockets are allowed (root): two
+		// rates × (dxappliance, and the blocking and tick C reflectors).
+		if len(res.Appliance) > 0 {
+			want := 2 * 3
+			if res.Machine.GCC == "" {
+				want = 2
+			}
+			if len(res.Appliance) != want {
+				t.Errorf("%d appliance results, want %d", len(res.Appliance), want)
+			}
+			for _, a := range res.Appliance {
+				r := a.Runs[0]
+				if r.Returned == 0 || r.Heard == 0 || r.Heard > r.Returned || r.Returned > r.Received || int64(r.Received) > r.Sent {
+					t.Errorf("%s at %v: sent %d, received %d, returned %d, heard %d", a.Reflector, a.TargetPPS, r.Sent, r.Received, r.Returned, r.Heard)
+				}
+			}
+		}
 		if len(res.Floods) != 2 || res.Floods[1].Flows != 20000 {
 			t.Fatalf("flood results: %+v", res.Floods)
 		}

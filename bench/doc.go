@@ -15,6 +15,11 @@
 //     packet and loss (sent − counted) per reader and rate.
 //   - Go micro-benchmarks: vxlan decode against gopacket, flow table
 //     update against a Go map at 100 k flows.
+//   - Appliance (root: raw sockets): a GWLB emulator on 127.0.0.2 sends
+//     Geneve with AWS's TLVs at fixed rates to a C recvmmsg/sendmmsg
+//     reflector (c/reflect.c) and to dxappliance's path (package gwlb), each
+//     in a child process, and counts what comes back: CPU per packet
+//     returned and loss.
 //   - Flood: a window of 1 M (short) or 10 M distinct flows plus a heavy
 //     hitter fed in process to the pipeline's worker path: totals exact,
 //     heavy hitter first, peak RSS bounded by the MaxFlows cap.

@@ -91,7 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.benchtime, "benchtime", 0, "time per micro-benchmark run (default 100ms short, 1s full)")
 	fs.IntVar(&o.floodFlows, "flood-flows", 0, "distinct flows in the flood window (default 1M short, 10M full)")
 	fs.IntVar(&o.maxFlows, "max-flows", flow.DefaultMaxFlows, "flow-table cap (probe MaxFlows) in the flood")
-	skip := fs.String("skip", "", "comma-separated parts to skip: loopback, micro, flood")
+	skip := fs.String("skip", "", "comma-separated parts to skip: loopback, micro, flood, appliance")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -137,10 +137,10 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	for _, s := range strings.Split(*skip, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "":
-		case "loopback", "micro", "flood":
+		case "loopback", "micro", "flood", "appliance":
 			o.skip[s] = true
 		default:
-			return o, fmt.Errorf("-skip %q: unknown part %q (loopback, micro, flood)", *skip, s)
+			return o, fmt.Errorf("-skip %q: unknown part %q (loopback, micro, flood, appliance)", *skip, s)
 		}
 	}
 	switch {
@@ -228,6 +228,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 					res.Notes = append(res.Notes, fmt.Sprintf("flood of %d flows: totals exact %v, heavy hitter rank %d (want true, 1)", n, fr.TotalsExact, fr.HeavyRank))
 				}
 			}
+		}
+	}
+	if !o.skip["appliance"] {
+		if !supported {
+			res.Notes = append(res.Notes, "appliance scenario skipped: Linux only (raw sockets, getrusage)")
+		} else {
+			rates := map[bool][]float64{true: {50000, 100000}, false: {50000, 100000, 200000}}[o.short]
+			fmt.Fprintf(stderr, "appliance: %d rate(s) × %d run(s) of %v\n", len(rates), o.reps, o.duration)
+			ar, notes, err := runAppliance(ctx, loopbackConfig{Rates: rates, Duration: o.duration, Reps: o.reps,
+				RecvBuffer: o.recvBuffer, Pin: o.pin, SkipC: o.noC, Log: stderr}, tmp)
+			if err != nil {
+				return fmt.Errorf("appliance: %w", err)
+			}
+			res.Appliance = ar
+			res.Notes = append(res.Notes, notes...)
 		}
 	}
 	res.Seconds = time.Since(res.Started).Seconds()

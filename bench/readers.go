@@ -59,6 +59,9 @@ type childResult struct {
 	SteadyPackets uint64 `json:"steady_packets"`
 	// Flood measurement only.
 	Flood *floodResult `json:"flood,omitempty"`
+	// Appliance scenario only: datagrams sent back, and refused.
+	Returned   uint64 `json:"returned,omitempty"`
+	SendErrors uint64 `json:"send_errors,omitempty"`
 }
 
 // childMain runs the child role; its exit status is the process's.
@@ -83,6 +86,8 @@ func childMain(role string) int {
 		res, err = pipelineReader(cfg, reuseport.WaitBlocking, os.Stdin, os.Stdout)
 	case "flood":
 		res, err = floodChild(cfg)
+	case "appliance":
+		res, err = applianceChild(cfg, os.Stdin, os.Stdout)
 	default:
 		err = fmt.Errorf("unknown role %q", role)
 	}

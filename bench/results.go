@@ -90,11 +90,12 @@ type results struct {
 	// Floods are the flood measurement at a smaller count (a tenth, at
 	// least twice MaxFlows) and at the full count: equal peak RSS shows
 	// memory bounded by MaxFlows.
-	Floods    []floodResult `json:"floods,omitempty"`
-	Notes     []string      `json:"notes,omitempty"`
-	Command   string        `json:"command"`
-	Revision  string        `json:"revision,omitempty"`
-	Generator string        `json:"generator"`
+	Floods    []floodResult     `json:"floods,omitempty"`
+	Appliance []applianceResult `json:"appliance,omitempty"`
+	Notes     []string          `json:"notes,omitempty"`
+	Command   string            `json:"command"`
+	Revision  string            `json:"revision,omitempty"`
+	Generator string            `json:"generator"`
 }
 
 // settings are the run's parameters.
@@ -217,6 +218,9 @@ func (r *results) markdown() string {
 		row("windows reported", func(f *floodResult) string { return fmt.Sprint(f.Windows) })
 		row("merge and report of the window (full table)", func(f *floodResult) string { return fmt.Sprintf("%.0f ms", f.ReportMs) })
 		b.WriteString("\n")
+	}
+	if len(r.Appliance) > 0 {
+		b.WriteString(r.applianceMarkdown())
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("## Notes\n\n")

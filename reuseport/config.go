@@ -135,6 +135,11 @@ type Config struct {
 	// receive buffer allows, WaitNetpoll otherwise). Off Linux it is
 	// ignored.
 	Wait WaitMode
+	// PacketInfo records, for every datagram, its sender's address and the
+	// local address it was sent to (IP_PKTINFO), for Batch.Addrs: what a
+	// server that answers each datagram needs on a host with several
+	// addresses. It excludes GRO. Linux only.
+	PacketInfo bool
 	// Log receives warnings such as a receive buffer smaller than asked.
 	// Nil means slog.Default().
 	Log *slog.Logger
@@ -165,6 +170,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MsgSize < 0 || c.MsgSize > GROMsgSize {
 		return c, fmt.Errorf("reuseport: message size %d: must be 1 to %d", c.MsgSize, GROMsgSize)
+	}
+	if c.GRO && c.PacketInfo {
+		return c, errors.New("reuseport: GRO and PacketInfo exclude each other: a super-packet has one sender but is many datagrams")
 	}
 	if c.GRO {
 		c.MsgSize = GROMsgSize

@@ -146,6 +146,17 @@
 // ReadFromUDPAddrPort; size workers from len(Group.Readers()). GRO and
 // KernelDrops return ErrNotSupported there, Drops and BufferGranted 0.
 //
+// # Answering
+//
+// Config.PacketInfo turns on IP_PKTINFO and records each datagram's sender:
+// Batch.Addrs returns the sender and, for IPv4, the local address the
+// datagram was sent to and whether it was unicast (not GRO). RawWriter sends
+// IPv4 UDP datagrams from any address and port through a raw socket
+// (CAP_NET_RAW), headers in its own memory and payloads from the caller's
+// buffers, one sendmmsg per batch, allocating nothing: a server answers a
+// whole Batch from the address each datagram came to, with the source port
+// its peer expects (package gwlb). Off Linux both return ErrNotSupported.
+//
 // Sender, a sendmmsg sender restricted to loopback destinations, serves
 // tests and benchmarks (only this package imports golang.org/x/sys/unix).
 package reuseport

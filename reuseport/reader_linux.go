@@ -101,6 +101,7 @@ type Reader struct {
 	rc      syscall.RawConn
 	wait    WaitMode
 	gro     bool
+	pktinfo bool // Config.PacketInfo: Batch records senders and local addresses
 	batch   int
 	msgSize int
 	granted int
@@ -138,7 +139,7 @@ func newReader(conn *net.UDPConn, cfg Config) (*Reader, error) {
 		return nil, fmt.Errorf("reuseport: raw conn: %w", err)
 	}
 	r := &Reader{conn: conn, rc: rc, local: addrPortOf(conn.LocalAddr()), wait: cfg.Wait, gro: cfg.GRO,
-		batch: cfg.BatchSize, msgSize: cfg.MsgSize, idle: TickInterval}
+		pktinfo: cfg.PacketInfo, batch: cfg.BatchSize, msgSize: cfg.MsgSize, idle: TickInterval}
 	r.pollFn = r.recvPoll
 	r.blockFn = r.recvBlock
 	r.tickFn = r.recvTick
@@ -228,6 +229,11 @@ func (r *Reader) setup(fd int, cfg Config) error {
 		// still counts drops; Drops then moves only with it.
 		cfg.Log.Warn("reuseport: SO_RXQ_OVFL not available; drop counts come from SO_MEMINFO only", "err", err)
 	}
+	if cfg.PacketInfo {
+		if err := setPacketInfo(fd); err != nil {
+			return err
+		}
+	}
 	if cfg.GRO {
 		if err := unix.SetsockoptInt(fd, unix.IPPROTO_UDP, unix.UDP_GRO, 1); err != nil {
 			return fmt.Errorf("reuseport: set UDP_GRO: %w: %w", ErrNotSupported, err)
@@ -259,7 +265,8 @@ type Batch struct {
 	buf   []byte
 	ctrl  []byte
 	views [][]byte
-	used  int // messages filled by the last Read
+	names []unix.RawSockaddrInet6 // senders, with Config.PacketInfo only
+	used  int                     // messages filled by the last Read
 }
 
 // NewBatch allocates a Batch for r.
@@ -284,6 +291,13 @@ func (r *Reader) NewBatch() *Batch {
 		h.SetIovlen(1)
 		h.Control = &b.ctrl[i*ctrlSpace]
 		h.SetControllen(ctrlSpace)
+	}
+	if r.pktinfo {
+		b.names = make([]unix.RawSockaddrInet6, r.batch)
+		for i := range b.hdrs {
+			b.hdrs[i].hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+			b.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		}
 	}
 	b.used = len(b.hdrs)
 	return b
@@ -330,6 +344,9 @@ func (r *Reader) Read(b *Batch) (int, error) {
 	for i := 0; i < b.used; i++ {
 		b.hdrs[i].hdr.SetControllen(ctrlSpace)
 		b.hdrs[i].hdr.Flags = 0
+		if b.names != nil {
+			b.hdrs[i].hdr.Namelen = unix.SizeofSockaddrInet6
+		}
 	}
 	b.used = 0
 	r.cur, r.n, r.errno, r.timedOut = b, 0, 0, false

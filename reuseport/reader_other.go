@@ -28,6 +28,9 @@ func Listen(cfg Config) (*Group, error) {
 	if cfg.GRO {
 		return nil, fmt.Errorf("reuseport: GRO: %w", ErrNotSupported)
 	}
+	if cfg.PacketInfo {
+		return nil, fmt.Errorf("reuseport: packet info: %w", ErrNotSupported)
+	}
 	pc, err := net.ListenPacket("udp", cfg.Addr)
 	if err != nil {
 		return nil, listenErr(cfg.Addr, err)

@@ -1,0 +1,225 @@
+// Command dxappliance is dxmon's Gateway Load Balancer appliance: it
+// returns every Geneve packet a GWLB sends it (UDP 6081) to that GWLB,
+// unchanged but for the outer addresses, so that traffic routed through
+// GWLB endpoints keeps flowing; it answers the target group's health check
+// (TCP or HTTP) while it does and serves Prometheus metrics. See package
+// gwlb for what AWS requires and how it is met.
+//
+// Bad configuration exits with status 2 and one line naming the flag or
+// environment variable; a failure at run time exits with status 1. It needs
+// CAP_NET_RAW (the answers leave through raw sockets) and, for a health
+// check port below 1024, CAP_NET_BIND_SERVICE.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dxmon/dxmon/gwlb"
+	"github.com/dxmon/dxmon/reuseport"
+)
+
+// options are the parsed flags.
+type options struct {
+	listen      string
+	workers     int
+	health      string
+	healthProto string
+	healthPath  string
+	metrics     string
+	recvBuffer  int
+	batch       int
+	wait        reuseport.WaitMode
+}
+
+// usageError is bad configuration: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// envs maps flags to the environment variables that give their defaults.
+var envs = []struct{ flag, env string }{
+	{"listen", "APPLIANCE_LISTEN"}, {"workers", "APPLIANCE_WORKERS"},
+	{"health", "APPLIANCE_HEALTH_ADDR"}, {"health-protocol", "APPLIANCE_HEALTH_PROTOCOL"},
+	{"health-path", "APPLIANCE_HEALTH_PATH"}, {"metrics", "APPLIANCE_METRICS"},
+	{"wait", "APPLIANCE_WAIT"},
+}
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	var wait string
+	fs := flag.NewFlagSet("dxappliance", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.listen, "listen", ":6081", "UDP address to take GWLB's Geneve on (env APPLIANCE_LISTEN)")
+	fs.IntVar(&o.workers, "workers", 0, "sockets and goroutines; 0 = one per CPU (env APPLIANCE_WORKERS)")
+	fs.StringVar(&o.health, "health", ":80", "TCP address of the target group's health check (env APPLIANCE_HEALTH_ADDR)")
+	fs.StringVar(&o.healthProto, "health-protocol", gwlb.HealthTCP, "health check protocol: tcp or http (env APPLIANCE_HEALTH_PROTOCOL)")
+	fs.StringVar(&o.healthPath, "health-path", "/", "HTTP health check path (env APPLIANCE_HEALTH_PATH)")
+	fs.StringVar(&o.metrics, "metrics", ":9102", "address of /metrics; empty: none (env APPLIANCE_METRICS)")
+	fs.IntVar(&o.recvBuffer, "recv-buffer", 32<<20, "receive buffer asked for each socket, bytes")
+	fs.IntVar(&o.batch, "batch", 64, "datagrams per recvmmsg and sendmmsg")
+	fs.StringVar(&wait, "wait", "auto", "how readers wait: tick, netpoll, blocking or auto (env APPLIANCE_WAIT)")
+	for _, e := range envs {
+		if v := getenv(e.env); v != "" {
+			if err := fs.Set(e.flag, v); err != nil {
+				return o, usageError{fmt.Sprintf("environment %s=%q: %v", e.env, v, err)}
+			}
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return o, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	var err error
+	if o.wait, err = reuseport.ParseWaitMode(wait); err != nil {
+		return o, usageError{fmt.Sprintf("-wait %q (APPLIANCE_WAIT): want auto, tick, netpoll or blocking", wait)}
+	}
+	switch {
+	case o.workers < 0 || o.workers > 1024:
+		return o, usageError{fmt.Sprintf("-workers %d (APPLIANCE_WORKERS): want 0 (one per CPU) to 1024", o.workers)}
+	case o.batch < 1 || o.batch > 1024:
+		return o, usageError{fmt.Sprintf("-batch %d: want 1 to 1024", o.batch)}
+	case o.recvBuffer < 1 || o.recvBuffer > 1<<30:
+		return o, usageError{fmt.Sprintf("-recv-buffer %d: want 1 to 2^30 bytes", o.recvBuffer)}
+	case o.healthProto != gwlb.HealthTCP && o.healthProto != gwlb.HealthHTTP:
+		return o, usageError{fmt.Sprintf("-health-protocol %q (APPLIANCE_HEALTH_PROTOCOL): want tcp or http", o.healthProto)}
+	case len(o.healthPath) == 0 || o.healthPath[0] != '/':
+		return o, usageError{fmt.Sprintf("-health-path %q (APPLIANCE_HEALTH_PATH): want a path starting with /", o.healthPath)}
+	}
+	if err := checkAddr(o.listen, true); err != nil {
+		return o, usageError{fmt.Sprintf("-listen %q (APPLIANCE_LISTEN): %v", o.listen, err)}
+	}
+	if err := checkAddr(o.health, false); err != nil {
+		return o, usageError{fmt.Sprintf("-health %q (APPLIANCE_HEALTH_ADDR): %v", o.health, err)}
+	}
+	if o.metrics != "" {
+		if err := checkAddr(o.metrics, false); err != nil {
+			return o, usageError{fmt.Sprintf("-metrics %q (APPLIANCE_METRICS): %v", o.metrics, err)}
+		}
+	}
+	return o, nil
+}
+
+// checkAddr checks "host:port" with an IP address or no host; an IPv4
+// one only when v4 (GWLB reaches its appliances over IPv4).
+func checkAddr(addr string, v4 bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	if host == "" {
+		return nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("host %q is not an IP address", host)
+	}
+	if v4 && !a.Is4() {
+		return fmt.Errorf("host %q is not an IPv4 address: GWLB sends Geneve over IPv4", host)
+	}
+	return nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr))
+}
+
+// run is main with its dependencies passed in; it returns the exit status.
+func run(args []string, getenv func(string) string, stderr io.Writer) int {
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "dxappliance:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, o, log); err != nil {
+		log.Error("dxappliance stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve opens everything, then reflects until ctx is done or a worker
+// fails; the health check stops answering as soon as the reflector stops.
+func serve(ctx context.Context, o options, log *slog.Logger) error {
+	rf, err := gwlb.New(gwlb.Config{Addr: o.listen, Workers: o.workers, Wait: o.wait,
+		RecvBuffer: o.recvBuffer, BatchSize: o.batch, Log: log})
+	if err != nil {
+		return err
+	}
+	defer rf.Close()
+	hs, err := gwlb.ListenHealth(gwlb.HealthConfig{Addr: o.health, Protocol: o.healthProto, Path: o.healthPath}, rf.Healthy)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := rf.Register(reg); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	var metricsSrv *http.Server
+	var metricsLn net.Listener
+	if o.metrics != "" {
+		if metricsLn, err = net.Listen("tcp", o.metrics); err != nil {
+			return fmt.Errorf("metrics listen tcp %s: %w", o.metrics, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	healthCtx, cancelHealth := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var healthErr, metricsErr error
+	wg.Go(func() { healthErr = hs.Serve(healthCtx) })
+	if metricsSrv != nil {
+		wg.Go(func() {
+			if err := metricsSrv.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				metricsErr = err
+				cancelRun()
+			}
+		})
+	}
+	log.Info("dxappliance started", "listen", rf.LocalAddr().String(), "workers", rf.Workers(),
+		"health", hs.Addr().String(), "health_protocol", o.healthProto, "metrics", o.metrics)
+	runErr := rf.Run(runCtx)
+	// Stop answering the health check first, so GWLB takes the target out.
+	cancelHealth()
+	if metricsSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		metricsSrv.Shutdown(sctx)
+		cancel()
+	}
+	wg.Wait()
+	log.Info("dxappliance stopped")
+	return errors.Join(runErr, healthErr, metricsErr)
+}

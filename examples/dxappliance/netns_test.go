@@ -1,0 +1,318 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dxmon/dxmon/internal/gwlbtest"
+)
+
+// A GWLB emulator in the host talks to the real dxappliance binary running
+// in a network namespace of the test's own, over a veth pair with EC2's
+// jumbo MTU (9001). Addresses (198.18.1.0/24, this test's own):
+//
+//	host: 198.18.1.1  the GWLB        (sends from an ephemeral port, hears answers on 6081)
+//	      198.18.1.3  a second GWLB   (sends to the appliance's second address)
+//	      198.18.1.4  a bystander     (never sends; must hear nothing)
+//	ns:   198.18.1.2, 198.18.1.12 the appliance
+const (
+	gwlb1     = "198.18.1.1"
+	gwlb2     = "198.18.1.3"
+	bystander = "198.18.1.4"
+	appl1     = "198.18.1.2"
+	appl2     = "198.18.1.12"
+)
+
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// buildBinary builds dxappliance into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir() + "/dxappliance"
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// netns creates a namespace joined to the host by a veth pair, with the
+// given addresses (/24) on each end, and removes both at cleanup.
+func netns(t *testing.T, hostAddrs, nsAddrs []string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces (skipped: not root)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip from iproute2 (skipped: not installed)")
+	}
+	pid := strconv.Itoa(os.Getpid())
+	ns := "dxappl-" + pid
+	hostIf, nsIf := "dxa"+strconv.Itoa(os.Getpid()%100000)+"h", "dxa"+strconv.Itoa(os.Getpid()%100000)+"n"
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create a network namespace here: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "link", "del", hostIf).Run()
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+	})
+	ip(t, "link", "add", hostIf, "mtu", "9001", "type", "veth", "peer", "name", nsIf, "mtu", "9001")
+	ip(t, "link", "set", nsIf, "netns", ns)
+	for _, a := range hostAddrs {
+		ip(t, "addr", "add", a+"/24", "dev", hostIf)
+	}
+	ip(t, "link", "set", hostIf, "up")
+	in := func(args ...string) { ip(t, append([]string{"-n", ns}, args...)...) }
+	for _, a := range nsAddrs {
+		in("addr", "add", a+"/24", "dev", nsIf)
+	}
+	in("link", "set", nsIf, "up")
+	in("link", "set", "lo", "up")
+	return ns
+}
+
+// appliance is a dxappliance process in a namespace.
+type appliance struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer // written by the log reader; read once it is done
+	exited chan struct{} // closed when the process has exited
+	logged chan struct{} // closed when its stderr is read to the end
+}
+
+// startAppliance runs the binary in ns and waits for its "started" line.
+func startAppliance(t *testing.T, bin, ns string, args ...string) *appliance {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	pr, pw := io.Pipe()
+	cmd.Stderr = pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := &appliance{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{}), logged: make(chan struct{})}
+	started := make(chan bool, 1)
+	go func() {
+		defer close(a.logged)
+		sc := bufio.NewScanner(pr)
+		said := false
+		for sc.Scan() {
+			a.stderr.WriteString(sc.Text() + "\n") // read only after the process exited
+			if !said && strings.Contains(sc.Text(), "dxappliance started") {
+				said = true
+				started <- true
+			}
+		}
+		if !said {
+			started <- false
+		}
+	}()
+	go func() { cmd.Wait(); pw.Close(); close(a.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-a.exited:
+		default:
+			cmd.Process.Kill()
+			<-a.exited
+		}
+	})
+	if !<-started {
+		<-a.logged
+		t.Fatalf("dxappliance did not start:\n%s", a.stderr)
+	}
+	return a
+}
+
+// stop sends SIGTERM and waits for the exit status.
+func (a *appliance) stop(t *testing.T) {
+	t.Helper()
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	<-a.exited
+	<-a.logged
+	if !a.cmd.ProcessState.Success() {
+		t.Errorf("dxappliance exited with %v:\n%s", a.cmd.ProcessState, a.stderr)
+	}
+}
+
+func listenUDP(t *testing.T, addr string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func dialUDP(t *testing.T, from, to string) *net.UDPConn {
+	t.Helper()
+	c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort(from)), net.UDPAddrFromAddrPort(netip.MustParseAddrPort(to)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// receive reads n datagrams, each of which must come from want.
+func receive(t *testing.T, c *net.UDPConn, n int, want netip.AddrPort) [][]byte {
+	t.Helper()
+	var got [][]byte
+	buf := make([]byte, 65536)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(got) < n {
+		m, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("%v: after %d of %d answers: %v", c.LocalAddr(), len(got), n, err)
+		}
+		if from != want {
+			t.Errorf("%v: answer from %v, want %v", c.LocalAddr(), from, want)
+		}
+		got = append(got, append([]byte(nil), buf[:m]...))
+	}
+	return got
+}
+
+// queued reports whether a datagram is waiting on c, without waiting.
+func queued(c *net.UDPConn) bool {
+	c.SetReadDeadline(time.Now())
+	_, _, err := c.ReadFromUDPAddrPort(make([]byte, 65536))
+	return err == nil
+}
+
+func TestApplianceNetns(t *testing.T) {
+	ns := netns(t, []string{gwlb1, gwlb2, bystander}, []string{appl1, appl2})
+	bin := buildBinary(t)
+	a := startAppliance(t, bin, ns, "-workers", "2", "-health", ":80", "-health-protocol", "http",
+		"-health-path", "/healthz", "-metrics", ":9102", "-recv-buffer", "4194304")
+
+	// Each GWLB hears answers on the Geneve port of its own address.
+	back1 := listenUDP(t, gwlb1+":6081")
+	back2 := listenUDP(t, gwlb2+":6081")
+	silent := listenUDP(t, bystander+":6081")
+	out1 := dialUDP(t, gwlb1+":0", appl1+":6081")
+	out2 := dialUDP(t, gwlb2+":0", appl2+":6081")
+
+	var sent1, sent2 [][]byte
+	for i, size := range []int{20, 64, 576, 1500, 4000, 8000, 8500} {
+		for _, v6 := range []bool{false, true} {
+			sent1 = append(sent1, gwlbtest.Packet(v6, size, byte(2*i)))
+			sent2 = append(sent2, gwlbtest.Packet(v6, size, byte(100+2*i)))
+		}
+	}
+	malformed := gwlbtest.Malformed()
+	for _, p := range malformed {
+		if _, err := out1.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range sent1 {
+		if _, err := out1.Write(sent1[i]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := out2.Write(sent2[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Answers: outer addresses swapped, GWLB's source port kept, to the
+	// Geneve port; the payload byte for byte.
+	port1 := netip.MustParseAddrPort(out1.LocalAddr().String()).Port()
+	port2 := netip.MustParseAddrPort(out2.LocalAddr().String()).Port()
+	got1 := receive(t, back1, len(sent1), netip.AddrPortFrom(netip.MustParseAddr(appl1), port1))
+	got2 := receive(t, back2, len(sent2), netip.AddrPortFrom(netip.MustParseAddr(appl2), port2))
+	if diff := cmp.Diff(sent1, got1); diff != "" {
+		t.Errorf("GWLB 1 answers (-sent +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(sent2, got2); diff != "" {
+		t.Errorf("GWLB 2 answers (-sent +got):\n%s", diff)
+	}
+	// A sentinel sent last on each flow is the next answer: no malformed
+	// packet came back, and no GWLB got the other's.
+	sentinel := gwlbtest.Packet(false, 64, 250)
+	out1.Write(sentinel)
+	out2.Write(sentinel)
+	if got := receive(t, back1, 1, netip.AddrPortFrom(netip.MustParseAddr(appl1), port1)); !bytes.Equal(got[0], sentinel) {
+		t.Error("GWLB 1: something came back before the sentinel")
+	}
+	if got := receive(t, back2, 1, netip.AddrPortFrom(netip.MustParseAddr(appl2), port2)); !bytes.Equal(got[0], sentinel) {
+		t.Error("GWLB 2: something came back before the sentinel")
+	}
+	if queued(silent) {
+		t.Error("the bystander, which never sent, received a datagram")
+	}
+
+	// Metrics: every malformed packet counted under its reason.
+	metrics := get(t, "http://"+appl1+":9102/metrics")
+	for reason := range malformed {
+		line := fmt.Sprintf("dxmon_appliance_malformed_packets_total{reason=%q} 1\n", reason)
+		if !strings.Contains(metrics, line) {
+			t.Errorf("metrics lack %q", strings.TrimSpace(line))
+		}
+	}
+	returned := fmt.Sprintf("dxmon_appliance_returned_packets_total %d\n", len(sent1)+len(sent2)+2)
+	if !strings.Contains(metrics, returned) {
+		t.Errorf("metrics lack %q", strings.TrimSpace(returned))
+	}
+
+	// Health: 200 while running; refused once stopped.
+	if code := status(t, "http://"+appl1+"/healthz"); code != 200 {
+		t.Errorf("health check: %d, want 200", code)
+	}
+	a.stop(t)
+	if c, err := net.DialTimeout("tcp", appl1+":80", 5*time.Second); err == nil {
+		c.Close()
+		t.Error("health check port still accepts after the appliance stopped")
+	}
+
+	// The default health check, as dxdeploy's target group does it: TCP 80.
+	a = startAppliance(t, bin, ns, "-workers", "1", "-metrics", "")
+	out1.Write(sentinel) // once answered, the worker runs: healthy
+	receive(t, back1, 1, netip.AddrPortFrom(netip.MustParseAddr(appl1), port1))
+	c, err := net.DialTimeout("tcp", appl1+":80", 5*time.Second)
+	if err != nil {
+		t.Fatalf("TCP health check: %v", err)
+	}
+	c.Close()
+	a.stop(t)
+	if c, err := net.DialTimeout("tcp", appl1+":80", 5*time.Second); err == nil {
+		c.Close()
+		t.Error("TCP health check port still accepts after the appliance stopped")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func status(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
