@@ -93,9 +93,9 @@ func (d *Deployer) applianceComponent() component {
 	// ApplianceHealthPort, see stage 02) and reflects Geneve on GenevePort.
 	env := []envVar{
 		{key: "AWS_REGION", value: c.Region},
-		{key: "APPLIANCE_HEALTH_PORT", value: fmt.Sprint(ApplianceHealthPort)},
+		{key: "APPLIANCE_HEALTH_ADDR", value: fmt.Sprintf(":%d", ApplianceHealthPort)},
 		{key: "APPLIANCE_HEALTH_PROTOCOL", value: "tcp"},
-		{key: "APPLIANCE_GENEVE_PORT", value: fmt.Sprint(GenevePort)},
+		{key: "APPLIANCE_LISTEN", value: fmt.Sprintf(":%d", GenevePort)},
 	}
 	return component{name: "dxappliance", role: "appliance", from: StageGWLB, binaryKey: "APPLIANCE_BINARY", unitKey: "APPLIANCE_UNIT",
 		binaryPath: c.ApplianceBinary, unitPath: c.ApplianceUnit, install: c.ApplianceInstallPath, envFile: c.ApplianceEnvFile, env: env,

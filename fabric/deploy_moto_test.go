@@ -120,9 +120,9 @@ VPC_ID="` + kv["VPC_ID"] + `"
 	}
 	aversion, aenv := artifact(t, cfg, "dxappliance", "dxappliance.env")
 	wantApp := `# written by dxdeploy from dx-monitor.conf; replaced on every deployment
-APPLIANCE_GENEVE_PORT="6081"
-APPLIANCE_HEALTH_PORT="80"
+APPLIANCE_HEALTH_ADDR=":80"
 APPLIANCE_HEALTH_PROTOCOL="tcp"
+APPLIANCE_LISTEN=":6081"
 AWS_REGION="us-east-1"
 `
 	if diff := cmp.Diff(wantApp, aenv); diff != "" {
