@@ -43,6 +43,8 @@ func (p *Packet) Decode(b []byte) Reason {
 	}
 	p.Encap = EncapVXLAN
 	p.VNI = uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6])
+	p.GWLB.Has = 0
+	p.PortsCut = false
 	if b[0]&0x08 == 0 {
 		return VXLANFlags
 	}
@@ -67,10 +69,71 @@ func (p *Packet) Decode(b []byte) Reason {
 			p.HasPorts = true
 			p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
 			p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
+			if p.DstPort == PortGeneve && ip[9] == ProtoUDP && !p.NoGWLB && len(b) >= 22+20+8 {
+				if r, ok := p.decodeGWLB(b[22+20+8:]); ok {
+					return r
+				}
+			}
 			return OK
 		}
 	}
-	return p.decodeEthernet(b[8:])
+	r := p.decodeEthernet(b[8:])
+	if r == OK && p.DstPort == PortGeneve && p.Proto == ProtoUDP && p.Version == 4 && p.Fragment == NotFragment && !p.NoGWLB {
+		// The UDP header is 8 bytes past the IPv4 header, itself past the
+		// Ethernet header and tags that decodeEthernet walked.
+		ip := b[8+14+4*int(p.NumVLANs):]
+		if l4 := int(ip[0]&0x0f) << 2; len(ip) >= l4+8 {
+			if r, ok := p.decodeGWLB(ip[l4+8:]); ok {
+				return r
+			}
+		}
+	}
+	return r
+}
+
+// decodeGWLB decodes g, the payload of a mirrored packet's UDP datagram to
+// port 6081, as a Gateway Load Balancer's Geneve: header, options, then the
+// client's IP packet without Ethernet. It reports false, changing nothing
+// but p.GWLB, when g is not that: a Geneve header without AWS's endpoint-ID
+// option, a Protocol Type other than IPv4 or IPv6, or no Geneve header at
+// all; the caller then keeps the outer packet as decoded. Otherwise the
+// inner packet replaces the outer one in p, and the inner reason is
+// returned; when the capture cut the inner packet before its ports (long
+// options, IPv4 options, IPv6 extension headers), the packet is still
+// decoded, with ports 0 and PortsCut set.
+func (p *Packet) decodeGWLB(g []byte) (Reason, bool) {
+	n, proto, r := ParseGeneve(g, &p.GWLB)
+	if r != OK {
+		p.GWLB.Has = 0
+		// Options cut by the capture, AWS's first: GWLB's, but the
+		// client's packet is out of reach.
+		if r == GeneveTruncated && len(g) >= 12 && g[0]>>6 == 0 && be16(g[8:]) == GWLBOptionClass {
+			return GeneveTruncated, true
+		}
+		return OK, false
+	}
+	if p.GWLB.Has&HasEndpointID == 0 || (proto != etherTypeIPv4 && proto != etherTypeIPv6) {
+		p.GWLB.Has = 0
+		return OK, false
+	}
+	inner := g[n:]
+	if proto == etherTypeIPv4 {
+		r = p.decodeIPv4(inner)
+		if r == IPv4Truncated && len(inner) >= 20 && inner[0]>>4 == 4 && inner[0]&0x0f >= 5 {
+			r = L4Truncated // the header's first 20 bytes were read; its options are cut
+		}
+	} else {
+		r = p.decodeIPv6(inner)
+		if r == IPv6ExtTruncated {
+			r = L4Truncated
+		}
+	}
+	if r == L4Truncated {
+		p.noPorts()
+		p.PortsCut = true
+		return OK, true
+	}
+	return r, true
 }
 
 // DecodeGeneve decodes the UDP payload of a Geneve packet (RFC 8926), as a
@@ -86,6 +149,8 @@ func (p *Packet) Decode(b []byte) Reason {
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //	|                    Variable-Length Options                    |
 func (p *Packet) DecodeGeneve(b []byte) Reason {
+	p.GWLB.Has = 0
+	p.PortsCut = false
 	if len(b) < 8 {
 		return GeneveTruncated
 	}
@@ -113,7 +178,11 @@ func (p *Packet) DecodeGeneve(b []byte) Reason {
 
 // DecodeEthernet decodes a mirrored Ethernet frame (the payload of the
 // tunnel), leaving Encap and VNI as they are.
-func (p *Packet) DecodeEthernet(b []byte) Reason { return p.decodeEthernet(b) }
+func (p *Packet) DecodeEthernet(b []byte) Reason {
+	p.GWLB.Has = 0
+	p.PortsCut = false
+	return p.decodeEthernet(b)
+}
 
 func (p *Packet) decodeEthernet(b []byte) Reason {
 	if len(b) < 14 {
@@ -157,15 +226,15 @@ func (p *Packet) decodeIPv4(b []byte) Reason {
 	if ihl < 20 {
 		return IPv4BadHeader
 	}
-	if len(b) < ihl {
-		return IPv4Truncated
-	}
 	total := uint32(be16(b[2:]))
 	p.LengthCaptured = false
 	if total == 0 { // TSO/GSO capture: the header does not know the length
 		total = uint32(len(b))
 		p.LengthCaptured = true
 	} else if total < uint32(ihl) {
+		if len(b) < ihl {
+			return IPv4Truncated
+		}
 		return IPv4BadHeader
 	}
 	p.Length = total
@@ -180,11 +249,18 @@ func (p *Packet) decodeIPv4(b []byte) Reason {
 	switch {
 	case frag&0x1fff != 0:
 		p.Fragment = LaterFragment
-		return p.noPorts()
 	case frag&0x2000 != 0:
 		p.Fragment = FirstFragment
 	default:
 		p.Fragment = NotFragment
+	}
+	// Checked after the fixed header is read, so that a GWLB packet whose
+	// options the capture cut is still counted (decodeGWLB).
+	if len(b) < ihl {
+		return IPv4Truncated
+	}
+	if p.Fragment == LaterFragment {
+		return p.noPorts()
 	}
 	return p.decodePorts(b[ihl:])
 }
@@ -216,11 +292,11 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 		switch next {
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(rest) < 8 {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			n := (int(rest[1]) + 1) << 3
 			if len(rest) < n {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			if next == 0 {
 				if i != 0 {
@@ -237,17 +313,17 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			rest = rest[n:]
 		case 51: // authentication header: length in 4-octet units, minus 2
 			if len(rest) < 8 {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			n := (int(rest[1]) + 2) << 2
 			if len(rest) < n {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			next = rest[0]
 			rest = rest[n:]
 		case 44: // fragment
 			if len(rest) < 8 {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			off := be16(rest[2:]) >> 3
 			more := rest[3]&1 != 0
@@ -266,6 +342,13 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			return p.decodePorts(rest)
 		}
 	}
+}
+
+// extCut reports an extension header (next) cut by the capture, leaving
+// its type in Proto for decodeGWLB, which counts such a packet without ports.
+func (p *Packet) extCut(next uint8) Reason {
+	p.Proto = next
+	return IPv6ExtTruncated
 }
 
 // jumboLength finds the Jumbo Payload option (RFC 2675) among hop-by-hop
