@@ -106,7 +106,7 @@ func TestDecodeGWLB(t *testing.T) {
 	v6 := vxlan.Spec{Src: c4("2001:db8:2::1"), Dst: c4("2001:db8:2::2"), Proto: vxlan.ProtoUDP, SrcPort: 53, DstPort: 40000, Length: 1280}
 	withVLAN, v4opts, v4optsCut, v6ext, longOpts := gwlb(v4), gwlb(v4), gwlb(v4), gwlb(v6), gwlb(v6)
 	withVLAN.VLANs = []uint16{100}
-	v4opts.IPv4Options = 20   // 14+20+8+40 + 40 + 4 = 126: the ports fit
+	v4opts.IPv4Options = 20    // 14+20+8+40 + 40 + 4 = 126: the ports fit
 	v4optsCut.IPv4Options = 24 // 130: cut
 	v6ext.IPv6Ext = []vxlan.ExtHeader{{Type: 60, Len: 8}}
 	longOpts.GWLBExtraOptions = 8 // 14+20+8+48 + 40 > 128: the IPv6 header is cut
