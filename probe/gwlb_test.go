@@ -304,3 +304,19 @@ func BenchmarkWorkerBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkScopeKeep is the filter alone: on-prem and VPC lists of two
+// CIDRs each, an IPv4 packet from on premises to the VPC.
+func BenchmarkScopeKeep(b *testing.B) {
+	s, err := newScope(prefixes("198.18.0.0/16", "2001:db8:2::/64"), prefixes("10.0.0.0/8", "2001:db8:2:1::/64"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, dst := mapped("198.18.1.1"), mapped("10.0.1.5")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.keep(&src, &dst) {
+			b.Fatal("not kept")
+		}
+	}
+}
