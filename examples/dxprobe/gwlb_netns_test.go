@@ -94,6 +94,22 @@ func TestGWLBHelper(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tun.Close()
+	// Attaching raises the device's carrier, but the kernel starts its
+	// queue (and drops what is sent until then) only when its link watch
+	// runs, which also sets the operational state: wait for that.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		state, err := os.ReadFile("/sys/class/net/" + os.Getenv(gwTunEnv) + "/operstate")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.TrimSpace(string(state)); s == "up" || s == "unknown" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TUN device still %q 10s after attaching", strings.TrimSpace(string(state)))
+		}
+		time.Sleep(10 * time.Millisecond) // polling the kernel's state
+	}
 	out := map[bool]*net.UDPConn{} // by inner version 6: one GWLB flow per endpoint
 	for i, v6 := range []bool{false, true} {
 		c, err := net.DialUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(gwLBAddr), uint16(50000+i))),
@@ -109,8 +125,12 @@ func TestGWLBHelper(t *testing.T) {
 		total += f.n
 	}
 	// The GWLB: every IP packet the kernel routed into the TUN device goes
-	// to the appliance in Geneve with AWS's options.
-	forwarded := make(chan error, 1)
+	// to the appliance in Geneve with AWS's options. The sender waits for
+	// each packet to be forwarded before it sends the next, so that no
+	// queue on the way (the TUN device's, the veth's) overflows on a busy
+	// machine.
+	forwarded := make(chan error, 1) // the forwarder's error, if it stops early
+	each := make(chan struct{}, total)
 	go func() {
 		buf := make([]byte, 65536)
 		pkt := make([]byte, 0, 65536)
@@ -137,28 +157,32 @@ func TestGWLBHelper(t *testing.T) {
 				return
 			}
 			n++
+			each <- struct{}{}
 		}
-		forwarded <- nil
 	}()
-	for _, f := range gwFlows {
-		if err := sendGWFlow(f); err != nil {
-			t.Fatal(err)
+	sent := 0
+	wait := func() error {
+		sent++
+		select {
+		case <-each:
+			return nil
+		case err := <-forwarded:
+			return fmt.Errorf("forwarder stopped: %v", err)
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("packet %d sent did not come out of the TUN device within 10s", sent)
 		}
 	}
-	select {
-	case err := <-forwarded:
-		if err != nil {
-			t.Fatal(err)
+	for _, f := range gwFlows {
+		if err := sendGWFlow(f, wait); err != nil {
+			t.Fatalf("flow %+v: %v", f, err)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the kernel did not route every packet into the TUN device within 20s")
 	}
 }
 
 // sendGWFlow sends f's packets through the kernel: UDP from a socket, TCP
 // segments from a raw socket (no peer answers, so no handshake; the kernel
-// still builds the IP header).
-func sendGWFlow(f gwFlow) error {
+// still builds the IP header). After each packet it calls wait.
+func sendGWFlow(f gwFlow, wait func() error) error {
 	src, dst := netip.MustParseAddr(f.src), netip.MustParseAddr(f.dst)
 	if !f.tcp {
 		c, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(src, f.sport)), net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, f.dport)))
@@ -169,6 +193,9 @@ func sendGWFlow(f gwFlow) error {
 		buf := make([]byte, gwPayload)
 		for range f.n {
 			if _, err := c.Write(buf); err != nil {
+				return err
+			}
+			if err := wait(); err != nil {
 				return err
 			}
 		}
@@ -190,6 +217,9 @@ func sendGWFlow(f gwFlow) error {
 	for i := range f.n {
 		binary.BigEndian.PutUint32(seg[4:], uint32(1+i*gwTCPPayload)) // sequence number
 		if _, err := c.WriteTo(seg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+			return err
+		}
+		if err := wait(); err != nil {
 			return err
 		}
 	}
@@ -274,7 +304,8 @@ func TestKernelGWLB(t *testing.T) {
 	cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^TestGWLBHelper$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), gwHelperEnv+"=1", gwTunEnv+"="+tunIf)
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestGWLBHelper") {
-		t.Fatalf("helper in namespace: %v\n%s", err, out)
+		stats, _ := exec.Command("ip", "-n", ns, "-s", "link", "show", tunIf).CombinedOutput()
+		t.Fatalf("helper in namespace: %v\n%s\n%s", err, out, stats)
 	}
 
 	type got struct {
