@@ -53,12 +53,23 @@ func (p *Packet) Decode(b []byte) Reason {
 	// gives what decodeEthernet gives (the property tests check both).
 	if len(b) >= 8+14+20+4 && b[20] == 0x08 && b[21] == 0x00 && b[22] == 0x45 &&
 		(b[31] == ProtoTCP || b[31] == ProtoUDP) && b[28]&0x3f == 0 && b[29] == 0 {
-		ip := b[22 : 22+24]
-		// GWLB's Geneve to an appliance in AWS's usual layout: its own
-		// fast path, before this packet's fields are filled in vain.
-		if ip[23] == PortGeneve&0xff && ip[22] == PortGeneve>>8 && ip[9] == ProtoUDP && !p.NoGWLB &&
-			len(b) >= 22+20+8 && p.decodeGWLBFast(b[22+20+8:]) {
-			return OK
+		ip := (*[24]byte)(b[22 : 22+24])
+		var gwlb *[40]byte // GWLB's Geneve header when ip is its client's
+		if ip[23] == PortGeneve&0xff && ip[22] == PortGeneve>>8 && ip[9] == ProtoUDP && !p.NoGWLB && len(b) >= 22+20+8 {
+			// GWLB's usual IPv4 packet takes this path on its client's
+			// header; decodeVXLANToGeneve takes every other.
+			const geneve = 22 + 20 + 8
+			if len(b) < geneve+40+24 {
+				return p.decodeVXLANToGeneve(b)
+			}
+			g := b[geneve : geneve+40+24]
+			if !awsGeneveIPv4(g[:40]) || !fastIPv4(g[40:64]) {
+				if p.decodeGWLBFast(b[geneve:]) {
+					return OK
+				}
+				return p.decodeVXLANToGeneve(b)
+			}
+			gwlb, ip = (*[40]byte)(g[:40]), (*[24]byte)(g[40:64])
 		}
 		total := uint32(ip[2])<<8 | uint32(ip[3])
 		if total >= 20 {
@@ -75,12 +86,16 @@ func (p *Packet) Decode(b []byte) Reason {
 			p.HasPorts = true
 			p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
 			p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
-			if p.DstPort == PortGeneve && ip[9] == ProtoUDP && !p.NoGWLB && len(b) >= 22+20+8 {
-				if r, ok := p.decodeGWLB(b[22+20+8:]); ok {
-					return r
-				}
+			if gwlb != nil {
+				p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
+				p.GWLB.EndpointID = binary.BigEndian.Uint64(gwlb[12:20])
+				p.GWLB.AttachmentID = binary.BigEndian.Uint64(gwlb[24:32])
+				p.GWLB.FlowCookie = binary.BigEndian.Uint32(gwlb[36:40])
 			}
 			return OK
+		}
+		if gwlb != nil {
+			return p.decodeVXLANToGeneve(b) // a client header the general path rejects
 		}
 	}
 	r := p.decodeEthernet(b[8:])
@@ -97,64 +112,72 @@ func (p *Packet) Decode(b []byte) Reason {
 	return r
 }
 
-// decodeGWLBFast decodes the usual GWLB packet: Geneve with exactly AWS's
-// three options in their usual order (the 40-byte header a Gateway Load
-// Balancer sends), then IPv4 with a 20-byte header, or IPv6 without
-// extension headers, not a fragment, TCP or UDP with its ports inside the
-// capture. It gives what decodeGWLB gives (the property tests check both)
-// and reports false, changing nothing, for anything else.
+// decodeVXLANToGeneve decodes what Decode's fast path leaves of an untagged
+// IPv4 UDP packet to port 6081 (b is the VXLAN payload; the fast path
+// checked the outer headers and that b holds the UDP header) when it is not
+// GWLB's usual packet: a GWLB packet in decodeGWLB; anything else is the UDP
+// packet it is.
+func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
+	const geneve = 22 + 20 + 8
+	// Not the usual GWLB packet: decode the outer packet, then look inside.
+	r := p.decodeEthernet(b[8:])
+	if r != OK {
+		return r
+	}
+	if r, ok := p.decodeGWLB(b[geneve:]); ok {
+		return r
+	}
+	return OK
+}
+
+// fastIPv4 reports whether ip (24 bytes) is what Decode's fast path reads:
+// IPv4 with a 20-byte header, not a fragment, TCP or UDP.
+func fastIPv4(ip []byte) bool {
+	return ip[0] == 0x45 && (ip[9] == ProtoTCP || ip[9] == ProtoUDP) && ip[6]&0x3f == 0 && ip[7] == 0
+}
+
+// awsGeneveIPv4 reports whether h, 40 bytes, is the Geneve header a
+// Gateway Load Balancer sends with an IPv4 client: version 0, 8 words of
+// options, Protocol Type 0x0800, and AWS's three options in their usual
+// order and sizes (endpoint ID, attachment ID, flow cookie).
+func awsGeneveIPv4(h []byte) bool {
+	le := binary.LittleEndian // constants byte-swapped: no swap per load
+	return le.Uint32(h[0:4]) == 0x00080008 && le.Uint32(h[8:12]) == 0x02010801 &&
+		le.Uint32(h[20:24]) == 0x02020801 && le.Uint32(h[32:36]) == 0x01030801
+}
+
+// decodeGWLBFast decodes the usual GWLB packet with an IPv6 client: Geneve
+// with exactly AWS's three options in their usual order (the 40-byte header
+// a Gateway Load Balancer sends), then IPv6 without extension headers, TCP
+// or UDP with its ports inside the capture. It gives what decodeGWLB gives
+// (the property tests check both) and reports false, changing nothing,
+// for anything else.
 func (p *Packet) decodeGWLBFast(g []byte) bool {
-	const (
-		optEndpoint   = GWLBOptionClass<<16 | GWLBOptEndpointID<<8 | 2
-		optAttachment = GWLBOptionClass<<16 | GWLBOptAttachmentID<<8 | 2
-		optCookie     = GWLBOptionClass<<16 | GWLBOptFlowCookie<<8 | 1
-	)
-	if len(g) < 40+20+4 {
+	if len(g) < 40+40+4 {
 		return false
 	}
-	be := binary.BigEndian
-	h := g[:40]
-	if h[0] != 8 || be.Uint32(h[8:12]) != optEndpoint || be.Uint32(h[20:24]) != optAttachment || be.Uint32(h[32:36]) != optCookie {
+	h, in := g[:40], g[40:84]
+	le := binary.LittleEndian // constants byte-swapped, as in awsGeneveIPv4
+	if le.Uint32(h[0:4]) != 0xdd860008 || le.Uint32(h[8:12]) != 0x02010801 ||
+		le.Uint32(h[20:24]) != 0x02020801 || le.Uint32(h[32:36]) != 0x01030801 {
 		return false
 	}
-	if h[2] == 0x08 && h[3] == 0x00 {
-		in := g[40:64]
-		if in[0] != 0x45 || (in[9] != ProtoTCP && in[9] != ProtoUDP) || in[6]&0x3f != 0 || in[7] != 0 {
-			return false
-		}
-		total := uint32(in[2])<<8 | uint32(in[3])
-		if total < 20 {
-			return false
-		}
-		p.Version = 4
-		p.Proto = in[9]
-		p.Length = total
-		binary.LittleEndian.PutUint64(p.Src[:8], 0)
-		binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(in[12:16]))<<32|0xffff0000)
-		binary.LittleEndian.PutUint64(p.Dst[:8], 0)
-		binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(in[16:20]))<<32|0xffff0000)
-		p.SrcPort = uint16(in[20])<<8 | uint16(in[21])
-		p.DstPort = uint16(in[22])<<8 | uint16(in[23])
-	} else if h[2] == 0x86 && h[3] == 0xdd && len(g) >= 40+40+4 {
-		in := g[40:84]
-		plen := uint32(in[4])<<8 | uint32(in[5])
-		if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen == 0 { // plen 0: decodeGWLB tells the length
-			return false
-		}
-		p.Version = 6
-		p.Proto = in[6]
-		p.Length = 40 + plen
-		p.Src = [16]byte(in[8:24])
-		p.Dst = [16]byte(in[24:40])
-		p.SrcPort = uint16(in[40])<<8 | uint16(in[41])
-		p.DstPort = uint16(in[42])<<8 | uint16(in[43])
-	} else {
+	plen := uint32(in[4])<<8 | uint32(in[5])
+	if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen == 0 { // plen 0: decodeGWLB tells the length
 		return false
 	}
 	p.NumVLANs = 0
+	p.Version = 6
+	p.Proto = in[6]
 	p.Fragment = NotFragment
+	p.Length = 40 + plen
 	p.LengthCaptured = false
+	p.Src = [16]byte(in[8:24])
+	p.Dst = [16]byte(in[24:40])
 	p.HasPorts = true
+	p.SrcPort = uint16(in[40])<<8 | uint16(in[41])
+	p.DstPort = uint16(in[42])<<8 | uint16(in[43])
+	be := binary.BigEndian
 	p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
 	p.GWLB.EndpointID = be.Uint64(h[12:20])
 	p.GWLB.AttachmentID = be.Uint64(h[24:32])
