@@ -356,6 +356,9 @@ func FuzzDecodeFrame(f *testing.F) {
 	inner, _ := vxlan.Append(nil, &vxlan.Spec{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: 6, Snap: 128})
 	f.Add(vxlan.Frame(nil, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), 1, 4789, inner))
 	f.Add(vxlan.Frame(nil, netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 1, 6081, inner))
+	gwlb, _ := vxlan.Append(nil, &vxlan.Spec{GWLB: true, GWLBEndpointID: 1, Src: netip.MustParseAddr("2001:db8:2::1"),
+		Dst: netip.MustParseAddr("2001:db8:2::2"), Proto: 6, Snap: 128})
+	f.Add(vxlan.Frame(nil, netip.MustParseAddr("198.18.2.2"), netip.MustParseAddr("198.18.2.1"), 1, 4789, gwlb))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := append([]byte(nil), b...)[:len(b):len(b)]
 		var p, q vxlan.Packet

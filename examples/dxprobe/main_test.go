@@ -396,6 +396,9 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-r", "/nonexistent.pcap"}, want: "-r"},
 		{args: []string{"-wait", "spin"}, want: "-wait"},
 		{args: []string{"-batch", "0"}, want: "-batch"},
+		{args: []string{"-onprem-cidrs", "10.0.0.0/33"}, want: "-onprem-cidrs"},
+		{env: []string{"VPC_CIDRS=10.1.0.0/16"}, want: "VPC_CIDRS"}, // a VPC without on-premises CIDRs
+		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: "-vpc-cidrs"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
