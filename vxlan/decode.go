@@ -112,14 +112,13 @@ func (p *Packet) Decode(b []byte) Reason {
 	return r
 }
 
-// decodeVXLANToGeneve decodes what Decode's fast path leaves of an untagged
-// IPv4 UDP packet to port 6081 (b is the VXLAN payload; the fast path
-// checked the outer headers and that b holds the UDP header) when it is not
-// GWLB's usual packet: a GWLB packet in decodeGWLB; anything else is the UDP
-// packet it is.
+// decodeVXLANToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
+// Decode's fast path met but that is not GWLB's usual packet (b is the
+// VXLAN payload, long enough for the UDP header): the outer packet first,
+// then, if it is GWLB's, the client's packet inside (decodeGWLB); anything
+// else is the UDP packet it is.
 func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
 	const geneve = 22 + 20 + 8
-	// Not the usual GWLB packet: decode the outer packet, then look inside.
 	r := p.decodeEthernet(b[8:])
 	if r != OK {
 		return r

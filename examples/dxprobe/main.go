@@ -95,7 +95,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.enrichVPC, "enrich-vpc", "", "VPC whose instances and interfaces name addresses; empty = no enrichment")
 	fs.DurationVar(&o.enrichInterval, "enrich-interval", 60*time.Second, "enrichment refresh interval")
 	fs.StringVar(&o.onPrem, "onprem-cidrs", "", "on-premises CIDRs, comma-separated: label addresses, and count only traffic with an end in them (skipped as not_onprem otherwise); empty = count everything (env ONPREM_CIDRS)")
-	fs.StringVar(&o.vpcCIDRs, "vpc-cidrs", "", "VPC CIDRs, comma-separated: with -onprem-cidrs, count only on-premises <-> VPC traffic; empty = any other end (env VPC_CIDRS)")
+	fs.StringVar(&o.vpcCIDRs, "vpc-cidrs", "", "VPC CIDRs, comma-separated: with -onprem-cidrs, count only on-premises <-> VPC traffic; empty, or without -onprem-cidrs, = no such restriction (env VPC_CIDR, the deployment config's key)")
 	fs.IntVar(&o.maxFlows, "max-flows", 0, "flows each worker tracks exactly per window; 0 = 262144")
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 128<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "packets per recvmmsg")
@@ -105,7 +105,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
 		{"alert-bps", "ALERT_THRESHOLD_BPS"}, {"alert-pps", "ALERT_THRESHOLD_PPS"},
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
-		{"vpc-cidrs", "VPC_CIDRS"},
+		{"vpc-cidrs", "VPC_CIDR"},
 	}
 	for _, e := range envs {
 		if v := getenv(e.env); v != "" {
@@ -165,10 +165,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	vpc, err := parseCIDRs(o.vpcCIDRs)
 	if err != nil {
-		return o, usageError{fmt.Sprintf("-vpc-cidrs (VPC_CIDRS): %v", err)}
-	}
-	if len(vpc) > 0 && len(onPrem) == 0 {
-		return o, usageError{fmt.Sprintf("-vpc-cidrs %q (VPC_CIDRS): needs -onprem-cidrs (ONPREM_CIDRS)", o.vpcCIDRs)}
+		return o, usageError{fmt.Sprintf("-vpc-cidrs (VPC_CIDR): %v", err)}
 	}
 	if len(onPrem) > 64 || len(vpc) > 64 {
 		return o, usageError{fmt.Sprintf("-onprem-cidrs/-vpc-cidrs: %d and %d CIDRs, at most 64 each", len(onPrem), len(vpc))}
@@ -239,6 +236,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) error {
 	onPrem, _ := parseCIDRs(o.onPrem)
 	vpc, _ := parseCIDRs(o.vpcCIDRs)
+	if len(vpc) > 0 && len(onPrem) == 0 {
+		// VPC_CIDR is also a deployment config key: alone, it filters nothing.
+		log.Warn("-vpc-cidrs (VPC_CIDR) without -onprem-cidrs (ONPREM_CIDRS) filters nothing; counting all traffic", "vpc_cidrs", o.vpcCIDRs)
+		vpc = nil
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 

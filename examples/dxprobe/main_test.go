@@ -397,7 +397,7 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-wait", "spin"}, want: "-wait"},
 		{args: []string{"-batch", "0"}, want: "-batch"},
 		{args: []string{"-onprem-cidrs", "10.0.0.0/33"}, want: "-onprem-cidrs"},
-		{env: []string{"VPC_CIDRS=10.1.0.0/16"}, want: "VPC_CIDRS"}, // a VPC without on-premises CIDRs
+		{env: []string{"VPC_CIDR=10.1.0.0/16/8"}, want: "VPC_CIDR"},
 		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: "-vpc-cidrs"},
 	}
 	for _, c := range cases {
