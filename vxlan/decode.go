@@ -53,23 +53,9 @@ func (p *Packet) Decode(b []byte) Reason {
 	// gives what decodeEthernet gives (the property tests check both).
 	if len(b) >= 8+14+20+4 && b[20] == 0x08 && b[21] == 0x00 && b[22] == 0x45 &&
 		(b[31] == ProtoTCP || b[31] == ProtoUDP) && b[28]&0x3f == 0 && b[29] == 0 {
-		ip := (*[24]byte)(b[22 : 22+24])
-		var gwlb *[40]byte // GWLB's Geneve header when ip is its client's
-		if ip[23] == PortGeneve&0xff && ip[22] == PortGeneve>>8 && ip[9] == ProtoUDP && !p.NoGWLB && len(b) >= 22+20+8 {
-			// GWLB's usual IPv4 packet takes this path on its client's
-			// header; decodeVXLANToGeneve takes every other.
-			const geneve = 22 + 20 + 8
-			if len(b) < geneve+40+24 {
-				return p.decodeVXLANToGeneve(b)
-			}
-			g := b[geneve : geneve+40+24]
-			if !awsGeneveIPv4(g[:40]) || !fastIPv4(g[40:64]) {
-				if p.decodeGWLBFast(b[geneve:]) {
-					return OK
-				}
-				return p.decodeVXLANToGeneve(b)
-			}
-			gwlb, ip = (*[40]byte)(g[:40]), (*[24]byte)(g[40:64])
+		ip := b[22 : 22+24]
+		if ip[23] == PortGeneve&0xff && ip[22] == PortGeneve>>8 && ip[9] == ProtoUDP && !p.NoGWLB {
+			return p.decodeToGeneve(b)
 		}
 		total := uint32(ip[2])<<8 | uint32(ip[3])
 		if total >= 20 {
@@ -86,16 +72,7 @@ func (p *Packet) Decode(b []byte) Reason {
 			p.HasPorts = true
 			p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
 			p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
-			if gwlb != nil {
-				p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
-				p.GWLB.EndpointID = binary.BigEndian.Uint64(gwlb[12:20])
-				p.GWLB.AttachmentID = binary.BigEndian.Uint64(gwlb[24:32])
-				p.GWLB.FlowCookie = binary.BigEndian.Uint32(gwlb[36:40])
-			}
 			return OK
-		}
-		if gwlb != nil {
-			return p.decodeVXLANToGeneve(b) // a client header the general path rejects
 		}
 	}
 	r := p.decodeEthernet(b[8:])
@@ -110,6 +87,54 @@ func (p *Packet) Decode(b []byte) Reason {
 		}
 	}
 	return r
+}
+
+// decodeToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
+// Decode's fast path met (b is the VXLAN payload). GWLB's usual packet with
+// an IPv4 client — Geneve with exactly AWS's three options in their usual
+// order, then IPv4 with a 20-byte header, not a fragment, TCP or UDP — is
+// decoded here like the plain fast path, on the client's header; with an
+// IPv6 client, in decodeGWLBFast; anything else in decodeVXLANToGeneve.
+// The byte-swapped constants are the header's first word (version 0, 8
+// words of options, flags 0, Protocol Type 0x0800) and AWS's three option
+// headers (class 0x0108, types 1, 2, 3, lengths 2, 2, 1 words).
+func (p *Packet) decodeToGeneve(b []byte) Reason {
+	const geneve = 22 + 20 + 8
+	if len(b) >= geneve+40+24 {
+		g := (*[64]byte)(b[geneve : geneve+64])
+		le := binary.LittleEndian
+		if le.Uint32(g[0:4]) == 0x00080008 && le.Uint32(g[8:12]) == 0x02010801 && le.Uint32(g[20:24]) == 0x02020801 &&
+			le.Uint32(g[32:36]) == 0x01030801 && g[40] == 0x45 && (g[49] == ProtoTCP || g[49] == ProtoUDP) && le.Uint16(g[46:48])&0xff3f == 0 {
+			ip := (*[24]byte)(g[40:64])
+			if total := uint32(ip[2])<<8 | uint32(ip[3]); total >= 20 {
+				p.NumVLANs = 0
+				p.Version = 4
+				p.Proto = ip[9]
+				p.Fragment = NotFragment
+				p.Length = total
+				p.LengthCaptured = false
+				binary.LittleEndian.PutUint64(p.Src[:8], 0)
+				binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(ip[12:16]))<<32|0xffff0000)
+				binary.LittleEndian.PutUint64(p.Dst[:8], 0)
+				binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(ip[16:20]))<<32|0xffff0000)
+				p.HasPorts = true
+				p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
+				p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
+				p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
+				p.GWLB.EndpointID = binary.BigEndian.Uint64(g[12:20])
+				p.GWLB.AttachmentID = binary.BigEndian.Uint64(g[24:32])
+				p.GWLB.FlowCookie = binary.BigEndian.Uint32(g[36:40])
+				return OK
+			}
+		}
+	}
+	if len(b) < geneve {
+		return p.decodeEthernet(b[8:]) // no room for Geneve: the UDP packet it is
+	}
+	if p.decodeGWLBFast(b[geneve:]) {
+		return OK
+	}
+	return p.decodeVXLANToGeneve(b)
 }
 
 // decodeVXLANToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
@@ -129,22 +154,6 @@ func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
 	return OK
 }
 
-// fastIPv4 reports whether ip (24 bytes) is what Decode's fast path reads:
-// IPv4 with a 20-byte header, not a fragment, TCP or UDP.
-func fastIPv4(ip []byte) bool {
-	return ip[0] == 0x45 && (ip[9] == ProtoTCP || ip[9] == ProtoUDP) && ip[6]&0x3f == 0 && ip[7] == 0
-}
-
-// awsGeneveIPv4 reports whether h, 40 bytes, is the Geneve header a
-// Gateway Load Balancer sends with an IPv4 client: version 0, 8 words of
-// options, Protocol Type 0x0800, and AWS's three options in their usual
-// order and sizes (endpoint ID, attachment ID, flow cookie).
-func awsGeneveIPv4(h []byte) bool {
-	le := binary.LittleEndian // constants byte-swapped: no swap per load
-	return le.Uint32(h[0:4]) == 0x00080008 && le.Uint32(h[8:12]) == 0x02010801 &&
-		le.Uint32(h[20:24]) == 0x02020801 && le.Uint32(h[32:36]) == 0x01030801
-}
-
 // decodeGWLBFast decodes the usual GWLB packet with an IPv6 client: Geneve
 // with exactly AWS's three options in their usual order (the 40-byte header
 // a Gateway Load Balancer sends), then IPv6 without extension headers, TCP
@@ -156,7 +165,7 @@ func (p *Packet) decodeGWLBFast(g []byte) bool {
 		return false
 	}
 	h, in := g[:40], g[40:84]
-	le := binary.LittleEndian // constants byte-swapped, as in awsGeneveIPv4
+	le := binary.LittleEndian // constants byte-swapped: no swap per load
 	if le.Uint32(h[0:4]) != 0xdd860008 || le.Uint32(h[8:12]) != 0x02010801 ||
 		le.Uint32(h[20:24]) != 0x02020801 || le.Uint32(h[32:36]) != 0x01030801 {
 		return false
