@@ -193,6 +193,7 @@ func TestGenerate(t *testing.T) {
 		{"vxlan-zipf-reuseport-sender", genConfig{Flows: 100, Zipf: 1.1, IPv6: 0.3, Senders: 2, Batch: 16}, false},
 		{"geneve-flood-syscall-sender", genConfig{Flows: 1, Flood: true, Geneve: true, IPv6: 0.5, Senders: 1, Batch: 8}, true},
 		{"uniform-live-encoding", genConfig{Flows: poolMax + 1, Senders: 1, Batch: 32}, false},
+		{"gwlb-zipf", genConfig{Flows: 100, Zipf: 1.1, IPv6: 0.3, GWLB: true, Senders: 1, Batch: 16}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
@@ -208,6 +209,7 @@ func TestGenerate(t *testing.T) {
 				n, bad int
 				encap  map[vxlan.Encap]bool
 				v6     int
+				gwlb   int
 			}
 			done := make(chan got, 1)
 			go func() {
@@ -232,6 +234,9 @@ func TestGenerate(t *testing.T) {
 					g.encap[p.Encap] = true
 					if p.Version == 6 {
 						g.v6++
+					}
+					if p.GWLB.Has != 0 {
+						g.gwlb++
 					}
 				}
 			}()
@@ -261,6 +266,9 @@ func TestGenerate(t *testing.T) {
 			}
 			if diff := cmp.Diff(want, g.encap); diff != "" {
 				t.Errorf("encapsulations (-want +got):\n%s", diff)
+			}
+			if cfg.GWLB != (g.gwlb == g.n) || !cfg.GWLB && g.gwlb != 0 {
+				t.Errorf("%d of %d packets decoded from GWLB's Geneve, with -gwlb %v", g.gwlb, g.n, cfg.GWLB)
 			}
 			if cfg.IPv6 > 0 && g.v6 == 0 {
 				t.Errorf("no IPv6 packet among %d with -ipv6 %v", g.n, cfg.IPv6)

@@ -27,6 +27,7 @@ type genConfig struct {
 	Zipf     float64        // 0: flows uniform; > 1: Zipf skew with this exponent
 	IPv6     float64        // fraction of flows that are IPv6
 	Geneve   bool           // Geneve instead of VXLAN
+	GWLB     bool           // VXLAN around GWLB's Geneve around the flow (a GWLB appliance ENI's mirror)
 	Flood    bool           // a random 5-tuple per packet
 	Senders  int            // sender goroutines, one socket (source port) each
 	Batch    int            // packets per sendmmsg
@@ -118,6 +119,7 @@ func (c *genConfig) flowSpec(i uint32, s *vxlan.Spec) {
 	h := mix(uint64(i) ^ c.Seed<<32)
 	v6 := float64(h>>11)/(1<<53) < c.IPv6
 	*s = vxlan.Spec{Geneve: c.Geneve, VNI: c.VNI, Snap: c.Snap, Proto: vxlan.ProtoTCP}
+	c.gwlb(s, h)
 	if h&3 == 0 {
 		s.Proto = vxlan.ProtoUDP
 	}
@@ -134,10 +136,18 @@ func (c *genConfig) flowSpec(i uint32, s *vxlan.Spec) {
 	}
 }
 
+// gwlb makes s a GWLB packet when c.GWLB: one of four endpoints, by h.
+func (c *genConfig) gwlb(s *vxlan.Spec, h uint64) {
+	if c.GWLB {
+		s.Geneve, s.GWLB, s.GWLBEndpointID, s.GWLBFlowCookie = false, true, 0x0123456789abcde0+h%4, uint32(h>>32)
+	}
+}
+
 // floodSpec returns a packet of a random 5-tuple.
 func (c *genConfig) floodSpec(r *rand.Rand, s *vxlan.Spec) {
 	*s = vxlan.Spec{Geneve: c.Geneve, VNI: c.VNI, Snap: c.Snap, Proto: vxlan.ProtoTCP,
 		SrcPort: uint16(r.Uint32()), DstPort: uint16(r.Uint32()), Length: 64 + r.IntN(1437)}
+	c.gwlb(s, r.Uint64())
 	if r.Uint32()&1 == 0 {
 		s.Proto = vxlan.ProtoUDP
 	}
@@ -365,6 +375,7 @@ func genMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Float64Var(&cfg.Zipf, "zipf", 0, "Zipf exponent of the flows' popularity (> 1); 0 = uniform")
 	fs.Float64Var(&cfg.IPv6, "ipv6", 0, "fraction of flows that are IPv6")
 	fs.BoolVar(&cfg.Geneve, "geneve", false, "send Geneve instead of VXLAN")
+	fs.BoolVar(&cfg.GWLB, "gwlb", false, "send VXLAN around a Gateway Load Balancer's Geneve (AWS's options) around each flow, as a GWLB appliance ENI's mirror does")
 	fs.BoolVar(&cfg.Flood, "flood", false, "a random 5-tuple per packet (ignores -flows and -zipf)")
 	fs.IntVar(&cfg.Senders, "senders", 1, "sender goroutines, one socket and source port each")
 	fs.IntVar(&cfg.Batch, "batch", 64, "packets per sendmmsg")

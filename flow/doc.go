@@ -19,6 +19,15 @@
 // Top-N even if it started after the table filled; the sources of a
 // random-port flood surface in the source ranking the same way.
 //
+// # Tags
+//
+// A flow may carry a 16-bit tag that is not part of its key (AddTagged):
+// probe tags each flow with the Gateway Load Balancer endpoint its packets
+// came through. The table keeps the last non-zero tag per flow in the top
+// 16 bits of the entry's stored hash, whose low 48 bits are all it
+// compares, so entries stay 64 bytes and keys keep their meaning; merging
+// keeps the last non-zero tag, and Top reports it.
+//
 // # Windows
 //
 // Windows are aligned to multiples of their length on the wall clock

@@ -31,6 +31,8 @@ func (d Dim) String() string {
 type Entry struct {
 	Key Key
 	Counter
+	// Tag is the flow's last non-zero tag (Table.AddTagged); DimFlow only.
+	Tag uint16
 }
 
 // Merged is one window's traffic across workers: exact totals, and per
@@ -91,7 +93,7 @@ func (m *Merged) add(d Dim, k *Key, c Counter) {
 	if t := m.dims[d]; t.Len() == t.maxFlows {
 		m.reserve(d, 1) // sources, destinations and ports grow as they come
 	}
-	m.dims[d].addCounter(k, k.Hash(), c)
+	m.dims[d].addCounter(k, k.Hash()&hashBits, c)
 }
 
 // parallelMerge is the number of flows from which AddTables merges the
@@ -190,13 +192,13 @@ func (c *mergeChunker) add(m *Merged, d Dim, e *entry) {
 		c.keys[j], c.hashes[j] = e.key, e.hash
 	case DimSrc:
 		c.keys[j] = e.key.SrcOnly()
-		c.hashes[j] = c.keys[j].Hash()
+		c.hashes[j] = c.keys[j].Hash() & hashBits // untagged
 	case DimDst:
 		c.keys[j] = e.key.DstOnly()
-		c.hashes[j] = c.keys[j].Hash()
+		c.hashes[j] = c.keys[j].Hash() & hashBits
 	case DimPort:
 		c.keys[j] = e.key.PortOnly()
-		c.hashes[j] = c.keys[j].Hash()
+		c.hashes[j] = c.keys[j].Hash() & hashBits
 	}
 	if c.n++; c.n == mergeChunk {
 		c.flush(m, d)
@@ -297,7 +299,7 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 		if len(h) == n && (s.bytes < h[0].Bytes || s.bytes == h[0].Bytes && s.packets < h[0].Packets) {
 			return // worse than the worst kept: most entries stop here
 		}
-		e := Entry{s.key, Counter{s.packets, s.bytes}}
+		e := Entry{Key: s.key, Counter: Counter{s.packets, s.bytes}, Tag: s.tag()}
 		if len(h) < n {
 			heap.Push(&h, e)
 		} else if Better(&e, &h[0]) {

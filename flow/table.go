@@ -18,13 +18,24 @@ const DefaultMaxFlows = 1 << 18
 // Top-N even when it started after the table filled.
 const HeavySlots = 128
 
-// entry is one flow: a 64-byte cache line.
+// entry is one flow: a 64-byte cache line. hash holds the low 48 bits of
+// the key's hash, all the table compares, and the flow's tag in its top 16
+// (see AddTagged).
 type entry struct {
 	key     Key
 	hash    uint64
 	packets uint64
 	bytes   uint64
 }
+
+// tagShift is where an entry's tag sits in its hash field.
+const (
+	tagShift = 48
+	hashBits = 1<<tagShift - 1
+)
+
+// tag returns the entry's tag.
+func (e *entry) tag() uint16 { return uint16(e.hash >> tagShift) }
 
 // EntryBytes is the memory of one slot. A Table has 1.6 to 3.2 slots per
 // flow it can hold (load factor ≤ 0.625; 2 at the default) plus a 4-byte
@@ -73,7 +84,19 @@ func NewTable(maxFlows int) (*Table, error) {
 }
 
 // Add counts one packet of bytes bytes for key k, whose Hash is h.
-func (t *Table) Add(k *Key, h uint64, bytes uint64) {
+func (t *Table) Add(k *Key, h uint64, bytes uint64) { t.AddTagged(k, h, 0, bytes) }
+
+// AddTagged is Add for a packet that carries tag, an attribute of its flow
+// that is not part of the key, such as the Gateway Load Balancer endpoint
+// it came through (probe). The table keeps, per flow, the last non-zero
+// tag it was given, in the top 16 bits of the entry's hash, which it does
+// not compare (the low 48 bits tell flows apart well enough before their
+// keys are compared, and a home slot uses fewer): the 64-byte entry does
+// not grow, and tags change neither which packets are one flow nor where
+// a flow lives. Merging keeps the last non-zero tag of the tables merged;
+// Top reports it (Entry.Tag). Flows counted in overflow, past MaxFlows,
+// lose their tags. Tag 0 means none.
+func (t *Table) AddTagged(k *Key, h uint64, tag uint16, bytes uint64) {
 	t.total.Packets++
 	t.total.Bytes += bytes
 	i := h & t.mask
@@ -84,13 +107,16 @@ func (t *Table) Add(k *Key, h uint64, bytes uint64) {
 				t.addOverflow(k, h, bytes)
 				return
 			}
-			e.key, e.hash, e.packets, e.bytes = *k, h, 1, bytes
+			e.key, e.hash, e.packets, e.bytes = *k, h&hashBits|uint64(tag)<<tagShift, 1, bytes
 			t.used = append(t.used, uint32(i))
 			return
 		}
-		if e.hash == h && e.key.equal(k) {
+		if (e.hash^h)&hashBits == 0 && e.key.equal(k) {
 			e.packets++
 			e.bytes += bytes
+			if tag != 0 { // the last tag seen
+				e.hash = h&hashBits | uint64(tag)<<tagShift
+			}
 			return
 		}
 		i = (i + 1) & t.mask
@@ -103,6 +129,12 @@ func (t *Table) Add(k *Key, h uint64, bytes uint64) {
 // miss at a time; in a table larger than the CPU caches this is several
 // times faster than Add in a loop. The slices must have equal lengths.
 func (t *Table) AddBatch(keys []Key, hashes []uint64, bytes []uint64) {
+	t.AddBatchTagged(keys, hashes, nil, bytes)
+}
+
+// AddBatchTagged is AddBatch with each packet's tag (see AddTagged);
+// tags may be nil for none.
+func (t *Table) AddBatchTagged(keys []Key, hashes []uint64, tags []uint16, bytes []uint64) {
 	hashes = hashes[:len(keys)]
 	bytes = bytes[:len(keys)]
 	var touch uint64
@@ -110,8 +142,15 @@ func (t *Table) AddBatch(keys []Key, hashes []uint64, bytes []uint64) {
 		touch += t.slots[h&t.mask].hash
 	}
 	t.touched += touch // keeps the loads; never read
+	if tags == nil {
+		for i := range keys {
+			t.AddTagged(&keys[i], hashes[i], 0, bytes[i])
+		}
+		return
+	}
+	tags = tags[:len(keys)]
 	for i := range keys {
-		t.Add(&keys[i], hashes[i], bytes[i])
+		t.AddTagged(&keys[i], hashes[i], tags[i], bytes[i])
 	}
 }
 
@@ -130,7 +169,8 @@ func (t *Table) prefault() {
 	}
 }
 
-// addCounter adds c to key k (hash h), for merging; the caller makes room
+// addCounter adds c to key k (hash h, tagged as an entry's hash field is:
+// tag in the top 16 bits, 0 for none), for merging; the caller makes room
 // first (Merged.reserve), so it never overflows.
 func (t *Table) addCounter(k *Key, h uint64, c Counter) {
 	t.total.Packets += c.Packets
@@ -143,9 +183,12 @@ func (t *Table) addCounter(k *Key, h uint64, c Counter) {
 			t.used = append(t.used, uint32(i))
 			return
 		}
-		if e.hash == h && e.key.equal(k) {
+		if (e.hash^h)&hashBits == 0 && e.key.equal(k) {
 			e.packets += c.Packets
 			e.bytes += c.Bytes
+			if h>>tagShift != 0 {
+				e.hash = h
+			}
 			return
 		}
 		i = (i + 1) & t.mask
@@ -160,7 +203,7 @@ func (t *Table) get(k *Key) Counter {
 		if e.packets == 0 {
 			return Counter{}
 		}
-		if e.hash == h && e.key.equal(k) {
+		if (e.hash^h)&hashBits == 0 && e.key.equal(k) {
 			return Counter{e.packets, e.bytes}
 		}
 	}

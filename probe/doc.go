@@ -24,6 +24,17 @@
 // Config.Export, a WindowExporter such as ipfix.Exporter, receives each
 // window's merged flows after Emit, on the coordinator.
 //
+// Config.OnPrem (and Config.VPC) restrict counting to on-premises ↔ VPC
+// traffic: a worker checks both addresses against at most 64 + 64 prefixes
+// held as masked 64-bit words, without allocating or locking, and skips the
+// rest as not_onprem. Behind a Gateway Load Balancer, a worker tags each
+// flow with the GWLB endpoint its packets came through: endpoint IDs are
+// numbered probe-wide in a fixed lock-free table (at most 1023; a worker
+// remembers the last one it met), the number rides in the flow table's tag
+// (flow.Table.AddTagged) and reports name it vpce-… (EndpointName). Packets
+// counted without ports because the mirror cut them are counted per window
+// (report ports_cut) and in Metrics.
+//
 // Metrics exports the workers' counters to Prometheus from a Collector that
 // sums them at scrape time.
 package probe

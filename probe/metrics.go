@@ -30,6 +30,7 @@ type Metrics struct {
 
 	rxPackets, rxBytes, decPackets, decBytes, sampledOut, skipped *prometheus.Desc
 	kernelDrops, bufGranted                                       *prometheus.Desc
+	gwlbPackets, portsCut, scopeCIDRs                             *prometheus.Desc
 
 	activeFlows prometheus.Gauge
 	overflow    prometheus.Counter
@@ -59,6 +60,9 @@ func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Me
 	m.skipped = d("skipped_packets_total", "Mirror packets not counted, by reason.", "reason")
 	m.kernelDrops = d("kernel_drops_total", "Packets the kernel dropped on a full socket buffer (SO_RXQ_OVFL).", "worker")
 	m.bufGranted = d("socket_receive_buffer_bytes", "Receive buffer the kernel granted each socket.", "worker")
+	m.gwlbPackets = d("gwlb_packets_total", "Decoded packets that were a client's packet inside a Gateway Load Balancer's Geneve.", "worker")
+	m.portsCut = d("ports_cut_packets_total", "GWLB client packets counted without ports: the mirror's packet length cut them before their ports.", "worker")
+	m.scopeCIDRs = d("scope_cidrs", "CIDRs of the on-premises <-> VPC filter (-onprem-cidrs, -vpc-cidrs); 0 on-premises CIDRs count everything.", "list")
 	m.activeFlows = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_active_flows", Help: "Distinct 5-tuples in the last window."})
 	m.overflow = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_flow_overflow_packets_total", Help: "Packets of flows that arrived when a flow table was full (counted in totals, not tracked exactly)."})
 	m.windowBPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_bytes_per_second", Help: "Inner traffic rate (bytes per second) of the last window, scaled by 1/sample rate."})
@@ -76,7 +80,8 @@ func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Me
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.rxPackets, m.rxBytes, m.decPackets, m.decBytes, m.sampledOut, m.skipped, m.kernelDrops, m.bufGranted} {
+	for _, d := range []*prometheus.Desc{m.rxPackets, m.rxBytes, m.decPackets, m.decBytes, m.sampledOut, m.skipped, m.kernelDrops, m.bufGranted,
+		m.gwlbPackets, m.portsCut, m.scopeCIDRs} {
 		ch <- d
 	}
 }
@@ -93,10 +98,15 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(m.decPackets, prometheus.CounterValue, float64(s.DecodedPackets), id)
 		ch <- prometheus.MustNewConstMetric(m.decBytes, prometheus.CounterValue, float64(s.DecodedBytes), id)
 		ch <- prometheus.MustNewConstMetric(m.sampledOut, prometheus.CounterValue, float64(s.SampledOut), id)
+		ch <- prometheus.MustNewConstMetric(m.gwlbPackets, prometheus.CounterValue, float64(s.GWLBPackets), id)
+		ch <- prometheus.MustNewConstMetric(m.portsCut, prometheus.CounterValue, float64(s.PortsCut), id)
 		for r, c := range s.Skipped {
 			skipped[r] += c
 		}
 	}
+	cfg := m.p.Config()
+	ch <- prometheus.MustNewConstMetric(m.scopeCIDRs, prometheus.GaugeValue, float64(len(cfg.OnPrem)), "onprem")
+	ch <- prometheus.MustNewConstMetric(m.scopeCIDRs, prometheus.GaugeValue, float64(len(cfg.VPC)), "vpc")
 	for r := 1; r < vxlan.NumReasons; r++ {
 		ch <- prometheus.MustNewConstMetric(m.skipped, prometheus.CounterValue, float64(skipped[r]), vxlan.Reason(r).String())
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sort"
 	"sync"
@@ -60,6 +61,12 @@ type Config struct {
 	DrainGrace time.Duration
 	// Log receives operational messages (default: discard).
 	Log *slog.Logger
+	// OnPrem, when not empty, restricts counting to on-premises ↔ VPC
+	// traffic: a packet with neither end in OnPrem, or, when VPC is not
+	// empty, whose other end is not in VPC, is skipped with reason
+	// not_onprem. Empty OnPrem counts everything; VPC needs OnPrem. At
+	// most 64 prefixes each, IPv4 or IPv6.
+	OnPrem, VPC []netip.Prefix
 
 	// Sampler is derived from SampleRate by New.
 	Sampler sample.Sampler
@@ -70,6 +77,7 @@ type Config struct {
 // which merges all workers' tables, builds the report and calls Emit.
 type Pipeline struct {
 	cfg     Config
+	eps     *endpoints
 	workers []*Worker
 	last    atomic.Pointer[report.Report]
 	onDone  func(d time.Duration, r *report.Report, activeFlows int, overflowPackets uint64)
@@ -116,13 +124,17 @@ func New(cfg Config, n int) (*Pipeline, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("workers %d: need at least 1", n)
 	}
-	p := &Pipeline{cfg: cfg}
+	sc, err := newScope(cfg.OnPrem, cfg.VPC)
+	if err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: cfg, eps: &endpoints{}}
 	for i := range n {
 		t, err := flow.NewTable(cfg.MaxFlows)
 		if err != nil {
 			return nil, err
 		}
-		p.workers = append(p.workers, newWorker(i, &p.cfg, t))
+		p.workers = append(p.workers, newWorker(i, &p.cfg, t, sc, p.eps))
 	}
 	return p, nil
 }
@@ -256,6 +268,7 @@ type window struct {
 	merged     *flow.Merged
 	skipped    [vxlan.NumReasons]uint64
 	sampledOut uint64
+	portsCut   uint64
 	parts      []part // merged at once when the window is complete
 	lastParts  int    // parts from workers that stopped after them
 	partial    bool
@@ -283,7 +296,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			}
 		}
 		r := report.Build(report.Window{Start: w.start, End: end, Partial: w.partial, Merged: w.merged,
-			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
+			SampleRate: p.cfg.SampleRate, Skipped: skipped, PortsCut: w.portsCut, Top: p.cfg.Top, Tag: p.eps.name}, p.cfg.Lookup)
 		p.cfg.Emit(r)
 		if p.cfg.Export != nil {
 			p.cfg.Export.ExportWindow(w.start, end, w.merged)
@@ -338,6 +351,7 @@ func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int)
 			w.skipped[r] += c
 		}
 		w.sampledOut += pt.sampledOut
+		w.portsCut += pt.portsCut
 		if pt.last {
 			w.partial = true
 			w.lastParts++

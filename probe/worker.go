@@ -15,6 +15,7 @@ type counts struct {
 	decodedPackets, decodedBytes uint64
 	sampledOut                   uint64
 	skipped                      [vxlan.NumReasons]uint64
+	gwlbPackets, portsCut        uint64
 }
 
 // Stats are a worker's cumulative counters as last published (once per
@@ -24,6 +25,10 @@ type Stats struct {
 	DecodedPackets, DecodedBytes uint64
 	SampledOut                   uint64
 	Skipped                      [vxlan.NumReasons]uint64
+	// GWLBPackets were decoded from inside a Gateway Load Balancer's
+	// Geneve; PortsCut of them (counted, not skipped) had their ports cut
+	// off by the mirror's packet length and count with ports 0.
+	GWLBPackets, PortsCut uint64
 }
 
 type atomicCounts struct {
@@ -31,6 +36,7 @@ type atomicCounts struct {
 	decodedPackets, decodedBytes atomic.Uint64
 	sampledOut                   atomic.Uint64
 	skipped                      [vxlan.NumReasons]atomic.Uint64
+	gwlbPackets, portsCut        atomic.Uint64
 }
 
 // part is one worker's share of one window, handed to the coordinator.
@@ -40,6 +46,7 @@ type part struct {
 	table      *flow.Table
 	skipped    [vxlan.NumReasons]uint64
 	sampledOut uint64
+	portsCut   uint64
 	last       bool // the worker stopped after this part
 }
 
@@ -53,15 +60,20 @@ type Worker struct {
 	cur     part
 	c       counts
 	pub     atomicCounts
+	scope   *scope     // nil: count everything
+	eps     *endpoints // shared by the pipeline's workers
+	lastEP  uint64     // the last GWLB endpoint ID met, and its tag
+	lastTag uint16
 
 	// A batch's kept packets, added to the table together (AddBatch).
 	keys   []flow.Key
 	hashes []uint64
+	tags   []uint16
 	sizes  []uint64
 }
 
-func newWorker(id int, cfg *Config, t *flow.Table) *Worker {
-	return &Worker{id: id, vni: cfg.VNI, sampler: cfg.Sampler, cur: part{worker: id, table: t}}
+func newWorker(id int, cfg *Config, t *flow.Table, sc *scope, eps *endpoints) *Worker {
+	return &Worker{id: id, vni: cfg.VNI, sampler: cfg.Sampler, cur: part{worker: id, table: t}, scope: sc, eps: eps}
 }
 
 // Handle counts one mirror packet: the UDP payload, VXLAN first.
@@ -89,32 +101,49 @@ func (w *Worker) HandleIP(b []byte, vxlanPort uint16) {
 
 func (w *Worker) account(r vxlan.Reason) {
 	var k flow.Key
-	if h, ok := w.keep(r, &k); ok {
-		w.cur.table.Add(&k, h, uint64(w.pkt.Length))
+	if h, tag, ok := w.keep(r, &k); ok {
+		w.cur.table.AddTagged(&k, h, tag, uint64(w.pkt.Length))
 	}
 }
 
 // keep counts a decode's outcome and, for a packet to be counted, fills k
-// and returns its hash.
-func (w *Worker) keep(r vxlan.Reason, k *flow.Key) (uint64, bool) {
+// and returns its hash and its flow's tag (the GWLB endpoint, 0 for none).
+func (w *Worker) keep(r vxlan.Reason, k *flow.Key) (uint64, uint16, bool) {
 	if r == vxlan.OK && w.vni != 0 && w.pkt.VNI != w.vni {
 		r = vxlan.WrongVNI
+	}
+	if r == vxlan.OK && w.scope != nil && !w.scope.keep(&w.pkt.Src, &w.pkt.Dst) {
+		r = vxlan.NotOnPrem
 	}
 	if r != vxlan.OK {
 		w.c.skipped[r]++
 		w.cur.skipped[r]++
-		return 0, false
+		return 0, 0, false
 	}
 	w.c.decodedPackets++
 	w.c.decodedBytes += uint64(w.pkt.Length)
+	var tag uint16
+	if w.pkt.GWLB.Has != 0 {
+		w.c.gwlbPackets++
+		if w.pkt.PortsCut {
+			w.c.portsCut++
+			w.cur.portsCut++
+		}
+		if w.pkt.GWLB.Has&vxlan.HasEndpointID != 0 {
+			if id := w.pkt.GWLB.EndpointID; id != w.lastEP {
+				w.lastEP, w.lastTag = id, w.eps.tag(id)
+			}
+			tag = w.lastTag
+		}
+	}
 	*k = flow.KeyOf(&w.pkt)
 	h := k.Hash()
 	if !w.sampler.Keep(h) {
 		w.c.sampledOut++
 		w.cur.sampledOut++
-		return 0, false
+		return 0, 0, false
 	}
-	return h, true
+	return h, tag, true
 }
 
 // HandleBatch counts the n packets of a batch (UDP payloads), adding the
@@ -122,20 +151,20 @@ func (w *Worker) keep(r vxlan.Reason, k *flow.Key) (uint64, bool) {
 // overlap. It allocates only the first time it sees a larger batch.
 func (w *Worker) HandleBatch(src Source, n int) {
 	if cap(w.keys) < n {
-		w.keys, w.hashes, w.sizes = make([]flow.Key, n), make([]uint64, n), make([]uint64, n)
+		w.keys, w.hashes, w.tags, w.sizes = make([]flow.Key, n), make([]uint64, n), make([]uint16, n), make([]uint64, n)
 	}
-	keys, hashes, sizes := w.keys[:n], w.hashes[:n], w.sizes[:n]
+	keys, hashes, tags, sizes := w.keys[:n], w.hashes[:n], w.tags[:n], w.sizes[:n]
 	m := 0
 	for i := range n {
 		b := src.Packet(i)
 		w.c.rxPackets++
 		w.c.rxBytes += uint64(len(b))
-		if h, ok := w.keep(w.pkt.Decode(b), &keys[m]); ok {
-			hashes[m], sizes[m] = h, uint64(w.pkt.Length)
+		if h, tag, ok := w.keep(w.pkt.Decode(b), &keys[m]); ok {
+			hashes[m], tags[m], sizes[m] = h, tag, uint64(w.pkt.Length)
 			m++
 		}
 	}
-	w.cur.table.AddBatch(keys[:m], hashes[:m], sizes[:m])
+	w.cur.table.AddBatchTagged(keys[:m], hashes[:m], tags[:m], sizes[:m])
 }
 
 // publish makes the counters visible to Stats; called once per batch.
@@ -145,6 +174,8 @@ func (w *Worker) publish() {
 	w.pub.decodedPackets.Store(w.c.decodedPackets)
 	w.pub.decodedBytes.Store(w.c.decodedBytes)
 	w.pub.sampledOut.Store(w.c.sampledOut)
+	w.pub.gwlbPackets.Store(w.c.gwlbPackets)
+	w.pub.portsCut.Store(w.c.portsCut)
 	for i := range w.c.skipped {
 		if v := w.c.skipped[i]; v != 0 {
 			w.pub.skipped[i].Store(v)
@@ -157,7 +188,8 @@ func (w *Worker) Stats() Stats {
 	s := Stats{
 		RxPackets: w.pub.rxPackets.Load(), RxBytes: w.pub.rxBytes.Load(),
 		DecodedPackets: w.pub.decodedPackets.Load(), DecodedBytes: w.pub.decodedBytes.Load(),
-		SampledOut: w.pub.sampledOut.Load(),
+		SampledOut:  w.pub.sampledOut.Load(),
+		GWLBPackets: w.pub.gwlbPackets.Load(), PortsCut: w.pub.portsCut.Load(),
 	}
 	for i := range s.Skipped {
 		s.Skipped[i] = w.pub.skipped[i].Load()

@@ -21,6 +21,12 @@ type Window struct {
 	SampleRate float64
 	// Skipped counts frames not counted, by reason label.
 	Skipped map[string]uint64
+	// PortsCut counts GWLB client packets counted without ports because
+	// the mirror cut them before their ports.
+	PortsCut uint64
+	// Tag names a flow's tag (flow.Entry.Tag): the GWLB endpoint it came
+	// through, "" for none; nil names none.
+	Tag func(uint16) string
 	// Top is how many entries each ranking keeps.
 	Top int
 }
@@ -51,6 +57,7 @@ func Build(w Window, lookup Lookup) *Report {
 		Bytes:       sc(w.Merged.Total.Bytes),
 		SampleRate:  w.SampleRate,
 		Skipped:     w.Skipped,
+		PortsCut:    w.PortsCut,
 		TopFlows:    []Flow{},
 		TopSrc:      []Host{},
 		TopDst:      []Host{},
@@ -64,10 +71,14 @@ func Build(w Window, lookup Lookup) *Report {
 		r.BPS = float64(r.Bytes) * 8 / secs
 	}
 	for _, e := range w.Merged.Top(flow.DimFlow, w.Top) {
-		r.TopFlows = append(r.TopFlows, Flow{
+		f := Flow{
 			Src: e.Key.Src(), Dst: e.Key.Dst(), Proto: e.Key.Proto(), Sport: e.Key.SrcPort(), Dport: e.Key.DstPort(),
 			Packets: sc(e.Packets), Bytes: sc(e.Bytes), SrcInfo: info(e.Key.Src()), DstInfo: info(e.Key.Dst()),
-		})
+		}
+		if e.Tag != 0 && w.Tag != nil {
+			f.GWLBE = w.Tag(e.Tag)
+		}
+		r.TopFlows = append(r.TopFlows, f)
 	}
 	for _, e := range w.Merged.Top(flow.DimSrc, w.Top) {
 		r.TopSrc = append(r.TopSrc, Host{IP: e.Key.Src(), Packets: sc(e.Packets), Bytes: sc(e.Bytes), Info: info(e.Key.Src())})

@@ -27,6 +27,10 @@ type Report struct {
 	SampleRate float64 `json:"sample_rate"`
 	// Skipped counts frames not counted, by reason (unscaled).
 	Skipped map[string]uint64 `json:"skipped"`
+	// PortsCut counts packets counted with ports 0 because the mirror's
+	// packet length cut them before their ports: client packets inside a
+	// Gateway Load Balancer's Geneve (unscaled; omitted when 0).
+	PortsCut uint64 `json:"ports_cut,omitempty"`
 	// TopFlows, TopSrc, TopDst and TopDport rank by bytes, then packets.
 	TopFlows []Flow `json:"top_flows"`
 	TopSrc   []Host `json:"top_src"`
@@ -45,6 +49,10 @@ type Flow struct {
 	Bytes   uint64       `json:"bytes"`
 	SrcInfo *enrich.Info `json:"src_info,omitempty"`
 	DstInfo *enrich.Info `json:"dst_info,omitempty"`
+	// GWLBE is the Gateway Load Balancer endpoint (vpce-…) the flow's
+	// packets last came through, when the probe mirrors an appliance
+	// behind a GWLB; omitted otherwise.
+	GWLBE string `json:"gwlbe,omitempty"`
 }
 
 // Host is one address's traffic, as source or as destination.

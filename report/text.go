@@ -78,6 +78,9 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(&b, "skipped: %s\n", strings.Join(parts, " "))
 	}
+	if r.PortsCut > 0 {
+		fmt.Fprintf(&b, "counted without ports (cut by the mirror): %d\n", r.PortsCut)
+	}
 	secs := r.Duration().Seconds()
 	rate := func(bytes uint64) string {
 		if secs <= 0 {
@@ -88,8 +91,12 @@ func WriteText(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "\nTOP FLOWS\tPROTO\tBYTES\tPACKETS\tRATE\n")
 	for _, f := range r.TopFlows {
-		fmt.Fprintf(tw, "%s -> %s\t%s\t%s\t%s\t%s\n", endpoint(f.Src, f.Sport, f.Proto, f.SrcInfo),
-			endpoint(f.Dst, f.Dport, f.Proto, f.DstInfo), ProtoName(f.Proto), Bytes(float64(f.Bytes)), humanCount(f.Packets), rate(f.Bytes))
+		via := ""
+		if f.GWLBE != "" {
+			via = " via " + f.GWLBE
+		}
+		fmt.Fprintf(tw, "%s -> %s%s\t%s\t%s\t%s\t%s\n", endpoint(f.Src, f.Sport, f.Proto, f.SrcInfo),
+			endpoint(f.Dst, f.Dport, f.Proto, f.DstInfo), via, ProtoName(f.Proto), Bytes(float64(f.Bytes)), humanCount(f.Packets), rate(f.Bytes))
 	}
 	fmt.Fprintf(tw, "\nTOP SOURCES\t\tBYTES\tPACKETS\tRATE\n")
 	for _, h := range r.TopSrc {

@@ -24,6 +24,14 @@ func benchCases(b *testing.B) []struct {
 			Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514, Length: 1500, Snap: 128}},
 		{"ipv6-tcp", vxlan.Spec{VNI: 12345, Src: netip.MustParseAddr("2001:db8::5"), Dst: netip.MustParseAddr("2001:db8:1::9"),
 			Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514, Length: 1500, Snap: 128}},
+		// GWLB's Geneve (AWS's 32 bytes of options) inside the mirror's
+		// VXLAN, as a mirror of an appliance ENI holds it.
+		{"gwlb-ipv4-tcp", vxlan.Spec{GWLB: true, GWLBEndpointID: 0x0123456789abcdef, GWLBFlowCookie: 7, VNI: 12345,
+			Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"),
+			Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514, Length: 1500, Snap: 128}},
+		{"gwlb-ipv6-tcp", vxlan.Spec{GWLB: true, GWLBEndpointID: 0x0123456789abcdef, GWLBFlowCookie: 7, VNI: 12345,
+			Src: netip.MustParseAddr("2001:db8:2::1"), Dst: netip.MustParseAddr("2001:db8:2::2"),
+			Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514, Length: 1500, Snap: 128}},
 		{"geneve-ipv4-udp", vxlan.Spec{Geneve: true, GeneveOptions: 8, VNI: 7, Src: netip.MustParseAddr("10.0.1.5"),
 			Dst: netip.MustParseAddr("172.16.8.9"), Proto: vxlan.ProtoUDP, SrcPort: 53, DstPort: 40000, Length: 512, Snap: 128}},
 	}
@@ -65,11 +73,15 @@ func BenchmarkDecode(b *testing.B) {
 				udp     layers.UDP
 				decoded = make([]gopacket.LayerType, 0, 8)
 			)
-			if c.spec.Geneve {
+			if c.spec.Geneve || c.spec.GWLB {
 				// gopacket's Geneve is not a DecodingLayer: NewPacket is its only way in.
+				first := layers.LayerTypeGeneve
+				if c.spec.GWLB {
+					first = layers.LayerTypeVXLAN
+				}
 				b.ReportAllocs()
 				for b.Loop() {
-					p := gopacket.NewPacket(pkt, layers.LayerTypeGeneve, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
+					p := gopacket.NewPacket(pkt, first, gopacket.DecodeOptions{NoCopy: true, Lazy: true})
 					if p.TransportLayer() == nil {
 						b.Fatal("gopacket found no transport layer")
 					}

@@ -43,6 +43,8 @@ func (p *Packet) Decode(b []byte) Reason {
 	}
 	p.Encap = EncapVXLAN
 	p.VNI = uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6])
+	p.GWLB.Has = 0
+	p.PortsCut = false
 	if b[0]&0x08 == 0 {
 		return VXLANFlags
 	}
@@ -52,6 +54,9 @@ func (p *Packet) Decode(b []byte) Reason {
 	if len(b) >= 8+14+20+4 && b[20] == 0x08 && b[21] == 0x00 && b[22] == 0x45 &&
 		(b[31] == ProtoTCP || b[31] == ProtoUDP) && b[28]&0x3f == 0 && b[29] == 0 {
 		ip := b[22 : 22+24]
+		if ip[23] == PortGeneve&0xff && ip[22] == PortGeneve>>8 && ip[9] == ProtoUDP && !p.NoGWLB {
+			return p.decodeToGeneve(b)
+		}
 		total := uint32(ip[2])<<8 | uint32(ip[3])
 		if total >= 20 {
 			p.NumVLANs = 0
@@ -70,7 +75,167 @@ func (p *Packet) Decode(b []byte) Reason {
 			return OK
 		}
 	}
-	return p.decodeEthernet(b[8:])
+	r := p.decodeEthernet(b[8:])
+	if r == OK && p.DstPort == PortGeneve && p.Proto == ProtoUDP && p.Version == 4 && p.Fragment == NotFragment && !p.NoGWLB {
+		// The UDP header is 8 bytes past the IPv4 header, itself past the
+		// Ethernet header and tags that decodeEthernet walked.
+		ip := b[8+14+4*int(p.NumVLANs):]
+		if l4 := int(ip[0]&0x0f) << 2; len(ip) >= l4+8 {
+			if r, ok := p.decodeGWLB(ip[l4+8:]); ok {
+				return r
+			}
+		}
+	}
+	return r
+}
+
+// decodeToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
+// Decode's fast path met (b is the VXLAN payload). GWLB's usual packet with
+// an IPv4 client — Geneve with exactly AWS's three options in their usual
+// order, then IPv4 with a 20-byte header, not a fragment, TCP or UDP — is
+// decoded here like the plain fast path, on the client's header; with an
+// IPv6 client, in decodeGWLBFast; anything else in decodeVXLANToGeneve.
+// The byte-swapped constants are the header's first word (version 0, 8
+// words of options, flags 0, Protocol Type 0x0800) and AWS's three option
+// headers (class 0x0108, types 1, 2, 3, lengths 2, 2, 1 words).
+func (p *Packet) decodeToGeneve(b []byte) Reason {
+	const geneve = 22 + 20 + 8
+	if len(b) >= geneve+40+24 {
+		g := (*[64]byte)(b[geneve : geneve+64])
+		le := binary.LittleEndian
+		if le.Uint32(g[0:4]) == 0x00080008 && le.Uint32(g[8:12]) == 0x02010801 && le.Uint32(g[20:24]) == 0x02020801 &&
+			le.Uint32(g[32:36]) == 0x01030801 && g[40] == 0x45 && (g[49] == ProtoTCP || g[49] == ProtoUDP) && le.Uint16(g[46:48])&0xff3f == 0 {
+			ip := (*[24]byte)(g[40:64])
+			if total := uint32(ip[2])<<8 | uint32(ip[3]); total >= 20 {
+				p.NumVLANs = 0
+				p.Version = 4
+				p.Proto = ip[9]
+				p.Fragment = NotFragment
+				p.Length = total
+				p.LengthCaptured = false
+				binary.LittleEndian.PutUint64(p.Src[:8], 0)
+				binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(ip[12:16]))<<32|0xffff0000)
+				binary.LittleEndian.PutUint64(p.Dst[:8], 0)
+				binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(ip[16:20]))<<32|0xffff0000)
+				p.HasPorts = true
+				p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
+				p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
+				p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
+				p.GWLB.EndpointID = binary.BigEndian.Uint64(g[12:20])
+				p.GWLB.AttachmentID = binary.BigEndian.Uint64(g[24:32])
+				p.GWLB.FlowCookie = binary.BigEndian.Uint32(g[36:40])
+				return OK
+			}
+		}
+	}
+	if len(b) < geneve {
+		return p.decodeEthernet(b[8:]) // no room for Geneve: the UDP packet it is
+	}
+	if p.decodeGWLBFast(b[geneve:]) {
+		return OK
+	}
+	return p.decodeVXLANToGeneve(b)
+}
+
+// decodeVXLANToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
+// Decode's fast path met but that is not GWLB's usual packet (b is the
+// VXLAN payload, long enough for the UDP header): the outer packet first,
+// then, if it is GWLB's, the client's packet inside (decodeGWLB); anything
+// else is the UDP packet it is.
+func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
+	const geneve = 22 + 20 + 8
+	r := p.decodeEthernet(b[8:])
+	if r != OK {
+		return r
+	}
+	if r, ok := p.decodeGWLB(b[geneve:]); ok {
+		return r
+	}
+	return OK
+}
+
+// decodeGWLBFast decodes the usual GWLB packet with an IPv6 client: Geneve
+// with exactly AWS's three options in their usual order (the 40-byte header
+// a Gateway Load Balancer sends), then IPv6 without extension headers, TCP
+// or UDP with its ports inside the capture. It gives what decodeGWLB gives
+// (the property tests check both) and reports false, changing nothing,
+// for anything else.
+func (p *Packet) decodeGWLBFast(g []byte) bool {
+	if len(g) < 40+40+4 {
+		return false
+	}
+	h, in := g[:40], g[40:84]
+	le := binary.LittleEndian // constants byte-swapped: no swap per load
+	if le.Uint32(h[0:4]) != 0xdd860008 || le.Uint32(h[8:12]) != 0x02010801 ||
+		le.Uint32(h[20:24]) != 0x02020801 || le.Uint32(h[32:36]) != 0x01030801 {
+		return false
+	}
+	plen := uint32(in[4])<<8 | uint32(in[5])
+	if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen == 0 { // plen 0: decodeGWLB tells the length
+		return false
+	}
+	p.NumVLANs = 0
+	p.Version = 6
+	p.Proto = in[6]
+	p.Fragment = NotFragment
+	p.Length = 40 + plen
+	p.LengthCaptured = false
+	p.Src = [16]byte(in[8:24])
+	p.Dst = [16]byte(in[24:40])
+	p.HasPorts = true
+	p.SrcPort = uint16(in[40])<<8 | uint16(in[41])
+	p.DstPort = uint16(in[42])<<8 | uint16(in[43])
+	be := binary.BigEndian
+	p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
+	p.GWLB.EndpointID = be.Uint64(h[12:20])
+	p.GWLB.AttachmentID = be.Uint64(h[24:32])
+	p.GWLB.FlowCookie = be.Uint32(h[36:40])
+	return true
+}
+
+// decodeGWLB decodes g, the payload of a mirrored packet's UDP datagram to
+// port 6081, as a Gateway Load Balancer's Geneve: header, options, then the
+// client's IP packet without Ethernet. It reports false, changing nothing
+// but p.GWLB, when g is not that: a Geneve header without AWS's endpoint-ID
+// option, a Protocol Type other than IPv4 or IPv6, or no Geneve header at
+// all; the caller then keeps the outer packet as decoded. Otherwise the
+// inner packet replaces the outer one in p, and the inner reason is
+// returned; when the capture cut the inner packet before its ports (long
+// options, IPv4 options, IPv6 extension headers), the packet is still
+// decoded, with ports 0 and PortsCut set.
+func (p *Packet) decodeGWLB(g []byte) (Reason, bool) {
+	n, proto, r := ParseGeneve(g, &p.GWLB)
+	if r != OK {
+		p.GWLB.Has = 0
+		// Options cut by the capture, AWS's first: GWLB's, but the
+		// client's packet is out of reach.
+		if r == GeneveTruncated && len(g) >= 12 && g[0]>>6 == 0 && be16(g[8:]) == GWLBOptionClass {
+			return GeneveTruncated, true
+		}
+		return OK, false
+	}
+	if p.GWLB.Has&HasEndpointID == 0 || (proto != etherTypeIPv4 && proto != etherTypeIPv6) {
+		p.GWLB.Has = 0
+		return OK, false
+	}
+	inner := g[n:]
+	if proto == etherTypeIPv4 {
+		r = p.decodeIPv4(inner)
+		if r == IPv4Truncated && len(inner) >= 20 && inner[0]>>4 == 4 && inner[0]&0x0f >= 5 {
+			r = L4Truncated // the header's first 20 bytes were read; its options are cut
+		}
+	} else {
+		r = p.decodeIPv6(inner)
+		if r == IPv6ExtTruncated {
+			r = L4Truncated
+		}
+	}
+	if r == L4Truncated {
+		p.noPorts()
+		p.PortsCut = true
+		return OK, true
+	}
+	return r, true
 }
 
 // DecodeGeneve decodes the UDP payload of a Geneve packet (RFC 8926), as a
@@ -86,6 +251,8 @@ func (p *Packet) Decode(b []byte) Reason {
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //	|                    Variable-Length Options                    |
 func (p *Packet) DecodeGeneve(b []byte) Reason {
+	p.GWLB.Has = 0
+	p.PortsCut = false
 	if len(b) < 8 {
 		return GeneveTruncated
 	}
@@ -113,7 +280,11 @@ func (p *Packet) DecodeGeneve(b []byte) Reason {
 
 // DecodeEthernet decodes a mirrored Ethernet frame (the payload of the
 // tunnel), leaving Encap and VNI as they are.
-func (p *Packet) DecodeEthernet(b []byte) Reason { return p.decodeEthernet(b) }
+func (p *Packet) DecodeEthernet(b []byte) Reason {
+	p.GWLB.Has = 0
+	p.PortsCut = false
+	return p.decodeEthernet(b)
+}
 
 func (p *Packet) decodeEthernet(b []byte) Reason {
 	if len(b) < 14 {
@@ -157,15 +328,15 @@ func (p *Packet) decodeIPv4(b []byte) Reason {
 	if ihl < 20 {
 		return IPv4BadHeader
 	}
-	if len(b) < ihl {
-		return IPv4Truncated
-	}
 	total := uint32(be16(b[2:]))
 	p.LengthCaptured = false
 	if total == 0 { // TSO/GSO capture: the header does not know the length
 		total = uint32(len(b))
 		p.LengthCaptured = true
 	} else if total < uint32(ihl) {
+		if len(b) < ihl {
+			return IPv4Truncated
+		}
 		return IPv4BadHeader
 	}
 	p.Length = total
@@ -180,11 +351,18 @@ func (p *Packet) decodeIPv4(b []byte) Reason {
 	switch {
 	case frag&0x1fff != 0:
 		p.Fragment = LaterFragment
-		return p.noPorts()
 	case frag&0x2000 != 0:
 		p.Fragment = FirstFragment
 	default:
 		p.Fragment = NotFragment
+	}
+	// Checked after the fixed header is read, so that a GWLB packet whose
+	// options the capture cut is still counted (decodeGWLB).
+	if len(b) < ihl {
+		return IPv4Truncated
+	}
+	if p.Fragment == LaterFragment {
+		return p.noPorts()
 	}
 	return p.decodePorts(b[ihl:])
 }
@@ -216,11 +394,11 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 		switch next {
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(rest) < 8 {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			n := (int(rest[1]) + 1) << 3
 			if len(rest) < n {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			if next == 0 {
 				if i != 0 {
@@ -237,17 +415,17 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			rest = rest[n:]
 		case 51: // authentication header: length in 4-octet units, minus 2
 			if len(rest) < 8 {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			n := (int(rest[1]) + 2) << 2
 			if len(rest) < n {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			next = rest[0]
 			rest = rest[n:]
 		case 44: // fragment
 			if len(rest) < 8 {
-				return IPv6ExtTruncated
+				return p.extCut(next)
 			}
 			off := be16(rest[2:]) >> 3
 			more := rest[3]&1 != 0
@@ -266,6 +444,13 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			return p.decodePorts(rest)
 		}
 	}
+}
+
+// extCut reports an extension header (next) cut by the capture, leaving
+// its type in Proto for decodeGWLB, which counts such a packet without ports.
+func (p *Packet) extCut(next uint8) Reason {
+	p.Proto = next
+	return IPv6ExtTruncated
 }
 
 // jumboLength finds the Jumbo Payload option (RFC 2675) among hop-by-hop

@@ -18,6 +18,42 @@
 // the header says 0, as in TSO and BIG TCP captures, the IPv6 jumbo option
 // or else the captured length is used.
 //
+// # Gateway Load Balancer appliances
+//
+// When the mirror source is an appliance's ENI behind a Gateway Load
+// Balancer, every mirrored frame is GWLB's Geneve to the appliance: outer
+// IPv4 GWLB → appliance, UDP to 6081, Geneve with AWS's options (class
+// 0x0108: endpoint ID, attachment ID, flow cookie; 32 bytes), then the
+// client's IPv4 or IPv6 packet without Ethernet (AWS, Elastic Load
+// Balancing, "Gateway Load Balancers": GWLB listens for all IP packets and
+// forwards them with GENEVE on port 6081, in an IPv4 GENEVE header for IPv4
+// and IPv6 clients alike). Decode reads the client's packet inside — its
+// addresses, ports and the length its header declares — and the options
+// into Packet.GWLB, so that a probe reports who fills the link rather
+// than GWLB ↔ appliance on UDP 6081.
+//
+// This is on by default, and keyed on AWS's signature, not on the port
+// alone: Decode follows a mirrored IPv4 UDP packet to port 6081 (not a
+// fragment) only when its Geneve header carries AWS's endpoint-ID option
+// and an IPv4 or IPv6 payload. A mirror of ordinary Geneve traffic (OVN,
+// Antrea, a tunnel of Ethernet frames, no AWS option) is counted as the UDP
+// flow it is, as before; a GWLB appliance ENI just works. Packet.NoGWLB
+// turns it off. A packet whose AWS options start inside the capture but
+// run past it is GWLB's with its client out of reach: GeneveTruncated.
+// Only the GWLB → appliance leg (to port 6081) is read; the appliance's
+// return leg is its own UDP flow, so a mirror session on an appliance ENI
+// should take its inbound traffic only.
+//
+// Inside VPC Traffic Mirroring's 128-byte cut (14 + 20 + 8 + 8 + 32 bytes
+// of tunnel headers) there is room for an IPv4 client's ports and, just,
+// an IPv6 client's (40 + 4 bytes). When the cut falls before the client's
+// ports (longer options, IPv4 options, IPv6 extension headers), the packet
+// is still decoded, with HasPorts false, ports 0 and PortsCut set (for IPv6,
+// Proto is then the extension header that did not fit): counted, not
+// skipped, because its addresses and length are known. The usual layout
+// (AWS's three options in order, IPv4 with a 20-byte header or IPv6 without
+// extension headers, TCP or UDP) has a fast path of its own.
+//
 // Lifetime: a Packet holds no reference to the decoded bytes, so the buffer
 // may be reused as soon as Decode returns.
 package vxlan

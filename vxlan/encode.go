@@ -54,7 +54,27 @@ type Spec struct {
 	// Payload fills the L4 payload (and a later fragment's data); 0xab when 0,
 	// so that payload read as a header shows.
 	Payload byte
+	// GWLB puts the IP packet inside a Gateway Load Balancer's Geneve, as
+	// a mirror of an appliance's ENI holds it: VXLAN → Ethernet (VLANs) →
+	// IPv4 GWLBOuterSrc → GWLBOuterDst, UDP to 6081 → Geneve (VNI 0,
+	// Protocol Type 0x0800 or 0x86dd) with AWS's three options
+	// (AppendGWLBOptions) and GWLBExtraOptions bytes of other options after
+	// them → the IP packet. Snap still counts from the Ethernet frame.
+	// Geneve must be false: the mirror's tunnel is VXLAN.
+	GWLB                       bool
+	GWLBEndpointID             uint64
+	GWLBAttachmentID           uint64
+	GWLBFlowCookie             uint32
+	GWLBExtraOptions           int // a multiple of 4 in [0, 220]
+	GWLBOuterSrc, GWLBOuterDst netip.Addr
 }
+
+// The outer addresses Spec.GWLB uses when GWLBOuterSrc or GWLBOuterDst is
+// not set: a load balancer's and an appliance's (documentation addresses).
+var (
+	DefaultGWLBAddr      = netip.MustParseAddr("198.19.2.10")
+	DefaultApplianceAddr = netip.MustParseAddr("198.19.2.20")
+)
 
 // ExtHeader is an IPv6 extension header for Spec: Type 0 (hop-by-hop), 43
 // (routing) or 60 (destination options); Len is its size in bytes, a
@@ -102,11 +122,48 @@ func Append(dst []byte, s *Spec) ([]byte, error) {
 		dst = binary.BigEndian.AppendUint16(dst, v&0x0fff)
 	}
 	et := uint16(etherTypeIPv4)
-	if s.Src.Is6() {
+	if s.Src.Is6() && !s.GWLB {
 		et = etherTypeIPv6
 	}
 	dst = binary.BigEndian.AppendUint16(dst, et)
+	if s.GWLB {
+		dst = s.appendGWLB(dst)
+	}
 	return s.appendIP(dst, frame), nil
+}
+
+// appendGWLB appends the outer IPv4 and UDP headers of GWLB's Geneve, the
+// Geneve header and its options; the client's packet follows.
+func (s *Spec) appendGWLB(dst []byte) []byte {
+	_, _, inner := s.ipSizes()
+	opts := 32 + s.GWLBExtraOptions
+	src, dstA := s.GWLBOuterSrc, s.GWLBOuterDst
+	if !src.IsValid() {
+		src = DefaultGWLBAddr
+	}
+	if !dstA.IsValid() {
+		dstA = DefaultApplianceAddr
+	}
+	total := 20 + 8 + 8 + opts + inner
+	ip := len(dst)
+	s4, d4 := src.As4(), dstA.As4()
+	dst = append(dst, 0x45, 0, byte(total>>8), byte(total), 0, 0, 0x40, 0, 64, ProtoUDP, 0, 0)
+	dst = append(dst, s4[:]...)
+	dst = append(dst, d4[:]...)
+	binary.BigEndian.PutUint16(dst[ip+10:], ipv4Checksum(dst[ip:ip+20]))
+	sport := uint16(0x8000 | s.GWLBFlowCookie&0x7fff) // GWLB varies it by flow
+	ulen := total - 20
+	dst = append(dst, byte(sport>>8), byte(sport), PortGeneve>>8, PortGeneve&0xff, byte(ulen>>8), byte(ulen), 0, 0)
+	proto := uint16(etherTypeIPv4)
+	if s.Src.Is6() {
+		proto = etherTypeIPv6
+	}
+	dst = append(dst, byte(opts/4), 0, byte(proto>>8), byte(proto), 0, 0, 0, 0)
+	dst = AppendGWLBOptions(dst, s.GWLBEndpointID, s.GWLBAttachmentID, s.GWLBFlowCookie)
+	for i := 0; i < s.GWLBExtraOptions; i += 4 {
+		dst = append(dst, 0x01, 0x02, byte(i), 0) // class 0x0102 (experimental), no data
+	}
+	return dst
 }
 
 func (s *Spec) check() error {
@@ -142,6 +199,19 @@ func (s *Spec) check() error {
 	if s.Jumbo && (s.Src.Is4() || !s.ZeroLength) {
 		return errors.New("vxlan: Jumbo needs IPv6 and ZeroLength")
 	}
+	if s.GWLB {
+		switch {
+		case s.Geneve:
+			return errors.New("vxlan: GWLB needs Geneve false: the mirror's tunnel is VXLAN")
+		case s.GWLBExtraOptions < 0 || s.GWLBExtraOptions > 220 || s.GWLBExtraOptions%4 != 0:
+			return fmt.Errorf("vxlan: GWLBExtraOptions %d is not a multiple of 4 in [0, 220]", s.GWLBExtraOptions)
+		case s.GWLBOuterSrc.IsValid() && !s.GWLBOuterSrc.Is4(), s.GWLBOuterDst.IsValid() && !s.GWLBOuterDst.Is4():
+			return fmt.Errorf("vxlan: GWLBOuterSrc %v and GWLBOuterDst %v must be IPv4 (GWLB's Geneve is IPv4)", s.GWLBOuterSrc, s.GWLBOuterDst)
+		}
+		if _, _, total := s.ipSizes(); total > 65535-20-8-8-32-s.GWLBExtraOptions {
+			return fmt.Errorf("vxlan: Length %d too long for GWLB's Geneve around it", total)
+		}
+	}
 	if s.Geneve && s.GeneveProtocol != 0 {
 		if s.GeneveProtocol != etherTypeIPv4 && s.GeneveProtocol != etherTypeIPv6 {
 			return fmt.Errorf("vxlan: GeneveProtocol %#x is neither 0x0800 nor 0x86dd", s.GeneveProtocol)
@@ -165,19 +235,12 @@ func l4HeaderLen(proto uint8) int {
 	return 0
 }
 
-// appendIP appends the IP packet; frame is the offset where Snap counts from.
-func (s *Spec) appendIP(dst []byte, frame int) []byte {
-	start := len(dst)
-	fill := s.Payload
-	if fill == 0 {
-		fill = 0xab
-	}
-	later := s.Fragment && s.FragOffset != 0
-	l4 := 0
-	if !later {
+// ipSizes returns the IP packet's header length (extension headers
+// included), its L4 header's, and its total length.
+func (s *Spec) ipSizes() (hdr, l4, total int) {
+	if !(s.Fragment && s.FragOffset != 0) {
 		l4 = l4HeaderLen(s.Proto)
 	}
-	var hdr int
 	if s.Src.Is4() {
 		hdr = 20 + s.IPv4Options
 	} else {
@@ -192,7 +255,17 @@ func (s *Spec) appendIP(dst []byte, frame int) []byte {
 			hdr += 8
 		}
 	}
-	total := max(s.Length, hdr+l4)
+	return hdr, l4, max(s.Length, hdr+l4)
+}
+
+// appendIP appends the IP packet; frame is the offset where Snap counts from.
+func (s *Spec) appendIP(dst []byte, frame int) []byte {
+	start := len(dst)
+	fill := s.Payload
+	if fill == 0 {
+		fill = 0xab
+	}
+	hdr, l4, total := s.ipSizes()
 	declared := total
 	if s.ZeroLength {
 		declared = 0

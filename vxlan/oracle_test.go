@@ -17,6 +17,7 @@ type oracle struct {
 	sport    uint16
 	dport    uint16
 	fragment bool
+	gwlb     bool // the inner IP came from a GWLB Geneve inside the tunnel
 }
 
 // gopacketDecode decodes b (a tunnel payload, or a whole frame when first
@@ -26,14 +27,30 @@ func gopacketDecode(b []byte, first gopacket.LayerType) (o oracle, ok bool) {
 	pkt := gopacket.NewPacket(b, first, gopacket.DecodeOptions{NoCopy: true, Lazy: false})
 	// The inner IP layer is the first after the tunnel header; gopacket may
 	// go on to read a payload as more IP (IP-in-IP), which dxmon does not.
+	//
+	// Except GWLB's Geneve: inside the tunnel, an IPv4 packet to UDP port
+	// 6081 holding Geneve with AWS's endpoint-ID option and an IP payload
+	// is a load balancer's packet to an appliance, and dxmon reads the
+	// client's packet inside it.
 	var inner gopacket.Layer
+	var lastUDP *layers.UDP
 	tunnel := false
 	for _, l := range pkt.Layers() {
 		switch v := l.(type) {
+		case *layers.UDP:
+			lastUDP = v
 		case *layers.VXLAN:
 			o.vni, tunnel = v.VNI, true
 		case *layers.Geneve:
-			o.vni, tunnel = v.VNI, true
+			if ip4, ok := inner.(*layers.IPv4); ok && !o.gwlb && awsGeneve(v) && lastUDP != nil && lastUDP.DstPort == 6081 &&
+				ip4.Flags&layers.IPv4MoreFragments == 0 && ip4.FragOffset == 0 {
+				inner, o.gwlb = nil, true
+				continue
+			}
+			if !tunnel {
+				o.vni = v.VNI
+			}
+			tunnel = true
 		case *layers.IPv4, *layers.IPv6:
 			if tunnel && inner == nil {
 				inner = l
@@ -81,4 +98,18 @@ func gopacketDecode(b []byte, first gopacket.LayerType) (o oracle, ok bool) {
 		}
 	}
 	return o, true
+}
+
+// awsGeneve reports whether gopacket's Geneve layer carries AWS's
+// endpoint-ID option and an IP payload.
+func awsGeneve(g *layers.Geneve) bool {
+	if g.Protocol != layers.EthernetTypeIPv4 && g.Protocol != layers.EthernetTypeIPv6 {
+		return false
+	}
+	for _, o := range g.Options {
+		if o.Class == 0x0108 && o.Type == 1 && len(o.Data) == 8 {
+			return true
+		}
+	}
+	return false
 }

@@ -67,6 +67,19 @@ type Packet struct {
 	// Src and Dst are the inner addresses, IPv4 in IPv4-mapped IPv6 form
 	// (::ffff:a.b.c.d), so that both families share one fixed layout.
 	Src, Dst [16]byte
+	// GWLB holds the Gateway Load Balancer options when the mirrored
+	// packet was GWLB's Geneve to an appliance and the fields above are
+	// the client's packet inside it (GWLB.Has != 0); see the package doc.
+	GWLB GWLBMeta
+	// PortsCut is true when the capture cut a GWLB client packet before
+	// its ports: it is decoded (OK) with HasPorts false and ports 0, and
+	// for IPv6, Proto is the extension header that did not fit.
+	PortsCut bool
+
+	// NoGWLB is an input, never changed by a decoder: set, Decode keeps a
+	// mirrored packet to UDP port 6081 as that UDP packet even when it
+	// carries AWS's GWLB options, instead of decoding the client's packet.
+	NoGWLB bool
 }
 
 // SrcAddr returns the inner source address (an IPv4 address for IPv4).

@@ -28,6 +28,7 @@ const (
 	OuterTruncated                  // (frames) the outer headers are cut
 	OuterNotUDP                     // (frames) the outer packet is not UDP, or is a non-first fragment
 	OuterPort                       // (frames) the outer UDP port is neither the VXLAN nor the Geneve port
+	NotOnPrem                       // neither end is on premises, or the other end is not in the VPC (set by callers that filter)
 	numReasons
 )
 
@@ -54,6 +55,7 @@ var reasonNames = [numReasons]string{
 	OuterTruncated:    "outer_truncated",
 	OuterNotUDP:       "outer_not_udp",
 	OuterPort:         "outer_port",
+	NotOnPrem:         "not_onprem",
 }
 
 // NumReasons is the number of distinct reasons, OK included; a

@@ -63,6 +63,7 @@ type options struct {
 	enrichVPC      string
 	enrichInterval time.Duration
 	onPrem         string
+	vpcCIDRs       string
 	maxFlows       int
 	recvBuffer     int
 	batch          int
@@ -99,7 +100,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.slackURL, "slack-webhook-url", "", "Slack incoming webhook for alerts (env SLACK_WEBHOOK_URL)")
 	fs.StringVar(&o.enrichVPC, "enrich-vpc", "", "VPC whose instances and interfaces name addresses; empty = no enrichment")
 	fs.DurationVar(&o.enrichInterval, "enrich-interval", 60*time.Second, "enrichment refresh interval")
-	fs.StringVar(&o.onPrem, "onprem-cidrs", "", "on-premises CIDRs, comma-separated, to label addresses (env ONPREM_CIDRS)")
+	fs.StringVar(&o.onPrem, "onprem-cidrs", "", "on-premises CIDRs, comma-separated: label addresses, and count only traffic with an end in them (skipped as not_onprem otherwise); empty = count everything (env ONPREM_CIDRS)")
+	fs.StringVar(&o.vpcCIDRs, "vpc-cidrs", "", "VPC CIDRs, comma-separated: with -onprem-cidrs, count only on-premises <-> VPC traffic; empty, or without -onprem-cidrs, = no such restriction (env VPC_CIDR, the deployment config's key)")
 	fs.IntVar(&o.maxFlows, "max-flows", 0, "flows each worker tracks exactly per window; 0 = 262144")
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 128<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "packets per recvmmsg")
@@ -114,6 +116,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"alert-bps", "ALERT_THRESHOLD_BPS"}, {"alert-pps", "ALERT_THRESHOLD_PPS"},
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
 		{"ipfix", "PROBE_IPFIX"},
+		{"vpc-cidrs", "VPC_CIDR"},
 	}
 	for _, e := range envs {
 		if v := getenv(e.env); v != "" {
@@ -167,8 +170,16 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if o.slackURL != "" && !strings.HasPrefix(o.slackURL, "https://") && !strings.HasPrefix(o.slackURL, "http://") {
 		return o, usageError{"-slack-webhook-url (SLACK_WEBHOOK_URL): not an http(s) URL"} // never echo the secret
 	}
-	if _, err := parseCIDRs(o.onPrem); err != nil {
+	onPrem, err := parseCIDRs(o.onPrem)
+	if err != nil {
 		return o, usageError{fmt.Sprintf("-onprem-cidrs (ONPREM_CIDRS): %v", err)}
+	}
+	vpc, err := parseCIDRs(o.vpcCIDRs)
+	if err != nil {
+		return o, usageError{fmt.Sprintf("-vpc-cidrs (VPC_CIDR): %v", err)}
+	}
+	if len(onPrem) > 64 || len(vpc) > 64 {
+		return o, usageError{fmt.Sprintf("-onprem-cidrs/-vpc-cidrs: %d and %d CIDRs, at most 64 each", len(onPrem), len(vpc))}
 	}
 	if o.ipfix != "" {
 		if _, err := ipfix.ParseURL(o.ipfix); err != nil {
@@ -257,6 +268,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) error {
 	onPrem, _ := parseCIDRs(o.onPrem)
+	vpc, _ := parseCIDRs(o.vpcCIDRs)
+	if len(vpc) > 0 && len(onPrem) == 0 {
+		// VPC_CIDR is also a deployment config key: alone, it filters nothing.
+		log.Warn("-vpc-cidrs (VPC_CIDR) without -onprem-cidrs (ONPREM_CIDRS) filters nothing; counting all traffic", "vpc_cidrs", o.vpcCIDRs)
+		vpc = nil
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -380,7 +397,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		workers = 1
 	}
 	pcfg := probe.Config{Window: o.window, VNI: uint32(o.vni), SampleRate: o.sampleRate, MaxFlows: o.maxFlows,
-		Top: o.top, Lookup: lookup, Emit: emit, Log: log}
+		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc}
 	if exporter != nil {
 		pcfg.Export = exporter
 	}

@@ -396,6 +396,9 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-r", "/nonexistent.pcap"}, want: "-r"},
 		{args: []string{"-wait", "spin"}, want: "-wait"},
 		{args: []string{"-batch", "0"}, want: "-batch"},
+		{args: []string{"-onprem-cidrs", "10.0.0.0/33"}, want: "-onprem-cidrs"},
+		{env: []string{"VPC_CIDR=10.1.0.0/16/8"}, want: "VPC_CIDR"},
+		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: "-vpc-cidrs"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
