@@ -9,7 +9,7 @@ import (
 
 // newRun starts a run; stage 00 (read-only) fills its environment.
 func (d *Deployer) newRun(ctx context.Context, plan bool, stages []Stage) (*run, error) {
-	r := &run{d: d, plan: plan, planned: map[Stage]bool{}, stage: StageInit}
+	r := &run{d: d, plan: plan, planned: map[Stage]bool{}, stage: StageInit, creates: &sync.Map{}}
 	for _, s := range stages {
 		r.planned[s] = true
 	}

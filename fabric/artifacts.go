@@ -67,6 +67,9 @@ func (d *Deployer) probeComponent() component {
 	env := []envVar{
 		{key: "AWS_REGION", value: c.Region},
 		{key: "VPC_ID", value: c.VPCID},
+		// dxprobe counts only on-premises <-> VPC traffic (-onprem-cidrs,
+		// -vpc-cidrs): the mirror filter cannot see the inner addresses.
+		{key: "VPC_CIDR", value: c.VPCCIDR.String()},
 		{key: "MIRROR_VNI", value: fmt.Sprint(c.MirrorVNI)},
 		{key: "ONPREM_CIDRS", value: strings.Join(onprem, ",")},
 	}
@@ -266,6 +269,11 @@ func DeployScript(bucket, version string) []string {
 func (r *run) ensureBucket(ctx context.Context) (string, error) {
 	d := r.d
 	bucket := d.bucket(r.env.account)
+	if r.plan && !d.bucketExists(ctx, bucket) {
+		if _, dup := r.creates.LoadOrStore("s3-bucket/"+bucket, true); dup {
+			return bucket, nil // an earlier stage of this plan creates it
+		}
+	}
 	_, err := r.ensure(ctx, "s3-bucket", bucket, func(ctx context.Context) (string, error) {
 		_, err := d.c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 		if isNotFound(err) {

@@ -113,6 +113,7 @@ PROBE_IPFIX="udp://192.0.2.10:4739"
 PROBE_WORKERS="4"
 SLACK_WEBHOOK_URL="` + secret + `"
 SNS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:dx"
+VPC_CIDR="` + kv["VPC_CIDR"] + `"
 VPC_ID="` + kv["VPC_ID"] + `"
 `
 	if diff := cmp.Diff(want, env); diff != "" {

@@ -186,6 +186,10 @@ type run struct {
 	// out, when set, holds back the events of a stage until the stages
 	// before it have finished, so that output is grouped by stage.
 	out *stageOrder
+	// creates holds the kind/name pairs a plan has already announced for
+	// creation, for the resources two stages share (the artifact bucket of
+	// stages 02 and 08), so that a plan counts each once.
+	creates *sync.Map
 }
 
 // withStage returns a copy of r for one stage.
