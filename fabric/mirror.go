@@ -176,7 +176,7 @@ func (r *run) stageFilter(ctx context.Context) error {
 		return fmt.Errorf("stage %s: mirror filter %s: %d rules, over the AWS limit of %d", r.stage, d.filterName(), len(want), MaxRulesPerFilter)
 	}
 	name := d.filterName()
-	id, err := r.ensureWith(ctx, "mirror-filter", name, fmt.Sprintf("%d rules", len(want)), d.findFilter, func(ctx context.Context) (string, error) {
+	id, err := r.ensureWith(ctx, "mirror-filter", name, fmt.Sprintf("%d rule%s", len(want), plural(len(want))), d.findFilter, func(ctx context.Context) (string, error) {
 		out, err := d.c.EC2.CreateTrafficMirrorFilter(ctx, &ec2.CreateTrafficMirrorFilterInput{
 			Description:       aws.String("dxmon: GWLB Geneve into the appliances"),
 			TagSpecifications: d.tagSpec(ec2types.ResourceTypeTrafficMirrorFilter, name, "mirror"),
