@@ -449,14 +449,7 @@ func (r *run) waitCommand(ctx context.Context, kind, cmdID string, ids []string)
 	tick := r.ticker(kind, strings.Join(ids, ","), "waiting for Run Command "+cmdID)
 	w := ssm.NewCommandExecutedWaiter(d.c.SSM, func(o *ssm.CommandExecutedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = min, max
-		next := o.Retryable
-		o.Retryable = func(ctx context.Context, in *ssm.GetCommandInvocationInput, out *ssm.GetCommandInvocationOutput, err error) (bool, error) {
-			retry, err := next(ctx, in, out, err)
-			if retry {
-				tick()
-			}
-			return retry, err
-		}
+		o.Retryable = ticking(o.Retryable, tick)
 	})
 	for _, id := range ids {
 		err := w.Wait(ctx, &ssm.GetCommandInvocationInput{CommandId: aws.String(cmdID), InstanceId: aws.String(id)}, d.opt.WaitTimeout)

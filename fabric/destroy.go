@@ -236,14 +236,7 @@ func (r *run) destroyLB(ctx context.Context, lbName, tgName string) error {
 		tick := r.ticker("load-balancer", lbName, "waiting for it to be deleted")
 		w := elb.NewLoadBalancersDeletedWaiter(d.c.ELB, func(o *elb.LoadBalancersDeletedWaiterOptions) {
 			o.MinDelay, o.MaxDelay = min, max
-			next := o.Retryable
-			o.Retryable = func(ctx context.Context, in *elb.DescribeLoadBalancersInput, out *elb.DescribeLoadBalancersOutput, err error) (bool, error) {
-				retry, err := next(ctx, in, out, err)
-				if retry {
-					tick()
-				}
-				return retry, err
-			}
+			o.Retryable = ticking(o.Retryable, tick)
 		})
 		return w.Wait(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}, d.opt.WaitTimeout)
 	}); err != nil {

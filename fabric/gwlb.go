@@ -146,14 +146,7 @@ func (r *run) waitLBActive(ctx context.Context, name, arn string) error {
 	tick := r.ticker("load-balancer", name, "waiting for it to become active")
 	w := elb.NewLoadBalancerAvailableWaiter(r.d.c.ELB, func(o *elb.LoadBalancerAvailableWaiterOptions) {
 		o.MinDelay, o.MaxDelay = min, max
-		next := o.Retryable
-		o.Retryable = func(ctx context.Context, in *elb.DescribeLoadBalancersInput, out *elb.DescribeLoadBalancersOutput, err error) (bool, error) {
-			retry, err := next(ctx, in, out, err)
-			if retry {
-				tick()
-			}
-			return retry, err
-		}
+		o.Retryable = ticking(o.Retryable, tick)
 	})
 	if err := w.Wait(ctx, &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{arn}}, r.d.opt.WaitTimeout); err != nil {
 		return r.fail("load-balancer", name, fmt.Errorf("wait active: %w", err))

@@ -113,14 +113,7 @@ func (r *run) waitRunning(ctx context.Context, kind string, ids []string) error 
 	tick := r.ticker(kind, strings.Join(real, ","), "waiting for running")
 	w := ec2.NewInstanceRunningWaiter(r.d.c.EC2, func(o *ec2.InstanceRunningWaiterOptions) {
 		o.MinDelay, o.MaxDelay = min, max
-		next := o.Retryable
-		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
-			retry, err := next(ctx, in, out, err)
-			if retry {
-				tick()
-			}
-			return retry, err
-		}
+		o.Retryable = ticking(o.Retryable, tick)
 	})
 	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: real}, r.d.opt.WaitTimeout); err != nil {
 		return r.fail(kind, strings.Join(real, ","), fmt.Errorf("wait running: %w", err))
@@ -150,14 +143,7 @@ func (r *run) terminate(ctx context.Context, role string) error {
 	tick := r.ticker(role+"-instance", strings.Join(ids, ","), "waiting for terminated")
 	w := ec2.NewInstanceTerminatedWaiter(d.c.EC2, func(o *ec2.InstanceTerminatedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = min, max
-		next := o.Retryable
-		o.Retryable = func(ctx context.Context, in *ec2.DescribeInstancesInput, out *ec2.DescribeInstancesOutput, err error) (bool, error) {
-			retry, err := next(ctx, in, out, err)
-			if retry {
-				tick()
-			}
-			return retry, err
-		}
+		o.Retryable = ticking(o.Retryable, tick)
 	})
 	if err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, d.opt.WaitTimeout); err != nil {
 		return r.fail(role+"-instance", strings.Join(ids, ","), fmt.Errorf("wait terminated: %w", err))

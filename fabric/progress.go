@@ -108,6 +108,18 @@ func (r *run) poll(ctx context.Context, kind, name, what string, check func(cont
 	})
 }
 
+// ticking wraps an SDK waiter's Retryable so that every retry, a wait that
+// goes on, calls tick.
+func ticking[I, O any](next func(context.Context, *I, *O, error) (bool, error), tick func()) func(context.Context, *I, *O, error) (bool, error) {
+	return func(ctx context.Context, in *I, out *O, err error) (bool, error) {
+		retry, err := next(ctx, in, out, err)
+		if retry {
+			tick()
+		}
+		return retry, err
+	}
+}
+
 // Summary counts a run's events by what they mean to a person.
 type Summary struct {
 	Create    int `json:"create"`    // to create (plan) or created (apply)
