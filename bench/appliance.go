@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -178,58 +177,12 @@ func buildC(dir, name string) (string, string, error) {
 // standard input and reads its result.
 func measureReflector(ctx context.Context, mk readerCmd, rate float64, cfg loopbackConfig, pool [][]byte, reflCPU, senderCPU int) (applianceRun, error) {
 	var run applianceRun
-	cmd := mk()
-	stdin, err := cmd.StdinPipe()
+	c, err := startChild(mk, reflCPU, "reflector")
 	if err != nil {
 		return run, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return run, err
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := startPinned(reflCPU, cmd.Start); err != nil {
-		return run, err
-	}
-	exited := make(chan struct{})
-	defer func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}()
-	lines := make(chan string, 2)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	go func() { _ = cmd.Wait(); close(exited) }()
-	readLine := func(what string) (string, error) {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				<-exited
-				return "", fmt.Errorf("reflector exited before %s: %s", what, strings.TrimSpace(stderr.String()))
-			}
-			return l, nil
-		case <-time.After(30 * time.Second):
-			return "", fmt.Errorf("no %s from the reflector within 30s", what)
-		}
-	}
-	l, err := readLine("ready")
-	if err != nil {
-		return run, err
-	}
-	port, err := strconv.Atoi(strings.TrimPrefix(l, "ready "))
-	if err != nil || !strings.HasPrefix(l, "ready ") {
-		return run, fmt.Errorf("reflector said %q, want \"ready PORT\"", l)
-	}
+	defer c.stop()
+	port := c.Port
 	// The emulator's ear: 127.0.0.2 on the reflector's port.
 	ear, err := reuseport.Listen(reuseport.Config{Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), uint16(port)).String(),
 		RecvBuffer: cfg.RecvBuffer, MsgSize: gwlb.MsgSize, Wait: reuseport.WaitNetpoll})
@@ -255,8 +208,7 @@ func measureReflector(ctx context.Context, mk readerCmd, rate float64, cfg loopb
 		ear.Close()
 		return run, err
 	}
-	stdin.Close()
-	l, err = readLine("result")
+	cr, err := c.result()
 	if err != nil {
 		ear.Close()
 		return run, err
@@ -274,10 +226,6 @@ func measureReflector(ctx context.Context, mk readerCmd, rate float64, cfg loopb
 	}
 	ear.Close()
 	<-earDone
-	var cr childResult
-	if err := json.Unmarshal([]byte(l), &cr); err != nil {
-		return run, fmt.Errorf("reflector result %q: %w", l, err)
-	}
 	run.Sent, run.OfferedPPS, run.Received, run.Returned, run.Heard = st.Packets, st.PPS(), cr.Packets, cr.Returned, heard.Load()
 	if st.Packets > 0 {
 		run.LossPct = 100 * float64(st.Packets-int64(run.Heard)) / float64(st.Packets)

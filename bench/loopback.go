@@ -192,74 +192,21 @@ func runLoopback(ctx context.Context, cfg loopbackConfig, tmp string) ([]readerR
 // its standard input and reads its result.
 func measureReader(ctx context.Context, mk readerCmd, rate float64, cfg loopbackConfig, readerCPU, senderCPU int) (readerRun, error) {
 	var run readerRun
-	cmd := mk()
-	stdin, err := cmd.StdinPipe()
+	c, err := startChild(mk, readerCPU, "reader")
 	if err != nil {
 		return run, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	defer c.stop()
+	st, err := sendPinned(ctx, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(c.Port)), rate, cfg, senderCPU)
 	if err != nil {
 		return run, err
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := startPinned(readerCPU, cmd.Start); err != nil {
-		return run, err
-	}
-	// Whatever happens, the child ends: closing stdin stops it, Kill if not.
-	exited := make(chan struct{})
-	defer func() {
-		stdin.Close()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
-	}()
-	lines := make(chan string, 2)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	go func() { _ = cmd.Wait(); close(exited) }()
-	readLine := func(what string) (string, error) {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				<-exited
-				return "", fmt.Errorf("reader exited before %s: %s", what, strings.TrimSpace(stderr.String()))
-			}
-			return l, nil
-		case <-time.After(30 * time.Second):
-			return "", fmt.Errorf("no %s from the reader within 30s", what)
-		}
-	}
-	l, err := readLine("ready")
+	cr, err := c.result()
 	if err != nil {
 		return run, err
-	}
-	port, err := strconv.Atoi(strings.TrimPrefix(l, "ready "))
-	if err != nil || !strings.HasPrefix(l, "ready ") {
-		return run, fmt.Errorf("reader said %q, want \"ready PORT\"", l)
-	}
-	st, err := sendPinned(ctx, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(port)), rate, cfg, senderCPU)
-	if err != nil {
-		return run, err
-	}
-	stdin.Close()
-	l, err = readLine("result")
-	if err != nil {
-		return run, err
-	}
-	var cr childResult
-	if err := json.Unmarshal([]byte(l), &cr); err != nil {
-		return run, fmt.Errorf("reader result %q: %w", l, err)
 	}
 	select {
-	case <-exited:
+	case <-c.exited:
 	case <-time.After(10 * time.Second):
 		return run, errors.New("reader did not exit after its result")
 	}
@@ -316,4 +263,91 @@ func rateName(r float64) string {
 		return strconv.FormatFloat(r/1000, 'f', -1, 64) + "k"
 	}
 	return strconv.FormatFloat(r, 'f', -1, 64)
+}
+
+// child is a measured reader or reflector process: it prints "ready PORT"
+// once listening, a JSON result after its standard input closes, and exits.
+type child struct {
+	what   string // "reader" or "reflector", for errors
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string
+	exited chan struct{}
+	stderr strings.Builder
+	Port   int
+}
+
+// startChild starts mk's process pinned to cpu and waits for its ready line.
+// The caller defers stop.
+func startChild(mk readerCmd, cpu int, what string) (*child, error) {
+	c := &child{what: what, cmd: mk(), lines: make(chan string, 2), exited: make(chan struct{})}
+	var err error
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.cmd.Stderr = &c.stderr
+	if err := startPinned(cpu, c.cmd.Start); err != nil {
+		return nil, err
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+	}()
+	go func() { _ = c.cmd.Wait(); close(c.exited) }()
+	l, err := c.readLine("ready")
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	port, err := strconv.Atoi(strings.TrimPrefix(l, "ready "))
+	if err != nil || !strings.HasPrefix(l, "ready ") {
+		c.stop()
+		return nil, fmt.Errorf("%s said %q, want \"ready PORT\"", what, l)
+	}
+	c.Port = port
+	return c, nil
+}
+
+func (c *child) readLine(what string) (string, error) {
+	select {
+	case l, ok := <-c.lines:
+		if !ok {
+			<-c.exited
+			return "", fmt.Errorf("%s exited before %s: %s", c.what, what, strings.TrimSpace(c.stderr.String()))
+		}
+		return l, nil
+	case <-time.After(30 * time.Second):
+		return "", fmt.Errorf("no %s from the %s within 30s", what, c.what)
+	}
+}
+
+// result closes the child's standard input and reads its JSON result.
+func (c *child) result() (childResult, error) {
+	var cr childResult
+	c.stdin.Close()
+	l, err := c.readLine("result")
+	if err != nil {
+		return cr, err
+	}
+	if err := json.Unmarshal([]byte(l), &cr); err != nil {
+		return cr, fmt.Errorf("%s result %q: %w", c.what, l, err)
+	}
+	return cr, nil
+}
+
+// stop ends the child whatever happened: closing stdin stops it, Kill if not.
+func (c *child) stop() {
+	c.stdin.Close()
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+	}
 }
