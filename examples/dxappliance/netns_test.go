@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/dxmon/dxmon/internal/netnstest"
 	"io"
 	"net"
 	"net/http"
@@ -39,9 +40,7 @@ const (
 
 func ip(t *testing.T, args ...string) {
 	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	netnstest.Run(t, args...)
 }
 
 // buildBinary builds dxappliance into a temporary directory.
@@ -58,21 +57,16 @@ func buildBinary(t *testing.T) string {
 // given addresses (/24) on each end, and removes both at cleanup.
 func netns(t *testing.T, hostAddrs, nsAddrs []string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces (skipped: not root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip from iproute2 (skipped: not installed)")
-	}
+	netnstest.Require(t)
 	pid := strconv.Itoa(os.Getpid())
 	ns := "dxappl-" + pid
 	hostIf, nsIf := "dxa"+strconv.Itoa(os.Getpid()%100000)+"h", "dxa"+strconv.Itoa(os.Getpid()%100000)+"n"
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+	if out, err := netnstest.Try("netns", "add", ns); err != nil {
 		t.Skipf("cannot create a network namespace here: %v %s", err, out)
 	}
 	t.Cleanup(func() {
-		_ = exec.Command("ip", "link", "del", hostIf).Run()
-		_ = exec.Command("ip", "netns", "del", ns).Run()
+		_, _ = netnstest.Try("link", "del", hostIf)
+		_, _ = netnstest.Try("netns", "del", ns)
 	})
 	ip(t, "link", "add", hostIf, "mtu", "9001", "type", "veth", "peer", "name", nsIf, "mtu", "9001")
 	ip(t, "link", "set", nsIf, "netns", ns)

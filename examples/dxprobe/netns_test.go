@@ -1,12 +1,12 @@
 package main
 
 import (
+	"github.com/dxmon/dxmon/internal/netnstest"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/dxmon/dxmon/flow"
@@ -59,26 +59,19 @@ func TestNetnsSender(t *testing.T) {
 
 func ip(t *testing.T, args ...string) {
 	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	netnstest.Run(t, args...)
 }
 
 func TestKernelVXLAN(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces (skipped: not root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip from iproute2 (skipped: not installed)")
-	}
+	netnstest.Require(t)
 	ns := "dxmon-test-" + strconv.Itoa(os.Getpid())
 	hostIf, nsIf := "dxv"+strconv.Itoa(os.Getpid()%100000)+"h", "dxv"+strconv.Itoa(os.Getpid()%100000)+"n"
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+	if out, err := netnstest.Try("netns", "add", ns); err != nil {
 		t.Skipf("cannot create a network namespace here: %v %s", err, out)
 	}
 	t.Cleanup(func() {
-		_ = exec.Command("ip", "link", "del", hostIf).Run()
-		_ = exec.Command("ip", "netns", "del", ns).Run()
+		_, _ = netnstest.Try("link", "del", hostIf)
+		_, _ = netnstest.Try("netns", "del", ns)
 	})
 	ip(t, "link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
 	ip(t, "link", "set", nsIf, "netns", ns)
