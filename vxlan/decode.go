@@ -60,7 +60,7 @@ func (p *Packet) Decode(b []byte) Reason {
 	if len(b) >= 8+14+20+4 && le.Uint16(b[20:22]) == etherTypeIPv4LE && b[22] == 0x45 &&
 		(b[31] == ProtoTCP || b[31] == ProtoUDP) && le.Uint16(b[28:30])&fragMaskLE == 0 {
 		ip := (*[24]byte)(b[22 : 22+24])
-		total := uint32(ip[2])<<8 | uint32(ip[3])
+		var total uint32
 		// The one branch GWLB support adds to this path: destination port
 		// 6081.
 		if le.Uint16(ip[22:24]) == portGeneveLE {
@@ -92,6 +92,8 @@ func (p *Packet) Decode(b []byte) Reason {
 			p.GWLB.EndpointID = be.Uint64(g[12:20])
 			p.GWLB.AttachmentID = be.Uint64(g[24:32])
 			p.GWLB.FlowCookie = be.Uint32(g[36:40])
+		} else {
+			total = uint32(ip[2])<<8 | uint32(ip[3])
 		}
 		if total >= 20 { // always, for GWLB's (checked above)
 			// The stores follow the fields' order in Packet, so that the
