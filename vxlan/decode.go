@@ -1,6 +1,9 @@
 package vxlan
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Ports of the tunnels.
 const (
@@ -42,38 +45,86 @@ func (p *Packet) Decode(b []byte) Reason {
 		return VXLANTruncated
 	}
 	p.Encap = EncapVXLAN
-	p.VNI = uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6])
+	p.VNI = binary.BigEndian.Uint32(b[4:8]) >> 8
 	p.GWLB.Has = 0
-	p.PortsCut = false
 	if b[0]&0x08 == 0 {
+		p.PortsCut = false
 		return VXLANFlags
 	}
 	// Fast path for most mirror traffic: untagged IPv4 with a 20-byte
 	// header, not a fragment, TCP or UDP, ports inside the capture. It
 	// gives what decodeEthernet gives (the property tests check both).
-	if len(b) >= 8+14+20+4 && b[20] == 0x08 && b[21] == 0x00 && b[22] == 0x45 &&
-		(b[31] == ProtoTCP || b[31] == ProtoUDP) && b[28]&0x3f == 0 && b[29] == 0 {
-		ip := b[22 : 22+24]
-		if ip[23] == PortGeneve&0xff && ip[22] == PortGeneve>>8 && ip[9] == ProtoUDP && !p.NoGWLB {
-			return p.decodeToGeneve(b)
+	// Two-byte fields are compared as binary.LittleEndian reads them off
+	// the wire (one load and compare each, no byte swap).
+	le := binary.LittleEndian
+	if len(b) >= 8+14+20+4 && le.Uint16(b[20:22]) == etherTypeIPv4LE && b[22] == 0x45 &&
+		(b[31] == ProtoTCP || b[31] == ProtoUDP) && le.Uint16(b[28:30])&fragMaskLE == 0 {
+		ip := (*[24]byte)(b[22 : 22+24])
+		var total uint32
+		// The one branch GWLB support adds to this path: destination port
+		// 6081.
+		if le.Uint16(ip[22:24]) == portGeneveLE {
+			// GWLB's usual packet with an IPv4 client is checked and its
+			// options read here, without a call, and the client's header
+			// decoded below; with an IPv6 client in decodeGWLB6; anything
+			// else in decodeToGeneve.
+			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB {
+				return p.decodeToGeneve(b)
+			}
+			g := (*[64]byte)(b[geneveOff : geneveOff+64])
+			if le.Uint32(g[0:4]) != gwlbWord0IPv4 {
+				if le.Uint32(g[0:4]) == gwlbWord0IPv6 {
+					return p.decodeGWLB6(b)
+				}
+				return p.decodeToGeneve(b)
+			}
+			if le.Uint32(g[8:12]) != gwlbOptEP ||
+				le.Uint32(g[20:24]) != gwlbOptAtt || le.Uint32(g[32:36]) != gwlbOptCookie ||
+				g[40] != 0x45 || (g[49] != ProtoTCP && g[49] != ProtoUDP) || le.Uint16(g[46:48])&fragMaskLE != 0 {
+				return p.decodeToGeneve(b)
+			}
+			ip = (*[24]byte)(g[40:64])
+			if total = uint32(ip[2])<<8 | uint32(ip[3]); total < 20 {
+				return p.decodeToGeneve(b)
+			}
+			be := binary.BigEndian
+			p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
+			p.GWLB.EndpointID = be.Uint64(g[12:20])
+			p.GWLB.AttachmentID = be.Uint64(g[24:32])
+			p.GWLB.FlowCookie = be.Uint32(g[36:40])
+		} else {
+			total = uint32(ip[2])<<8 | uint32(ip[3])
 		}
-		total := uint32(ip[2])<<8 | uint32(ip[3])
-		if total >= 20 {
+		if total >= 20 { // always, for GWLB's (checked above)
+			// The stores follow the fields' order in Packet, so that the
+			// compiler merges neighbours (Fragment and HasPorts, the two
+			// ports, LengthCaptured and PortsCut).
 			p.NumVLANs = 0
 			p.Version = 4
 			p.Proto = ip[9]
 			p.Fragment = NotFragment
+			p.HasPorts = true
+			// The big-endian word rotated: SrcPort in the low half,
+			// DstPort in the high half, one store.
+			ports := bits.RotateLeft32(binary.BigEndian.Uint32(ip[20:24]), 16)
+			p.SrcPort = uint16(ports)
+			p.DstPort = uint16(ports >> 16)
 			p.Length = total
 			p.LengthCaptured = false
-			binary.LittleEndian.PutUint64(p.Src[:8], 0)
-			binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(ip[12:16]))<<32|0xffff0000)
-			binary.LittleEndian.PutUint64(p.Dst[:8], 0)
-			binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(ip[16:20]))<<32|0xffff0000)
-			p.HasPorts = true
-			p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
-			p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
+			p.PortsCut = false
+			le.PutUint64(p.Src[:8], 0)
+			le.PutUint64(p.Src[8:], uint64(le.Uint32(ip[12:16]))<<32|0xffff0000)
+			le.PutUint64(p.Dst[:8], 0)
+			le.PutUint64(p.Dst[8:], uint64(le.Uint32(ip[16:20]))<<32|0xffff0000)
 			return OK
 		}
+	}
+	p.PortsCut = false
+	if len(b) >= 8+14 && le.Uint16(b[20:22]) == etherTypeIPv6LE {
+		// Untagged IPv6, decodeEthernet's second case, without its call
+		// or the GWLB check below (GWLB's Geneve is always over IPv4).
+		p.NumVLANs = 0
+		return p.decodeIPv6(b[22:])
 	}
 	r := p.decodeEthernet(b[8:])
 	if r == OK && p.DstPort == PortGeneve && p.Proto == ProtoUDP && p.Version == 4 && p.Fragment == NotFragment && !p.NoGWLB {
@@ -89,50 +140,43 @@ func (p *Packet) Decode(b []byte) Reason {
 	return r
 }
 
-// decodeToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
-// Decode's fast path met (b is the VXLAN payload). GWLB's usual packet with
-// an IPv4 client — Geneve with exactly AWS's three options in their usual
-// order, then IPv4 with a 20-byte header, not a fragment, TCP or UDP — is
-// decoded here like the plain fast path, on the client's header; with an
-// IPv6 client, in decodeGWLBFast; anything else in decodeVXLANToGeneve.
-// The byte-swapped constants are the header's first word (version 0, 8
-// words of options, flags 0, Protocol Type 0x0800) and AWS's three option
-// headers (class 0x0108, types 1, 2, 3, lengths 2, 2, 1 words).
+// etherTypeIPv4LE and etherTypeIPv6LE are the EtherTypes as
+// binary.LittleEndian reads them off the wire; fragMaskLE selects, the same way, the IPv4 fragment offset and
+// the More Fragments flag.
+const (
+	etherTypeIPv4LE = etherTypeIPv4>>8 | etherTypeIPv4&0xff<<8
+	etherTypeIPv6LE = etherTypeIPv6>>8 | etherTypeIPv6&0xff<<8
+	fragMaskLE      = 0xff3f
+)
+
+// geneveOff is where the Geneve header starts in the VXLAN payload of an
+// untagged IPv4 UDP packet with a 20-byte header: 8 (VXLAN) + 14 + 20 + 8.
+const geneveOff = 8 + 14 + 20 + 8
+
+// portGeneveLE is PortGeneve as binary.LittleEndian reads its two bytes
+// off the wire.
+const portGeneveLE = PortGeneve>>8 | PortGeneve&0xff<<8
+
+// The first word of GWLB's usual Geneve header (version 0, 8 words of
+// options, flags 0, Protocol Type IPv4 or IPv6) and AWS's three option
+// headers (class 0x0108, types 1, 2, 3, lengths 2, 2, 1 words), as
+// binary.LittleEndian reads them: compared without a byte swap.
+const (
+	gwlbWord0IPv4 = 0x00080008
+	gwlbWord0IPv6 = 0xdd860008
+	gwlbOptEP     = 0x02010801
+	gwlbOptAtt    = 0x02020801
+	gwlbOptCookie = 0x01030801
+)
+
+// decodeToGeneve decodes an untagged IPv4 packet to port 6081 that
+// Decode's fast path met but that is not GWLB's usual packet (b is the
+// VXLAN payload, at least 46 bytes): TCP, or GWLB decoding off, is the
+// packet it is; anything else is decoded in decodeVXLANToGeneve.
 func (p *Packet) decodeToGeneve(b []byte) Reason {
-	const geneve = 22 + 20 + 8
-	if len(b) >= geneve+40+24 {
-		g := (*[64]byte)(b[geneve : geneve+64])
-		le := binary.LittleEndian
-		if le.Uint32(g[0:4]) == 0x00080008 && le.Uint32(g[8:12]) == 0x02010801 && le.Uint32(g[20:24]) == 0x02020801 &&
-			le.Uint32(g[32:36]) == 0x01030801 && g[40] == 0x45 && (g[49] == ProtoTCP || g[49] == ProtoUDP) && le.Uint16(g[46:48])&0xff3f == 0 {
-			ip := (*[24]byte)(g[40:64])
-			if total := uint32(ip[2])<<8 | uint32(ip[3]); total >= 20 {
-				p.NumVLANs = 0
-				p.Version = 4
-				p.Proto = ip[9]
-				p.Fragment = NotFragment
-				p.Length = total
-				p.LengthCaptured = false
-				binary.LittleEndian.PutUint64(p.Src[:8], 0)
-				binary.LittleEndian.PutUint64(p.Src[8:], uint64(binary.LittleEndian.Uint32(ip[12:16]))<<32|0xffff0000)
-				binary.LittleEndian.PutUint64(p.Dst[:8], 0)
-				binary.LittleEndian.PutUint64(p.Dst[8:], uint64(binary.LittleEndian.Uint32(ip[16:20]))<<32|0xffff0000)
-				p.HasPorts = true
-				p.SrcPort = uint16(ip[20])<<8 | uint16(ip[21])
-				p.DstPort = uint16(ip[22])<<8 | uint16(ip[23])
-				p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
-				p.GWLB.EndpointID = binary.BigEndian.Uint64(g[12:20])
-				p.GWLB.AttachmentID = binary.BigEndian.Uint64(g[24:32])
-				p.GWLB.FlowCookie = binary.BigEndian.Uint32(g[36:40])
-				return OK
-			}
-		}
-	}
-	if len(b) < geneve {
-		return p.decodeEthernet(b[8:]) // no room for Geneve: the UDP packet it is
-	}
-	if p.decodeGWLBFast(b[geneve:]) {
-		return OK
+	p.PortsCut = false
+	if len(b) < geneveOff || b[31] != ProtoUDP || p.NoGWLB {
+		return p.decodeEthernet(b[8:]) // not Geneve, or no room for it: the packet it is
 	}
 	return p.decodeVXLANToGeneve(b)
 }
@@ -143,54 +187,57 @@ func (p *Packet) decodeToGeneve(b []byte) Reason {
 // then, if it is GWLB's, the client's packet inside (decodeGWLB); anything
 // else is the UDP packet it is.
 func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
-	const geneve = 22 + 20 + 8
 	r := p.decodeEthernet(b[8:])
 	if r != OK {
 		return r
 	}
-	if r, ok := p.decodeGWLB(b[geneve:]); ok {
+	if r, ok := p.decodeGWLB(b[geneveOff:]); ok {
 		return r
 	}
 	return OK
 }
 
-// decodeGWLBFast decodes the usual GWLB packet with an IPv6 client: Geneve
-// with exactly AWS's three options in their usual order (the 40-byte header
-// a Gateway Load Balancer sends), then IPv6 without extension headers, TCP
-// or UDP with its ports inside the capture. It gives what decodeGWLB gives
-// (the property tests check both) and reports false, changing nothing,
-// for anything else.
-func (p *Packet) decodeGWLBFast(g []byte) bool {
-	if len(g) < 40+40+4 {
-		return false
+// decodeGWLB6 decodes the usual GWLB packet with an IPv6 client, which
+// Decode's fast path met (b is the VXLAN payload, an untagged IPv4 UDP
+// packet to port 6081, GWLB decoding on, the Geneve header's first word
+// gwlbWord0IPv6): Geneve with exactly AWS's three options in their usual
+// order (the 40-byte header a Gateway Load Balancer sends), then IPv6
+// without extension headers, TCP or UDP with its ports inside the capture.
+// It gives what decodeGWLB gives (the property tests check both); anything
+// else goes to decodeToGeneve.
+func (p *Packet) decodeGWLB6(b []byte) Reason {
+	if len(b) < geneveOff+40+40+4 {
+		return p.decodeToGeneve(b)
 	}
-	h, in := g[:40], g[40:84]
+	g := (*[84]byte)(b[geneveOff : geneveOff+84])
+	h, in := (*[40]byte)(g[:40]), (*[44]byte)(g[40:84])
 	le := binary.LittleEndian // constants byte-swapped: no swap per load
-	if le.Uint32(h[0:4]) != 0xdd860008 || le.Uint32(h[8:12]) != 0x02010801 ||
-		le.Uint32(h[20:24]) != 0x02020801 || le.Uint32(h[32:36]) != 0x01030801 {
-		return false
+	if le.Uint32(h[8:12]) != gwlbOptEP || le.Uint32(h[20:24]) != gwlbOptAtt || le.Uint32(h[32:36]) != gwlbOptCookie {
+		return p.decodeToGeneve(b)
 	}
 	plen := uint32(in[4])<<8 | uint32(in[5])
 	if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen == 0 { // plen 0: decodeGWLB tells the length
-		return false
+		return p.decodeToGeneve(b)
 	}
 	p.NumVLANs = 0
 	p.Version = 6
 	p.Proto = in[6]
 	p.Fragment = NotFragment
+	p.HasPorts = true
+	ports := bits.RotateLeft32(binary.BigEndian.Uint32(in[40:44]), 16) // as in Decode
+	p.SrcPort = uint16(ports)
+	p.DstPort = uint16(ports >> 16)
 	p.Length = 40 + plen
 	p.LengthCaptured = false
+	p.PortsCut = false
 	p.Src = [16]byte(in[8:24])
 	p.Dst = [16]byte(in[24:40])
-	p.HasPorts = true
-	p.SrcPort = uint16(in[40])<<8 | uint16(in[41])
-	p.DstPort = uint16(in[42])<<8 | uint16(in[43])
 	be := binary.BigEndian
 	p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
 	p.GWLB.EndpointID = be.Uint64(h[12:20])
 	p.GWLB.AttachmentID = be.Uint64(h[24:32])
 	p.GWLB.FlowCookie = be.Uint32(h[36:40])
-	return true
+	return OK
 }
 
 // decodeGWLB decodes g, the payload of a mirrored packet's UDP datagram to

@@ -64,6 +64,10 @@ type Packet struct {
 	Length uint32
 	// LengthCaptured is true when Length fell back to the captured length.
 	LengthCaptured bool
+	// PortsCut is true when the capture cut a GWLB client packet before
+	// its ports: it is decoded (OK) with HasPorts false and ports 0, and
+	// for IPv6, Proto is the extension header that did not fit.
+	PortsCut bool
 	// Src and Dst are the inner addresses, IPv4 in IPv4-mapped IPv6 form
 	// (::ffff:a.b.c.d), so that both families share one fixed layout.
 	Src, Dst [16]byte
@@ -71,10 +75,6 @@ type Packet struct {
 	// packet was GWLB's Geneve to an appliance and the fields above are
 	// the client's packet inside it (GWLB.Has != 0); see the package doc.
 	GWLB GWLBMeta
-	// PortsCut is true when the capture cut a GWLB client packet before
-	// its ports: it is decoded (OK) with HasPorts false and ports 0, and
-	// for IPv6, Proto is the extension header that did not fit.
-	PortsCut bool
 
 	// NoGWLB is an input, never changed by a decoder: set, Decode keeps a
 	// mirrored packet to UDP port 6081 as that UDP packet even when it
