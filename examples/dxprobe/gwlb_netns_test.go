@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/dxmon/dxmon/internal/netnstest"
 	"net"
 	"net/netip"
 	"os"
@@ -245,22 +246,17 @@ func openTUN(name string) (*os.File, error) {
 }
 
 func TestKernelGWLB(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces (skipped: not root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs ip from iproute2 (skipped: not installed)")
-	}
+	netnstest.Require(t)
 	pid := strconv.Itoa(os.Getpid())
 	ns := "dxmon-gwlb-" + pid
 	short := strconv.Itoa(os.Getpid() % 100000)
 	hostIf, nsIf, tunIf := "dxg"+short+"h", "dxg"+short+"n", "dxg"+short+"t"
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+	if out, err := netnstest.Try("netns", "add", ns); err != nil {
 		t.Skipf("cannot create a network namespace here: %v %s", err, out)
 	}
 	t.Cleanup(func() {
-		_ = exec.Command("ip", "link", "del", hostIf).Run()
-		_ = exec.Command("ip", "netns", "del", ns).Run()
+		_, _ = netnstest.Try("link", "del", hostIf)
+		_, _ = netnstest.Try("netns", "del", ns)
 	})
 	in := func(args ...string) { ip(t, append([]string{"-n", ns}, args...)...) }
 	sysctl := func(kv string) {
@@ -304,7 +300,7 @@ func TestKernelGWLB(t *testing.T) {
 	cmd := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^TestGWLBHelper$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), gwHelperEnv+"=1", gwTunEnv+"="+tunIf)
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestGWLBHelper") {
-		stats, _ := exec.Command("ip", "-n", ns, "-s", "link", "show", tunIf).CombinedOutput()
+		stats, _ := netnstest.Try("-n", ns, "-s", "link", "show", tunIf)
 		t.Fatalf("helper in namespace: %v\n%s\n%s", err, out, stats)
 	}
 
