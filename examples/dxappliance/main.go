@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dxmon/dxmon/internal/envflag"
 	"io"
 	"log/slog"
 	"net"
@@ -55,7 +56,7 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // envs maps flags to the environment variables that give their defaults.
-var envs = []struct{ flag, env string }{
+var envs = []envflag.Var{
 	{"listen", "APPLIANCE_LISTEN"}, {"workers", "APPLIANCE_WORKERS"},
 	{"health", "APPLIANCE_HEALTH_ADDR"}, {"health-protocol", "APPLIANCE_HEALTH_PROTOCOL"},
 	{"health-path", "APPLIANCE_HEALTH_PATH"}, {"metrics", "APPLIANCE_METRICS"},
@@ -76,18 +77,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 32<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "datagrams per recvmmsg and sendmmsg")
 	fs.StringVar(&wait, "wait", "auto", "how readers wait: tick, netpoll, blocking or auto (env APPLIANCE_WAIT)")
-	for _, e := range envs {
-		if v := getenv(e.env); v != "" {
-			if err := fs.Set(e.flag, v); err != nil {
-				return o, usageError{fmt.Sprintf("environment %s=%q: %v", e.env, v, err)}
-			}
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return o, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	var err error
 	if o.wait, err = reuseport.ParseWaitMode(wait); err != nil {

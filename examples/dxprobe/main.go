@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dxmon/dxmon/internal/envflag"
 	"io"
 	"log/slog"
 	"net"
@@ -111,25 +112,15 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
 	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
 	// Environment variables give defaults; flags on the command line win.
-	envs := []struct{ flag, env string }{
+	envs := []envflag.Var{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
 		{"alert-bps", "ALERT_THRESHOLD_BPS"}, {"alert-pps", "ALERT_THRESHOLD_PPS"},
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
 	}
-	for _, e := range envs {
-		if v := getenv(e.env); v != "" {
-			if err := fs.Set(e.flag, v); err != nil {
-				return o, usageError{fmt.Sprintf("environment %s=%q: %v", e.env, v, err)}
-			}
-		}
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return o, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
 	switch {
 	case o.format != "text" && o.format != "json":
