@@ -240,29 +240,15 @@ func measureReflector(ctx context.Context, mk readerCmd, rate float64, cfg loopb
 // second (0: flat out) for cfg.Duration, from 127.0.0.2, on one thread
 // pinned to cpu.
 func sendGeneve(ctx context.Context, dst netip.AddrPort, rate float64, cfg loopbackConfig, pool [][]byte, cpu int) (genStats, error) {
-	type out struct {
-		st  genStats
-		err error
-	}
-	ch := make(chan out, 1)
-	go func() {
-		if cpu >= 0 {
-			runtime.LockOSThread()
-			if _, err := pinThread(cpu); err != nil {
-				ch <- out{err: err}
-				return
-			}
-		}
+	return onPinnedThread(cpu, func() (genStats, error) {
 		c, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2)}, net.UDPAddrFromAddrPort(dst))
 		if err != nil {
-			ch <- out{err: err}
-			return
+			return genStats{}, err
 		}
 		s, err := mmsgSenderOn(c)
 		if err != nil {
 			c.Close()
-			ch <- out{err: err}
-			return
+			return genStats{}, err
 		}
 		defer s.Close()
 		src := &packetSource{cfg: &genConfig{}, pool: pool}
@@ -272,10 +258,8 @@ func sendGeneve(ctx context.Context, dst netip.AddrPort, rate float64, cfg loopb
 		}
 		start := time.Now()
 		p, b, _, err := pace(ctx, s, src, rate, count, start.Add(cfg.Duration), 32)
-		ch <- out{genStats{Packets: p, Bytes: b, Elapsed: time.Since(start)}, err}
-	}()
-	o := <-ch
-	return o.st, o.err
+		return genStats{Packets: p, Bytes: b, Elapsed: time.Since(start)}, err
+	})
 }
 
 // applianceChild is dxappliance's path in a child process: a gwlb

@@ -232,6 +232,16 @@ func measureReader(ctx context.Context, mk readerCmd, rate float64, cfg loopback
 // sendPinned offers rate packets per second (0: flat out) for cfg.Duration
 // from one sender goroutine whose OS thread is pinned to cpu.
 func sendPinned(ctx context.Context, dst netip.AddrPort, rate float64, cfg loopbackConfig, cpu int) (genStats, error) {
+	return onPinnedThread(cpu, func() (genStats, error) {
+		gc := genConfig{Addr: dst, Rate: rate, Duration: cfg.Duration, Flows: cfg.Flows, Senders: 1, Batch: 32, VNI: 12345, Snap: 128, Seed: 1}
+		return generate(ctx, gc, false)
+	})
+}
+
+// onPinnedThread runs send on a goroutine whose OS thread is pinned to cpu
+// (cpu < 0: not pinned) and returns what it returns. The thread is not
+// unlocked: it exits with the goroutine, and its CPU mask with it.
+func onPinnedThread(cpu int, send func() (genStats, error)) (genStats, error) {
 	type out struct {
 		st  genStats
 		err error
@@ -239,16 +249,13 @@ func sendPinned(ctx context.Context, dst netip.AddrPort, rate float64, cfg loopb
 	ch := make(chan out, 1)
 	go func() {
 		if cpu >= 0 {
-			// The thread is not unlocked: it exits with the goroutine, and
-			// its CPU mask with it.
 			runtime.LockOSThread()
 			if _, err := pinThread(cpu); err != nil {
 				ch <- out{err: err}
 				return
 			}
 		}
-		gc := genConfig{Addr: dst, Rate: rate, Duration: cfg.Duration, Flows: cfg.Flows, Senders: 1, Batch: 32, VNI: 12345, Snap: 128, Seed: 1}
-		st, err := generate(ctx, gc, false)
+		st, err := send()
 		ch <- out{st, err}
 	}()
 	o := <-ch
