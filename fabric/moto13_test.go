@@ -58,6 +58,7 @@ func eventsOf(events []fabric.Event, kind string, a fabric.Action) []fabric.Even
 // Describe one item a page, so the sessions and filter rules are read
 // through the paginators.
 func TestMotoSessionDriftRepaired(t *testing.T) {
+	t.Parallel()
 	_, proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -153,6 +154,7 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 // ErrSessionShadowed and takes nothing from it; once it is gone, sync
 // succeeds.
 func TestMotoForeignSessionFirst(t *testing.T) {
+	t.Parallel()
 	_, _, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -218,6 +220,7 @@ func TestMotoForeignSessionFirst(t *testing.T) {
 // lists one GWLBE subnet, still deletes that subnet's endpoint, found by
 // its tags.
 func TestMotoOwnershipByTags(t *testing.T) {
+	t.Parallel()
 	_, proxy, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -323,6 +326,7 @@ func TestMotoOwnershipByTags(t *testing.T) {
 // models its idempotency) would answer the repeated token with the deleted
 // session and create nothing.
 func TestMotoClientTokenNoReplay(t *testing.T) {
+	t.Parallel()
 	_, _, cfg, _ := emulator(t)
 	ctx := context.Background()
 	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
@@ -351,6 +355,7 @@ func TestMotoClientTokenNoReplay(t *testing.T) {
 // InvalidParameterValue deleting a security group; it fails at once with
 // that error instead of retrying it as "still in use" until WaitTimeout.
 func TestMotoInvalidParameterValueNotRetried(t *testing.T) {
+	t.Parallel()
 	_, _, cfg, _ := emulator(t)
 	ctx := context.Background()
 	kv := makeWorld(t, cfg).kv
@@ -379,6 +384,7 @@ func TestMotoInvalidParameterValueNotRetried(t *testing.T) {
 // or VPC that does not exist is named with its key and region, never
 // "%!w(<nil>)".
 func TestMotoStageZeroChecks(t *testing.T) {
+	t.Parallel()
 	_, _, cfg, _ := emulator(t)
 	ctx := context.Background()
 	base := makeWorld(t, cfg).kv
@@ -419,6 +425,7 @@ func TestMotoStageZeroChecks(t *testing.T) {
 // create says what it will be, the summary counts them, and an apply
 // followed by a plan says "No changes.".
 func TestMotoPlanReadable(t *testing.T) {
+	t.Parallel()
 	_, _, cfg, _ := emulator(t)
 	ctx := context.Background()
 	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)

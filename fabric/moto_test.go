@@ -104,12 +104,24 @@ type world struct{ kv map[string]string }
 
 func makeWorld(t *testing.T, cfg aws.Config) world { return world{kv: fabrictest.World(t, cfg)} }
 
-// emulator starts moto behind the mirror proxy and returns a configuration
-// whose calls the counter sees.
+// emulator gives the test an AWS account of its own on one of the test
+// binary's shared moto_servers, behind the mirror proxy, and returns a
+// configuration whose calls the counter sees. Tests that use it call
+// t.Parallel. The server is shared: a test that resets, stops or restarts
+// moto uses ownEmulator.
 func emulator(t *testing.T) (*mototest.Server, *mototest.MirrorProxy, aws.Config, *counter) {
-	s := mototest.Start(t)
-	p := mototest.StartMirrorProxy(t, s)
-	t.Setenv("AWS_ENDPOINT_URL", p.URL)
+	p := mototest.SharedProxy(t)
+	return withCounter(t, nil, p)
+}
+
+// ownEmulator starts a moto_server of the test's own behind the mirror
+// proxy, for a test that resets it.
+func ownEmulator(t *testing.T) (*mototest.Server, *mototest.MirrorProxy, aws.Config, *counter) {
+	s := mototest.Launch(t)
+	return withCounter(t, s, mototest.StartMirrorProxy(t, s))
+}
+
+func withCounter(t *testing.T, s *mototest.Server, p *mototest.MirrorProxy) (*mototest.Server, *mototest.MirrorProxy, aws.Config, *counter) {
 	cfg := p.Config(t)
 	c := &counter{}
 	c.install(&cfg)
@@ -148,6 +160,7 @@ func countActions(events []fabric.Event) map[fabric.Action]int {
 }
 
 func TestMotoEndToEnd(t *testing.T) {
+	t.Parallel()
 	_, proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -625,7 +638,8 @@ func normalized(t *testing.T, cfg aws.Config) []string {
 // resource set as an uninterrupted apply, with no duplicate, and a third
 // apply must make no mutating call.
 func TestMotoInterruptedApplyConverges(t *testing.T) {
-	s, proxy, cfg, calls := emulator(t)
+	t.Parallel()
+	s, proxy, cfg, calls := ownEmulator(t)
 	ctx := context.Background()
 	fresh := func() *fabric.Deployer {
 		calls.reset(0, false) // a check that failed (rapid then shrinks) may have left an interruption armed

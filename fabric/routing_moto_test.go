@@ -22,6 +22,7 @@ import (
 // the same; plan says in plain words what stage 03 changes; once every
 // appliance is healthy stage 03 runs.
 func TestMotoHealthGatesRouting(t *testing.T) {
+	t.Parallel()
 	_, proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -124,6 +125,7 @@ func TestMotoHealthGatesRouting(t *testing.T) {
 // it, a second apply changes nothing, destroy points them back at the VGW.
 // Without RETURN_ROUTES the business tables are untouched and plan says so.
 func TestMotoReturnRoutes(t *testing.T) {
+	t.Parallel()
 	_, _, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

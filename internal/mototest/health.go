@@ -119,7 +119,7 @@ func (p *MirrorProxy) serveSSM(w http.ResponseWriter, req *http.Request, op stri
 				p.st.ssm.unregistered[id]--
 				p.hits["SSM.SendCommand.InvalidInstanceId"]++
 				p.mu.Unlock()
-				writeJSONError(w, "InvalidInstanceId", "Instances ["+id+"] not in a valid state for account 123456789012")
+				writeJSONError(w, "InvalidInstanceId", "Instances ["+id+"] not in a valid state for account "+p.Account())
 				return
 			}
 		}
@@ -248,6 +248,9 @@ func (p *MirrorProxy) replaceRouteToEndpoint(w http.ResponseWriter, req *http.Re
 		}
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("Authorization", req.Header.Get("Authorization")) // moto reads the region from it
+		if a := req.Header.Get(motoAccountHeader); a != "" {
+			r.Header.Set(motoAccountHeader, a)
+		}
 		return http.DefaultClient.Do(r)
 	}
 	base := url.Values{"Version": {form.Get("Version")}, "RouteTableId": {form.Get("RouteTableId")},

@@ -50,8 +50,9 @@ type MirrorProxy struct {
 	// URL is the proxy's endpoint, to use as AWS_ENDPOINT_URL.
 	URL string
 
-	ignoreTags bool // see SetIgnoreTagFilters
-	pageSize   int  // see SetPageSize
+	ignoreTags bool   // see SetIgnoreTagFilters
+	pageSize   int    // see SetPageSize
+	account    string // the x-moto-account-id of every request, "" for moto's default (see SharedProxy)
 
 	rp      *httputil.ReverseProxy
 	motoURL string
@@ -110,6 +111,14 @@ func StartMirrorProxy(t testing.TB, s *Server) *MirrorProxy {
 // Config returns an SDK configuration aimed at the proxy.
 func (p *MirrorProxy) Config(t testing.TB) aws.Config {
 	return (&Server{URL: p.URL}).Config(t)
+}
+
+// Account returns the AWS account the proxy's requests act in.
+func (p *MirrorProxy) Account() string {
+	if p.account == "" {
+		return DefaultAccount
+	}
+	return p.account
 }
 
 // Reset forgets every rule and session; call it with Server.Reset.
@@ -198,6 +207,9 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		form, _ = url.ParseQuery(string(body))
 	}
 	action := form.Get("Action")
+	if p.account != "" {
+		req.Header.Set(motoAccountHeader, p.account)
+	}
 	if op, ok := strings.CutPrefix(req.Header.Get("X-Amz-Target"), "AmazonSSM."); ok {
 		p.serveSSM(w, req, op)
 		return

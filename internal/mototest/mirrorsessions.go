@@ -28,7 +28,7 @@ type mirrorSession struct {
 func (p *MirrorProxy) createSession(f url.Values) (any, *apiError) {
 	st := &p.st
 	s := &mirrorSession{ID: newID("tms-"), TargetID: f.Get("TrafficMirrorTargetId"), FilterID: f.Get("TrafficMirrorFilterId"),
-		ENI: f.Get("NetworkInterfaceId"), OwnerID: "123456789012", PacketLength: atoi(f.Get("PacketLength")),
+		ENI: f.Get("NetworkInterfaceId"), OwnerID: p.Account(), PacketLength: atoi(f.Get("PacketLength")),
 		SessionNumber: atoi(f.Get("SessionNumber")), VNI: atoi(f.Get("VirtualNetworkId")), Description: f.Get("Description"),
 		Tags: tagsOf(f, "traffic-mirror-session")}
 	switch {

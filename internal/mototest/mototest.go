@@ -14,7 +14,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,18 +46,7 @@ type Server struct {
 // in parallel with others.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if isCI() {
-			t.Fatalf("moto_server not found on PATH (required in CI): %v", err)
-		}
-		t.Skipf("moto_server not installed (pip install 'moto[server]'): %v", err)
-	}
-	s, err := launch(bin)
-	if err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	t.Cleanup(s.Stop)
+	s := Launch(t)
 	t.Setenv("AWS_ENDPOINT_URL", s.URL)
 	t.Setenv("AWS_REGION", Region)
 	t.Setenv("AWS_DEFAULT_REGION", Region)
@@ -65,6 +57,60 @@ func Start(t testing.TB) *Server {
 	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
 	return s
+}
+
+// Launch starts a private moto_server like Start, but leaves the process's
+// environment alone: tests that call it may run in parallel, and reach the
+// server through Config.
+func Launch(t testing.TB) *Server {
+	t.Helper()
+	s, err := launch(motoServer(t))
+	if err != nil {
+		t.Fatalf("start moto_server: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+var found struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// motoServer returns the path of moto_server, or ends the test: skipped
+// where it is not installed, failed when CI is set.
+func motoServer(t testing.TB) string {
+	t.Helper()
+	found.once.Do(func() {
+		found.bin, found.err = exec.LookPath("moto_server")
+		if found.err == nil {
+			found.bin = unshim(found.bin)
+		}
+	})
+	if found.err != nil {
+		if isCI() {
+			t.Fatalf("moto_server not found on PATH (required in CI): %v", found.err)
+		}
+		t.Skipf("moto_server not installed (pip install 'moto[server]'): %v", found.err)
+	}
+	return found.bin
+}
+
+// unshim returns the script a pyenv shim (…/.pyenv/shims/moto_server)
+// runs, asked once of pyenv: the shim costs each start of the server a few
+// shell and pyenv processes (0.5–1 s of CPU). Anything else, or a pyenv
+// that does not answer, is returned as it is.
+func unshim(bin string) string {
+	dir := filepath.Dir(bin)
+	if filepath.Base(dir) != "shims" {
+		return bin
+	}
+	out, err := exec.Command(filepath.Join(filepath.Dir(dir), "bin", "pyenv"), "which", filepath.Base(bin)).Output()
+	if real := strings.TrimSpace(string(out)); err == nil && filepath.IsAbs(real) {
+		return real
+	}
+	return bin
 }
 
 // Config returns an SDK configuration aimed at the server with dummy
