@@ -241,17 +241,9 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return err
 	}
 
-	tg, err := r.ensureWith(ctx, "target-group", d.gwlbTGName(), fmt.Sprintf("GENEVE %d, health check TCP %d", GenevePort, ApplianceHealthPort), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
-		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
-			Name: aws.String(d.gwlbTGName()), Protocol: elbtypes.ProtocolEnumGeneve, Port: aws.Int32(GenevePort),
-			VpcId: aws.String(d.cfg.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
-			HealthCheckProtocol: elbtypes.ProtocolEnumTcp, HealthCheckPort: aws.String(fmt.Sprint(ApplianceHealthPort)),
-			Tags: d.elbTags(d.gwlbTGName(), "appliance"),
-		})
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.TargetGroups[0].TargetGroupArn), nil
+	tg, err := r.ensureTargetGroup(ctx, "appliance", fmt.Sprintf("GENEVE %d, health check TCP %d", GenevePort, ApplianceHealthPort), elb.CreateTargetGroupInput{
+		Name: aws.String(d.gwlbTGName()), Protocol: elbtypes.ProtocolEnumGeneve, Port: aws.Int32(GenevePort),
+		HealthCheckProtocol: elbtypes.ProtocolEnumTcp, HealthCheckPort: aws.String(fmt.Sprint(ApplianceHealthPort)),
 	})
 	if err != nil {
 		return err
@@ -260,20 +252,10 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return err
 	}
 
-	lb, err := r.ensureWith(ctx, "gateway-load-balancer", d.gwlbName(), "gateway, subnets "+strings.Join(r.env.workloadSubnets(), ","), d.findLBARN(d.gwlbName()), func(ctx context.Context) (string, error) {
-		out, err := d.c.ELB.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
-			Name: aws.String(d.gwlbName()), Type: elbtypes.LoadBalancerTypeEnumGateway,
-			Subnets: r.env.workloadSubnets(), Tags: d.elbTags(d.gwlbName(), "gwlb"),
-		})
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.LoadBalancers[0].LoadBalancerArn), nil
+	lb, err := r.ensureLoadBalancer(ctx, "gateway-load-balancer", "gwlb", "gateway", elb.CreateLoadBalancerInput{
+		Name: aws.String(d.gwlbName()), Type: elbtypes.LoadBalancerTypeEnumGateway,
 	})
 	if err != nil {
-		return err
-	}
-	if err := r.waitLBActive(ctx, d.gwlbName(), lb); err != nil {
 		return err
 	}
 	if err := r.ensureListener(ctx, d.gwlbName(), lb, tg, "", 0); err != nil {

@@ -3,7 +3,6 @@ package fabric
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -41,17 +40,10 @@ func (r *run) stageNLB(ctx context.Context) error {
 		}
 		probes = append(probes, id)
 	}
-	tg, err := r.ensureWith(ctx, "target-group", d.probeTGName(), fmt.Sprintf("UDP %d, health check HTTP :%d/healthz", VXLANPort, d.cfg.ProbeHealthPort), d.findTG(d.probeTGName()), func(ctx context.Context) (string, error) {
-		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
-			Name: aws.String(d.probeTGName()), Protocol: elbtypes.ProtocolEnumUdp, Port: aws.Int32(VXLANPort),
-			VpcId: aws.String(d.cfg.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
-			HealthCheckProtocol: elbtypes.ProtocolEnumHttp, HealthCheckPort: aws.String(fmt.Sprint(d.cfg.ProbeHealthPort)),
-			HealthCheckPath: aws.String("/healthz"), Tags: d.elbTags(d.probeTGName(), "probe"),
-		})
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.TargetGroups[0].TargetGroupArn), nil
+	tg, err := r.ensureTargetGroup(ctx, "probe", fmt.Sprintf("UDP %d, health check HTTP :%d/healthz", VXLANPort, d.cfg.ProbeHealthPort), elb.CreateTargetGroupInput{
+		Name: aws.String(d.probeTGName()), Protocol: elbtypes.ProtocolEnumUdp, Port: aws.Int32(VXLANPort),
+		HealthCheckProtocol: elbtypes.ProtocolEnumHttp, HealthCheckPort: aws.String(fmt.Sprint(d.cfg.ProbeHealthPort)),
+		HealthCheckPath: aws.String("/healthz"),
 	})
 	if err != nil {
 		return err
@@ -66,20 +58,10 @@ func (r *run) stageNLB(ctx context.Context) error {
 		return err
 	}
 
-	lb, err := r.ensureWith(ctx, "network-load-balancer", d.nlbName(), "internal, subnets "+strings.Join(r.env.workloadSubnets(), ","), d.findLBARN(d.nlbName()), func(ctx context.Context) (string, error) {
-		out, err := d.c.ELB.CreateLoadBalancer(ctx, &elb.CreateLoadBalancerInput{
-			Name: aws.String(d.nlbName()), Type: elbtypes.LoadBalancerTypeEnumNetwork, Scheme: elbtypes.LoadBalancerSchemeEnumInternal,
-			Subnets: r.env.workloadSubnets(), Tags: d.elbTags(d.nlbName(), "nlb"),
-		})
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.LoadBalancers[0].LoadBalancerArn), nil
+	lb, err := r.ensureLoadBalancer(ctx, "network-load-balancer", "nlb", "internal", elb.CreateLoadBalancerInput{
+		Name: aws.String(d.nlbName()), Type: elbtypes.LoadBalancerTypeEnumNetwork, Scheme: elbtypes.LoadBalancerSchemeEnumInternal,
 	})
 	if err != nil {
-		return err
-	}
-	if err := r.waitLBActive(ctx, d.nlbName(), lb); err != nil {
 		return err
 	}
 	crossZone := false
