@@ -406,25 +406,32 @@ func FreeSessionNumber(used []int32) (int32, bool) {
 // SyncPlan is the pure diff of the ENI sync: ENIs that need a session and
 // ENIs of this project's sessions that are no longer appliance ENIs.
 func SyncPlan(enis []string, sessionENIs []string) (add, remove []string) {
-	have := map[string]bool{}
-	for _, e := range sessionENIs {
-		have[e] = true
-	}
-	want := map[string]bool{}
-	for _, e := range enis {
-		want[e] = true
-		if !have[e] {
-			add = append(add, e)
-		}
-	}
-	for _, e := range sessionENIs {
-		if !want[e] {
-			remove = append(remove, e)
-		}
-	}
+	add, remove = setDiff(enis, sessionENIs)
 	sort.Strings(add)
 	sort.Strings(remove)
 	return add, remove
+}
+
+// setDiff returns the items of want missing from have, and those of have
+// not in want, each in the order of its list.
+func setDiff[T comparable](want, have []T) (missing, extra []T) {
+	h := map[T]bool{}
+	for _, x := range have {
+		h[x] = true
+	}
+	w := map[T]bool{}
+	for _, x := range want {
+		w[x] = true
+		if !h[x] {
+			missing = append(missing, x)
+		}
+	}
+	for _, x := range have {
+		if !w[x] {
+			extra = append(extra, x)
+		}
+	}
+	return missing, extra
 }
 
 func (d *Deployer) sessionName(eni string) string { return d.name("session", eni) }

@@ -114,25 +114,7 @@ func flatten(perms []ec2types.IpPermission) []Rule {
 
 // diffRules returns the rules of want missing from have, and those of
 // have not in want.
-func diffRules(want, have []Rule) (missing, extra []Rule) {
-	h := map[Rule]bool{}
-	for _, r := range have {
-		h[r] = true
-	}
-	w := map[Rule]bool{}
-	for _, r := range want {
-		w[r] = true
-		if !h[r] {
-			missing = append(missing, r)
-		}
-	}
-	for _, r := range have {
-		if !w[r] {
-			extra = append(extra, r)
-		}
-	}
-	return missing, extra
-}
+func diffRules(want, have []Rule) (missing, extra []Rule) { return setDiff(want, have) }
 
 func toPerms(rules []Rule) []ec2types.IpPermission {
 	var out []ec2types.IpPermission
