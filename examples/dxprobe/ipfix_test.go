@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -266,13 +267,22 @@ func writeUDPCapture(t *testing.T, path string, port int, dgrams [][]byte) {
 	}
 }
 
-// goflow2Binary builds goflow2 from the Go module proxy into a temporary
-// directory, outside this module so that go.mod is untouched; it skips the
-// test if goflow2 cannot be fetched.
+// goflow2Binary builds goflow2 from the Go module proxy, outside this
+// module so that go.mod is untouched, into the user's cache directory
+// (dxmon-test/goflow2-VERSION-GOOS-GOARCH), where later runs find it
+// instead of linking it again; it skips the test if goflow2 cannot be
+// fetched.
 func goflow2Binary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("GOFLOW2"); p != "" { // a binary built beforehand
 		return p
+	}
+	var cached string
+	if dir, err := os.UserCacheDir(); err == nil {
+		cached = filepath.Join(dir, "dxmon-test", fmt.Sprintf("goflow2-%s-%s-%s", goflow2Version, runtime.GOOS, runtime.GOARCH), "goflow2")
+		if fi, err := os.Stat(cached); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o100 != 0 {
+			return cached
+		}
 	}
 	dir := t.TempDir()
 	cmd := exec.Command("go", "install", "github.com/netsampler/goflow2/v2/cmd/goflow2@"+goflow2Version)
@@ -284,7 +294,22 @@ func goflow2Binary(t *testing.T) string {
 		t.Skipf("goflow2 %s could not be fetched and built from the module proxy (GOPROXY=%s), so the export is not checked against a real collector: %v\n%s",
 			goflow2Version, os.Getenv("GOPROXY"), err, out)
 	}
-	return filepath.Join(dir, "goflow2")
+	built := filepath.Join(dir, "goflow2")
+	// Kept for later runs when the cache directory can be written; the
+	// rename is atomic, so test binaries running at once never see half
+	// a file.
+	if cached != "" && os.MkdirAll(filepath.Dir(cached), 0o755) == nil {
+		if tmp, err := os.CreateTemp(filepath.Dir(cached), "goflow2-*"); err == nil {
+			b, rerr := os.ReadFile(built)
+			_, werr := tmp.Write(b)
+			cerr := tmp.Close()
+			if rerr == nil && werr == nil && cerr == nil && os.Chmod(tmp.Name(), 0o755) == nil && os.Rename(tmp.Name(), cached) == nil {
+				return cached
+			}
+			os.Remove(tmp.Name())
+		}
+	}
+	return built
 }
 
 // goflow2 runs the collector on a loopback UDP port, writing JSON lines to
