@@ -1,10 +1,20 @@
 // Package mototest starts a private moto_server (the AWS emulator) on a free
 // loopback port for tests, and stops it when the test ends.
 //
-// Tests that need AWS call Start. Where moto_server is not installed the test
-// is skipped with the reason, except when the environment variable CI is set
-// to a true value: there a missing emulator fails the run, so that CI cannot
-// go green by skipping every AWS test.
+// Tests that need AWS call Start (a server of their own, with the process's
+// AWS environment pointed at it), Launch (a server of their own, reached
+// through Config; the test may run in parallel) or SharedProxy (an AWS
+// account of their own on a server the test binary shares, behind a
+// MirrorProxy: no server start per test, and the test may run in
+// parallel). Where moto_server is not installed the test is skipped with
+// the reason, except when the environment variable CI is set to a true
+// value: there a missing emulator fails the run, so that CI cannot go green
+// by skipping every AWS test.
+//
+// The MirrorProxy (mirrorproxy.go) serves what moto lacks: the traffic
+// mirror sessions and filter rules (mirrorsessions.go, mirrorrules.go,
+// mirrorinuse.go, parsed by mirrorquery.go), repairs of moto's answers
+// (repair.go, health.go) and CloudWatch (cloudwatch.go).
 package mototest
 
 import (
