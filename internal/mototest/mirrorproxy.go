@@ -102,10 +102,15 @@ func StartMirrorProxy(t testing.TB, s *Server) *MirrorProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serve(t, p)
+	return p
+}
+
+// serve serves p on a free loopback port until the test ends.
+func serve(t testing.TB, p *MirrorProxy) {
 	srv := httptest.NewServer(p)
 	p.URL = srv.URL
 	t.Cleanup(srv.Close)
-	return p
 }
 
 // Config returns an SDK configuration aimed at the proxy.

@@ -46,8 +46,12 @@ var (
 func SharedProxy(t testing.TB) *MirrorProxy {
 	t.Helper()
 	s := sharedServer(t)
-	p := StartMirrorProxy(t, s)
-	p.account = NewAccount()
+	p, err := NewMirrorProxy(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.account = NewAccount() // before it serves: ServeHTTP reads it unlocked
+	serve(t, p)
 	return p
 }
 
