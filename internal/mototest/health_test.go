@@ -25,7 +25,8 @@ import (
 // a failing command reports Failed with its stderr; ReplaceRoute to a VPC
 // endpoint changes the route's target; mirror rules keep their ports.
 func TestProxyHealthAndSSM(t *testing.T) {
-	s := mototest.Start(t)
+	t.Parallel()
+	s := mototest.Launch(t) // a server of its own: the proxy answers as moto's default account
 	p := mototest.StartMirrorProxy(t, s)
 	ctx := context.Background()
 	cfg := p.Config(t)

@@ -27,7 +27,8 @@ func code(err error) string {
 }
 
 func TestMirrorProxy(t *testing.T) {
-	s := mototest.Start(t)
+	t.Parallel()
+	s := mototest.Launch(t) // a server of its own: the proxy answers as moto's default account
 	p := mototest.StartMirrorProxy(t, s)
 	ctx := context.Background()
 	cfg := p.Config(t)
