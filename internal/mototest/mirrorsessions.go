@@ -27,6 +27,8 @@ type mirrorSession struct {
 // unique per ENI, at most 3 sessions per ENI.
 func (p *MirrorProxy) createSession(f url.Values) (any, *apiError) {
 	st := &p.st
+	// OwnerId is "the ID of the account that owns the Traffic Mirror
+	// session" (EC2 API Reference, TrafficMirrorSession): the proxy's.
 	s := &mirrorSession{ID: newID("tms-"), TargetID: f.Get("TrafficMirrorTargetId"), FilterID: f.Get("TrafficMirrorFilterId"),
 		ENI: f.Get("NetworkInterfaceId"), OwnerID: p.Account(), PacketLength: atoi(f.Get("PacketLength")),
 		SessionNumber: atoi(f.Get("SessionNumber")), VNI: atoi(f.Get("VirtualNetworkId")), Description: f.Get("Description"),
