@@ -275,6 +275,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		log.Warn("-vpc-cidrs (VPC_CIDR) without -onprem-cidrs (ONPREM_CIDRS) filters nothing; counting all traffic", "vpc_cidrs", o.vpcCIDRs)
 		vpc = nil
 	}
+	if o.alertUtil > 0 && len(onPrem) == 0 {
+		log.Warn("-alert-utilization without -onprem-cidrs (ONPREM_CIDRS) holds both directions together to one direction's capacity")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -313,7 +316,8 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 
 	// Alerting: policy in the coordinator, delivery in the background.
-	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown})
+	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown,
+		Utilization: o.alertUtil, LinkBPS: float64(o.linkBPS)})
 	if err != nil {
 		return usageError{err.Error()}
 	}
