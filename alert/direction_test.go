@@ -38,7 +38,7 @@ func TestPolicyPerDirection(t *testing.T) {
 		want     dirs
 		supp     bool
 	}{
-		{0, 0.75e9, 0.75e9, alert.None, dirs{alert.None, alert.None}, false},  // the total is over, no direction is
+		{0, 0.75e9, 0.75e9, alert.None, dirs{alert.None, alert.None}, false}, // the total is over, no direction is
 		{5 * time.Second, 2e9, 0.5e9, alert.Fire, dirs{alert.Fire, alert.None}, false},
 		{10 * time.Second, 2e9, 3e9, alert.Fire, dirs{alert.None, alert.Fire}, false}, // to_aws cooling, from_aws fires
 		{15 * time.Second, 2e9, 3e9, alert.None, dirs{alert.None, alert.None}, true},
