@@ -60,7 +60,7 @@ func Example() {
 	go disp.Run(ctx) // returns when ctx ends
 
 	// In the coordinator, after each window's report r is enriched:
-	var r *report.Report = &report.Report{BPS: 2e9}
+	r := &report.Report{BPS: 2e9}
 	var lookup func(netip.Addr) enrich.Info // e.g. func(ip) { i, _ := enricher.Lookup(ip); return i }
 	if d := policy.Observe(r, time.Now()); d.Kind != alert.None {
 		disp.Submit(alert.NewMessage(r, d, lookup)) // never blocks
