@@ -38,7 +38,7 @@ func TestParse(t *testing.T) {
 		{nil, map[string]string{"N": "3", "S": "from-env"}, 3, "from-env", ""},
 		{[]string{"-n", "5"}, map[string]string{"N": "3", "S": "from-env"}, 5, "from-env", ""}, // the command line wins
 		{[]string{"-n", "5"}, map[string]string{"N": "x"}, 5, "", ""},                          // even over a bad variable
-		{nil, map[string]string{"N": "x"}, 0, "", `N="x" (flag -n): want a whole number`},       // names the variable and the type
+		{nil, map[string]string{"N": "x"}, 0, "", `N="x" (flag -n): want a whole number`},      // names the variable and the type
 		{[]string{"-n", "x"}, nil, 0, "", `-n "x" (env N): want a whole number`},
 		{[]string{"-u", "-1"}, nil, 0, "", `-u "-1" (env U): want a whole number, 0 or more`},
 		{[]string{"-u", "99999999999999999999"}, nil, 0, "", `-u "99999999999999999999" (env U): want a whole number, 0 or more`},
@@ -69,7 +69,6 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
-
 
 func TestHelpWrapsErrHelp(t *testing.T) {
 	var out bytes.Buffer
