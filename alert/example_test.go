@@ -77,5 +77,5 @@ func ExampleFormat() {
 	policy, _ := alert.NewPolicy(alert.Config{})
 	subject, _ := alert.Format(r, policy.Observe(r, t0), nil)
 	fmt.Println(subject)
-	// Output: dxmon ALERT: 2.40 Gbps > 1.00 Gbps, 750 Kpps > 500 Kpps top src 10.0.1.10 (web-01)
+	// Output: dxmon ALERT: 2.40 Gbps > 1.00 Gbps, 750 kpps > 500 kpps top src 10.0.1.10 (web-01)
 }

@@ -12,7 +12,7 @@ import (
 // Defaults for Config's zero fields, as in the seed (section 4.5).
 const (
 	DefaultBPS      = 1e9 // 1 Gbps
-	DefaultPPS      = 5e5 // 500 Kpps
+	DefaultPPS      = 5e5 // 500 kpps
 	DefaultCooldown = 300 * time.Second
 )
 
