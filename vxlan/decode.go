@@ -70,7 +70,7 @@ func (p *Packet) Decode(b []byte) Reason {
 			// else in decodeToGeneve.
 			// An outer total length of 1 to 19 is a bad header to the
 			// general path (0 is a TSO capture's): so it is here.
-			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB || (uint16(ip[2])<<8|uint16(ip[3]))-1 < 19 {
+			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB || (ip[2] == 0 && ip[3]-1 < 19) {
 				return p.decodeToGeneve(b)
 			}
 			g := (*[64]byte)(b[geneveOff : geneveOff+64])
@@ -89,12 +89,31 @@ func (p *Packet) Decode(b []byte) Reason {
 			if total = uint32(ip[2])<<8 | uint32(ip[3]); total < 20 {
 				return p.decodeToGeneve(b)
 			}
-			p.setGWLB((*[40]byte)(g[:40]))
+			be := binary.BigEndian
+			p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
+			p.GWLB.EndpointID = be.Uint64(g[12:20])
+			p.GWLB.AttachmentID = be.Uint64(g[24:32])
+			p.GWLB.FlowCookie = be.Uint32(g[36:40])
 		} else {
 			total = uint32(ip[2])<<8 | uint32(ip[3])
 		}
 		if total >= 20 { // always, for GWLB's (checked above)
-			p.setFast(4, ip[9], (*[4]byte)(ip[20:24]), total)
+			// The stores follow the fields' order in Packet, so that the
+			// compiler merges neighbours (Fragment and HasPorts, the two
+			// ports, LengthCaptured and PortsCut).
+			p.NumVLANs = 0
+			p.Version = 4
+			p.Proto = ip[9]
+			p.Fragment = NotFragment
+			p.HasPorts = true
+			// The big-endian word rotated: SrcPort in the low half,
+			// DstPort in the high half, one store.
+			ports := bits.RotateLeft32(binary.BigEndian.Uint32(ip[20:24]), 16)
+			p.SrcPort = uint16(ports)
+			p.DstPort = uint16(ports >> 16)
+			p.Length = total
+			p.LengthCaptured = false
+			p.PortsCut = false
 			le.PutUint64(p.Src[:8], 0)
 			le.PutUint64(p.Src[8:], uint64(le.Uint32(ip[12:16]))<<32|0xffff0000)
 			le.PutUint64(p.Dst[:8], 0)
@@ -132,6 +151,7 @@ func (p *Packet) decodeGeneral(b []byte) Reason {
 	}
 	return r
 }
+
 
 // etherTypeIPv4LE and etherTypeIPv6LE are the EtherTypes as
 // binary.LittleEndian reads them off the wire; fragMaskLE selects, the same way, the IPv4 fragment offset and
@@ -212,44 +232,25 @@ func (p *Packet) decodeGWLB6(b []byte) Reason {
 	if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen == 0 { // plen 0: decodeGWLB tells the length
 		return p.decodeToGeneve(b)
 	}
-	p.setFast(6, in[6], (*[4]byte)(in[40:44]), 40+plen)
-	p.Src = [16]byte(in[8:24])
-	p.Dst = [16]byte(in[24:40])
-	p.setGWLB(h)
-	return OK
-}
-
-// setFast stores what the fast paths know of an unfragmented, untagged
-// TCP or UDP packet whose ports are in the capture: the same fields, with
-// the same values, as decodeEthernet, decodeIPv4 or decodeIPv6 and
-// decodePorts store for it. The stores follow the fields' order in Packet,
-// so that the compiler merges neighbours (Fragment and HasPorts, the two
-// ports, LengthCaptured and PortsCut).
-func (p *Packet) setFast(version, proto uint8, ports *[4]byte, length uint32) {
 	p.NumVLANs = 0
-	p.Version = version
-	p.Proto = proto
+	p.Version = 6
+	p.Proto = in[6]
 	p.Fragment = NotFragment
 	p.HasPorts = true
-	// The big-endian word rotated: SrcPort in the low half, DstPort in
-	// the high half, one store.
-	w := bits.RotateLeft32(binary.BigEndian.Uint32(ports[:]), 16)
-	p.SrcPort = uint16(w)
-	p.DstPort = uint16(w >> 16)
-	p.Length = length
+	ports := bits.RotateLeft32(binary.BigEndian.Uint32(in[40:44]), 16) // as in Decode
+	p.SrcPort = uint16(ports)
+	p.DstPort = uint16(ports >> 16)
+	p.Length = 40 + plen
 	p.LengthCaptured = false
 	p.PortsCut = false
-}
-
-// setGWLB stores AWS's three options from h, GWLB's usual 40-byte Geneve
-// header (8 bytes, then the endpoint ID, attachment ID and flow cookie
-// options, each with its 4-byte option header), as ParseGeneve reads them.
-func (p *Packet) setGWLB(h *[40]byte) {
+	p.Src = [16]byte(in[8:24])
+	p.Dst = [16]byte(in[24:40])
 	be := binary.BigEndian
 	p.GWLB.Has = HasEndpointID | HasAttachmentID | HasFlowCookie
 	p.GWLB.EndpointID = be.Uint64(h[12:20])
 	p.GWLB.AttachmentID = be.Uint64(h[24:32])
 	p.GWLB.FlowCookie = be.Uint32(h[36:40])
+	return OK
 }
 
 // decodeGWLB decodes g, the payload of a mirrored packet's UDP datagram to
