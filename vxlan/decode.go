@@ -152,7 +152,6 @@ func (p *Packet) decodeGeneral(b []byte) Reason {
 	return r
 }
 
-
 // etherTypeIPv4LE and etherTypeIPv6LE are the EtherTypes as
 // binary.LittleEndian reads them off the wire; fragMaskLE selects, the same way, the IPv4 fragment offset and
 // the More Fragments flag.
