@@ -286,8 +286,8 @@ func sumReports(reps []report.Report) (pk, by uint64, flows map[flow.Key]flow.Co
 	return pk, by, flows
 }
 
-// TestLoopbackCountsEveryPacket: the seed's integration test asked for 50 %
-// of 50 flows × 200 packets; dxprobe counts every one, and SIGTERM in the
+// TestLoopbackCountsEveryPacket: 50 flows × 200 packets over loopback;
+// dxprobe counts every one (not merely half of them), and SIGTERM in the
 // middle of a window flushes a partial report that holds them.
 func TestLoopbackCountsEveryPacket(t *testing.T) {
 	port := freeUDPPort(t)
