@@ -407,7 +407,7 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-window", "1ms"}, want: `-window "1ms": want at least 100ms`},
 		{args: []string{"-window", "5"}, want: `-window "5": want a duration, such as 300ms, 5s or 2m`},
 		{args: []string{"-metrics", "localhost"}, want: `-metrics "localhost": want HOST:PORT or :PORT, such as :4789 or 127.0.0.1:9100`},
-		{args: []string{"-slack-webhook-url", "ftp://secret-token"}, want: `-slack-webhook-url (env SLACK_WEBHOOK_URL): want an https:// URL (the value is not shown: it holds a secret)`},
+		{args: []string{"-slack-webhook-url", "ftp://secret-token"}, want: `-slack-webhook-url (env SLACK_WEBHOOK_URL): want an https:// or http:// URL (the value is not shown: it holds a secret)`},
 		{args: []string{"-sns-topic-arn", "arn:aws:sqs:eu-west-1:123456789012:q"}, want: `-sns-topic-arn "arn:aws:sqs:eu-west-1:123456789012:q" (env SNS_TOPIC_ARN): want an SNS topic ARN, arn:aws:sns:REGION:ACCOUNT:TOPIC`},
 		{args: []string{"-r", "/nonexistent.pcap"}, want: `-r "/nonexistent.pcap": no such file or directory`},
 		{args: []string{"-r", "../../README.md"}, code: 1, want: `-r "../../README.md": not a pcap or pcapng file (write one with tcpdump -w or tshark -w)`},

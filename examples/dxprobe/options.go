@@ -68,7 +68,7 @@ func checkOptions(o options, set *envflag.Set) error {
 		}
 	}
 	if o.slackURL != "" && !strings.HasPrefix(o.slackURL, "https://") && !strings.HasPrefix(o.slackURL, "http://") {
-		return set.Invalid("slack-webhook-url", "want an https:// URL (the value is not shown: it holds a secret)")
+		return set.Invalid("slack-webhook-url", "want an https:// or http:// URL (the value is not shown: it holds a secret)")
 	}
 	if o.snsTopic != "" {
 		if a, err := arn.Parse(o.snsTopic); err != nil || a.Service != "sns" || a.Resource == "" || strings.Contains(a.Resource, ":") {
