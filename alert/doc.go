@@ -6,7 +6,7 @@
 //
 // A Policy is consulted once per window with the window's report and the
 // current time. It fires when the window's bps or pps is strictly above its
-// threshold (defaults 1 Gbps and 500 Kpps) and no alert fired in the
+// threshold (defaults 1 Gbps and 500 kpps) and no alert fired in the
 // cooldown before (default 300 s); with Config.ResolveAfter set, it sends one
 // "resolved" after that many consecutive quiet windows. It is deterministic:
 // its only inputs are the reports and times passed to Observe.

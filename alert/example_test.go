@@ -60,7 +60,7 @@ func Example() {
 	go disp.Run(ctx) // returns when ctx ends
 
 	// In the coordinator, after each window's report r is enriched:
-	var r *report.Report = &report.Report{BPS: 2e9}
+	r := &report.Report{BPS: 2e9}
 	var lookup func(netip.Addr) enrich.Info // e.g. func(ip) { i, _ := enricher.Lookup(ip); return i }
 	if d := policy.Observe(r, time.Now()); d.Kind != alert.None {
 		disp.Submit(alert.NewMessage(r, d, lookup)) // never blocks
@@ -77,5 +77,5 @@ func ExampleFormat() {
 	policy, _ := alert.NewPolicy(alert.Config{})
 	subject, _ := alert.Format(r, policy.Observe(r, t0), nil)
 	fmt.Println(subject)
-	// Output: dxmon ALERT: 2.40 Gbps > 1.00 Gbps, 750 Kpps > 500 Kpps top src 10.0.1.10 (web-01)
+	// Output: dxmon ALERT: 2.40 Gbps > 1.00 Gbps, 750 kpps > 500 kpps top src 10.0.1.10 (web-01)
 }

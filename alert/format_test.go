@@ -59,12 +59,12 @@ func TestFormatAlert(t *testing.T) {
 			t.Errorf("subject %q lacks %q", subject, want)
 		}
 	}
-	if strings.Contains(subject, "Kpps >") {
+	if strings.Contains(subject, "kpps >") {
 		t.Errorf("subject %q names the pps threshold, which was not crossed", subject)
 	}
 	for _, want := range []string{
 		"OVER by 1.40 Gbps (2.40×)", // how much
-		"1.40 GB",                   // total bytes, human units
+		"1.50 GB",                   // total bytes, human units (SI: 1.5e9 B)
 		"web-01 (i-0abc, asg web-asg, owner team-a)", // Info from the report
 		"batch-02 (i-0def)",                          // Info from lookup
 		"on-prem 192.168.0.0/16",                     // on-prem label

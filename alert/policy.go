@@ -9,10 +9,10 @@ import (
 	"github.com/dxmon/dxmon/report"
 )
 
-// Defaults for Config's zero fields, as in the seed (section 4.5).
+// Defaults for Config's zero fields (docs/CONTRACTS.md: -alert-bps, -alert-pps, -alert-cooldown).
 const (
 	DefaultBPS      = 1e9 // 1 Gbps
-	DefaultPPS      = 5e5 // 500 Kpps
+	DefaultPPS      = 5e5 // 500 kpps
 	DefaultCooldown = 300 * time.Second
 )
 

@@ -11,8 +11,9 @@ import (
 	"strings"
 )
 
-// Config is the deployment's configuration: the seed's config/dx-monitor.conf
-// keys (section 10) plus ADMIN_CIDR and the probe deployment's settings.
+// Config is the deployment's configuration: the keys of
+// config/dx-monitor.conf (docs/CONTRACTS.md lists them), including
+// ADMIN_CIDR and the probe deployment's settings.
 // Build it with ParseConfig or LoadConfig, or fill it in code and call
 // Validate; every fabric entry point validates it again before any AWS call.
 type Config struct {
@@ -51,7 +52,7 @@ type Config struct {
 	ProbeSettings map[string]string
 }
 
-// Defaults of the optional keys, as in the seed's section 10.
+// Defaults of the optional keys (docs/CONTRACTS.md).
 const (
 	DefaultApplianceInstanceType = "c6g.large"
 	DefaultProbeInstanceType     = "c6gn.2xlarge"
@@ -76,7 +77,7 @@ func ConfigKeys() []string {
 		"SLACK_WEBHOOK_URL", "RETURN_ROUTES")
 }
 
-// ignoredKeys are the seed's probe runtime keys, which may share the file;
+// ignoredKeys are the probes' runtime keys, which may share the file;
 // stage 08 copies them into the probes' environment file.
 var ignoredKeys = map[string]bool{"PROBE_WORKERS": true, "PROBE_SAMPLE_RATE": true,
 	"ALERT_THRESHOLD_BPS": true, "ALERT_THRESHOLD_PPS": true}
@@ -99,7 +100,7 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
-// ReadKeyValues reads the seed's shell-style KEY=VALUE format: one
+// ReadKeyValues reads the shell-style KEY=VALUE format: one
 // assignment a line, an optional "export " prefix, values optionally in
 // single or double quotes, '#' comments and blank lines ignored. A line
 // that is not an assignment is an error naming its number.

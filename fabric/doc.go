@@ -4,7 +4,7 @@
 // mirror session on every appliance ENI, and the probes behind an internal
 // NLB that receive the mirrored VXLAN.
 //
-// One builder per stage of the seed's scripts (00 init … 08 probe
+// One builder per stage of the pipeline (00 init … 08 probe
 // deployment, 09 verify, 10 ENI sync, 99 destroy). Every builder reads what
 // exists before it creates anything, so Apply may be interrupted at any
 // point and run again: it converges with no duplicate. A Plan lists, per

@@ -164,7 +164,7 @@ echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-dxmon-appliance.conf
 `
 
 // ProbeUserData is the probes' first-boot script: the NIC and kernel
-// tuning of seed section 13.2 (ring buffers, no interrupt coalescing,
+// tuning of the receive path (docs/ARCHITECTURE.md: ring buffers, no interrupt coalescing,
 // 256 MB/128 MB socket buffers, backlog, GRO, RPS over every CPU), kept
 // across reboots, and tcpdump for diagnosis. dxprobe itself arrives with
 // stage 08.

@@ -15,12 +15,12 @@ import (
 )
 
 // MirrorPacketLength is the bytes of each frame a mirror session copies:
-// headers only, about 90% less mirror bandwidth (seed section 6).
+// headers only, about a tenth of the bandwidth of full-size packets.
 const MirrorPacketLength = 128
 
 // ProtocolUDP is UDP's IANA protocol number, the value a mirror filter
-// rule's Protocol takes for UDP. 0 would be HOPOPT, not "any" (the seed's
-// "--protocol 0" mirrored nothing, seed section 14).
+// rule's Protocol takes for UDP. 0 would be HOPOPT, not "any": a rule
+// created with protocol 0 mirrors nothing ("any" is the protocol left out).
 const ProtocolUDP = 17
 
 // GeneveRuleNumber is the number of the mirror filter's one rule.

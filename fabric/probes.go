@@ -44,7 +44,7 @@ type PolicyStatement struct {
 // TrustPolicy lets EC2 assume the probe role.
 const TrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
 
-// ProbePolicy is the probes' least-privilege policy (seed 13.8): describe
+// ProbePolicy is the probes' least-privilege policy: describe
 // instances and interfaces for enrichment, publish to SNS_TOPIC_ARN when
 // set, read the dxprobe artifacts of stage 08 from the bucket, and the SSM
 // agent's own calls for Run Command (in place of the broad managed policy).

@@ -44,7 +44,7 @@ type SecurityGroupSpec struct {
 	Ingress, Egress         []Rule
 }
 
-// SecurityGroups returns the two groups of stage 01, as in seed section 5:
+// SecurityGroups returns the two groups of stage 01 (docs/ARCHITECTURE.md):
 // the appliances take Geneve from the VPC, the GWLB health check from the
 // VPC, SSH only from ADMIN_CIDR when set, and talk to the VPC and to HTTPS
 // (SSM and S3, for stage 02's installation); the probes

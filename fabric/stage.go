@@ -8,7 +8,7 @@ import (
 	"sync"
 )
 
-// Stage names one step of the pipeline, numbered as the seed's scripts.
+// Stage names one step of the pipeline, numbered 00 to 10 (docs/ARCHITECTURE.md).
 type Stage string
 
 // The stages. Apply runs StageInit to StageDeploy; StageVerify and
@@ -28,7 +28,7 @@ const (
 	StageDestroy  Stage = "99" // everything, in reverse
 )
 
-// stageDeps is the seed's DAG: 02 with 04, and 03 with 05–06, may run in
+// stageDeps is the stages' DAG: 02 with 04, and 03 with 05–06, may run in
 // parallel.
 var stageDeps = map[Stage][]Stage{
 	StageInit:     nil,

@@ -279,7 +279,7 @@ func TestFreeSessionNumber(t *testing.T) {
 }
 
 // TestDiffFilter: applying the diff to any set of existing rules gives the
-// wanted set, and a rule with a protocol (the seed's --protocol 0) is
+// wanted set, and a rule with a protocol (such as --protocol 0, HOPOPT) is
 // always replaced.
 func TestDiffFilter(t *testing.T) {
 	d := testDeployer(t, &fakeMirror{})

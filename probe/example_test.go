@@ -30,6 +30,6 @@ func ExamplePipeline_Replay() {
 		panic(err)
 	}
 	// Output:
-	// 09:30:00: 1693 packets; top flow [2001:db8:10::25]:5432 -> [2001:db8:ac10::7]:41022, 422 KB
-	// 09:30:05: 2407 packets; top flow [2001:db8:10::25]:5432 -> [2001:db8:ac10::7]:41022, 844 KB
+	// 09:30:00: 1693 packets; top flow [2001:db8:10::25]:5432 -> [2001:db8:ac10::7]:41022, 432 kB
+	// 09:30:05: 2407 packets; top flow [2001:db8:10::25]:5432 -> [2001:db8:ac10::7]:41022, 864 kB
 }

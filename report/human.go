@@ -3,21 +3,36 @@ package report
 import (
 	"math"
 	"strconv"
+	"strings"
 )
 
-// Bytes formats a byte count with binary-free SI-like units as the seed did:
-// "512 B", "1.50 KB", "3.20 MB", "1.00 GB", "2.10 TB" (1 KB = 1024 B).
-func Bytes(n float64) string { return human(n, 1024, []string{"B", "KB", "MB", "GB", "TB", "PB"}) }
+// Every unit here is decimal SI (1 k = 1000), bytes and rates alike, so that
+// a flow of 432 000 B over 5 s reads "432 kB" and "691 kbps", and the two
+// agree: 432 kB × 8 / 5 s = 691 kbps.
 
-// Bps formats a bit rate: "950 bps", "12.5 Kbps", "1.20 Gbps" (1 K = 1000).
+// Bytes formats a byte count: "512 B", "1.50 kB", "3.20 MB", "1.00 GB",
+// "2.10 TB" (1 kB = 1000 B).
+func Bytes(n float64) string { return human(n, []string{"B", "kB", "MB", "GB", "TB", "PB"}) }
+
+// Bps formats a bit rate: "950 bps", "12.5 kbps", "1.20 Gbps"; below 10
+// bps with two decimals, so that a trickle does not read as 0.
 func Bps(n float64) string {
-	return human(n, 1000, []string{"bps", "Kbps", "Mbps", "Gbps", "Tbps"})
+	return human(n, []string{"bps", "kbps", "Mbps", "Gbps", "Tbps"})
 }
 
-// Pps formats a packet rate: "800 pps", "12.0 Kpps", "1.50 Mpps" (1 K = 1000).
-func Pps(n float64) string { return human(n, 1000, []string{"pps", "Kpps", "Mpps", "Gpps"}) }
+// Pps formats a packet rate: "800 pps", "12.0 kpps", "1.50 Mpps"; a
+// packet in a 5-second window is "0.20 pps", not "0 pps".
+func Pps(n float64) string { return human(n, []string{"pps", "kpps", "Mpps", "Gpps"}) }
 
-func human(n, base float64, units []string) string {
+// humanCount formats a count of packets: "950", "12.3k", "4.50M".
+func humanCount(n uint64) string {
+	return strings.Replace(strings.TrimSuffix(human(float64(n), []string{"", "k", "M", "G", "T", "P"}), " "), " ", "", 1)
+}
+
+// human writes n with three significant digits in the largest unit of
+// units (each 1000 times the one before) that keeps it at least 1; whole
+// numbers in the first unit stay whole ("512 B", "3 pps").
+func human(n float64, units []string) string {
 	if math.IsNaN(n) || math.IsInf(n, 0) {
 		return strconv.FormatFloat(n, 'f', -1, 64) + " " + units[0]
 	}
@@ -26,17 +41,17 @@ func human(n, base float64, units []string) string {
 		n = -n
 	}
 	i := 0
-	for n >= base && i < len(units)-1 {
-		n /= base
+	for n >= 999.5 && i < len(units)-1 {
+		n /= 1000
 		i++
 	}
 	var s string
 	switch {
-	case i == 0:
-		s = strconv.FormatFloat(math.Round(n), 'f', 0, 64)
-	case n >= 100:
+	case i == 0 && n == math.Trunc(n):
 		s = strconv.FormatFloat(n, 'f', 0, 64)
-	case n >= 10:
+	case n >= 99.95:
+		s = strconv.FormatFloat(n, 'f', 0, 64)
+	case n >= 9.995:
 		s = strconv.FormatFloat(n, 'f', 1, 64)
 	default:
 		s = strconv.FormatFloat(n, 'f', 2, 64)

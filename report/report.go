@@ -9,7 +9,7 @@ import (
 
 // Report is one window's result: the JSON object that dxprobe prints, one
 // per line, with -format json. Field names and meanings are a contract other
-// tools parse (see DESIGN.md, "Contracts"); add fields, never rename them.
+// tools parse (docs/CONTRACTS.md, "The JSON report"); add fields, never rename them.
 type Report struct {
 	// WindowStart and WindowEnd bound the window: [start, end).
 	WindowStart time.Time `json:"window_start"`

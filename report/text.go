@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +47,7 @@ func endpoint(a netip.Addr, port uint16, proto uint8, i *enrich.Info) string {
 	if a.Is6() {
 		s = "[" + s + "]"
 	}
-	if proto == 6 || proto == 17 || proto == 132 || proto == 136 {
+	if hasPorts(proto) {
 		s += fmt.Sprintf(":%d", port)
 	}
 	if i != nil && i.Label() != "" {
@@ -56,27 +56,25 @@ func endpoint(a netip.Addr, port uint16, proto uint8, i *enrich.Info) string {
 	return s
 }
 
-// WriteText writes the report as a table for people, in human units.
+// WriteText writes the report as a table for people: decimal SI units
+// (1 kB = 1000 B, as for rates), times in UTC and labelled so, the frames
+// not counted with their reasons in words, and what sampling did to the
+// counts. Protocols without ports are "-" under destination ports.
 func WriteText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	partial := ""
 	if r.Partial {
 		partial = " (partial)"
 	}
-	fmt.Fprintf(&b, "=== %s – %s%s  %s  %s  %s pkts  %s  sample %.3g\n",
-		r.WindowStart.Format(time.DateTime), r.WindowEnd.Format("15:04:05"), partial,
-		Bps(r.BPS), Pps(r.PPS), humanCount(r.Packets), Bytes(float64(r.Bytes)), r.SampleRate)
-	if len(r.Skipped) > 0 {
-		keys := make([]string, 0, len(r.Skipped))
-		for k := range r.Skipped {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, 0, len(keys))
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s=%d", k, r.Skipped[k]))
-		}
-		fmt.Fprintf(&b, "skipped: %s\n", strings.Join(parts, " "))
+	pkts := "pkts"
+	if r.Packets == 1 {
+		pkts = "pkt"
+	}
+	fmt.Fprintf(&b, "=== %s – %s UTC%s  %s  %s  %s %s  %s  %s\n",
+		r.WindowStart.UTC().Format(time.DateTime), r.WindowEnd.UTC().Format("15:04:05"), partial,
+		Bps(r.BPS), Pps(r.PPS), humanCount(r.Packets), pkts, Bytes(float64(r.Bytes)), sampleNote(r.SampleRate))
+	if line := skippedLine(r.Skipped); line != "" {
+		b.WriteString(line + "\n")
 	}
 	if r.PortsCut > 0 {
 		fmt.Fprintf(&b, "counted without ports (cut by the mirror): %d\n", r.PortsCut)
@@ -108,7 +106,11 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(tw, "\nTOP DESTINATION PORTS\tPROTO\tBYTES\tPACKETS\tRATE\n")
 	for _, p := range r.TopDport {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", p.Port, ProtoName(p.Proto), Bytes(float64(p.Bytes)), humanCount(p.Packets), rate(p.Bytes))
+		port := "-" // ICMP and other protocols without ports, counted with port 0
+		if hasPorts(p.Proto) {
+			port = strconv.Itoa(int(p.Port))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", port, ProtoName(p.Proto), Bytes(float64(p.Bytes)), humanCount(p.Packets), rate(p.Bytes))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -116,10 +118,4 @@ func WriteText(w io.Writer, r *Report) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// humanCount formats a count: 950, 12.3K, 4.50M.
-func humanCount(n uint64) string {
-	s := human(float64(n), 1000, []string{"", "K", "M", "G", "T"})
-	return strings.TrimSuffix(strings.Replace(s, " ", "", 1), " ")
 }

@@ -18,7 +18,7 @@ var ErrNotSupported = errors.New("reuseport: not supported")
 
 // Defaults applied by Listen to zero fields of Config.
 const (
-	DefaultRecvBuffer = 128 << 20 // bytes per socket, as in the seed design
+	DefaultRecvBuffer = 128 << 20 // bytes per socket: seconds of a busy link's mirror
 	DefaultBatchSize  = 64        // messages per recvmmsg
 	DefaultMsgSize    = 2048      // bytes per message; mirror packets are <= ~200 B
 	GROMsgSize        = 64 << 10  // bytes per message when GRO is on: a super-packet may reach 64 KiB

@@ -5,11 +5,11 @@
 // 1/rate estimate the whole traffic without bias.
 //
 // The hash is flow.Key.Hash: xxhash64 with seed 0 over the key's canonical
-// bytes. The seed's Python probe used hash(), which is salted per process:
-// two workers sampled different flows, and a restart changed the sample.
+// bytes. A salted per-process hash (Python's hash(), say) would sample
+// different flows on two workers, and another sample after a restart.
 //
-// The comparison with a threshold has no modulo bias (the seed's
-// hash % 10000 quantised the rate to 1/10000 and skewed it).
+// The comparison with a threshold has no modulo bias (hash % 10000 would
+// quantise the rate to 1/10000 and skew it).
 package sample
 
 import (

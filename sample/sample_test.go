@@ -2,6 +2,7 @@ package sample_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -142,10 +143,15 @@ func ExampleSampler() {
 	if err != nil {
 		panic(err)
 	}
-	k := flow.NewKey(netip.MustParseAddr("10.0.1.5"), netip.MustParseAddr("172.16.8.9"), 6, 443, 51514)
-	h := k.Hash() // once per packet, shared with the flow table
-	if s.Keep(h) {
-		// count the packet, and scale the window's counts by s.Scale() (4)
+	kept, weighted := 0, 0.0
+	for port := range uint16(1000) {
+		k := flow.NewKey(netip.MustParseAddr("10.0.1.5"), netip.MustParseAddr("172.16.8.9"), 6, 443, 50000+port)
+		h := k.Hash() // once per packet, shared with the flow table
+		if s.Keep(h) {
+			kept++
+			weighted += s.Scale() // each kept packet stands for 1/rate packets
+		}
 	}
-	_ = h
+	fmt.Println(kept, weighted) // the hash has a fixed seed: the same on every probe and run
+	// Output: 267 1068
 }

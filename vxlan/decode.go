@@ -68,7 +68,9 @@ func (p *Packet) Decode(b []byte) Reason {
 			// options read here, without a call, and the client's header
 			// decoded below; with an IPv6 client in decodeGWLB6; anything
 			// else in decodeToGeneve.
-			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB {
+			// An outer total length of 1 to 19 is a bad header to the
+			// general path (0 is a TSO capture's): so it is here.
+			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB || (ip[2] == 0 && ip[3]-1 < 19) {
 				return p.decodeToGeneve(b)
 			}
 			g := (*[64]byte)(b[geneveOff : geneveOff+64])
@@ -126,6 +128,16 @@ func (p *Packet) Decode(b []byte) Reason {
 		p.NumVLANs = 0
 		return p.decodeIPv6(b[22:])
 	}
+	return p.decodeGeneral(b)
+}
+
+// decodeGeneral is the general path of Decode, after the VXLAN header is
+// checked (b is the VXLAN payload, at least 8 bytes, and p.PortsCut and
+// p.GWLB.Has are cleared): the Ethernet frame through decodeEthernet, then,
+// for an IPv4 UDP packet to port 6081, GWLB's Geneve through decodeGWLB.
+// Decode's fast paths must give exactly what it gives;
+// FuzzFastPathMatchesGeneral checks that they do.
+func (p *Packet) decodeGeneral(b []byte) Reason {
 	r := p.decodeEthernet(b[8:])
 	if r == OK && p.DstPort == PortGeneve && p.Proto == ProtoUDP && p.Version == 4 && p.Fragment == NotFragment && !p.NoGWLB {
 		// The UDP header is 8 bytes past the IPv4 header, itself past the
@@ -441,11 +453,11 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 		switch next {
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(rest) < 8 {
-				return p.extCut(next)
+				return p.extCut(next, rest)
 			}
 			n := (int(rest[1]) + 1) << 3
 			if len(rest) < n {
-				return p.extCut(next)
+				return p.extCut(next, rest)
 			}
 			if next == 0 {
 				if i != 0 {
@@ -462,17 +474,17 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			rest = rest[n:]
 		case 51: // authentication header: length in 4-octet units, minus 2
 			if len(rest) < 8 {
-				return p.extCut(next)
+				return p.extCut(next, rest)
 			}
 			n := (int(rest[1]) + 2) << 2
 			if len(rest) < n {
-				return p.extCut(next)
+				return p.extCut(next, rest)
 			}
 			next = rest[0]
 			rest = rest[n:]
 		case 44: // fragment
 			if len(rest) < 8 {
-				return p.extCut(next)
+				return p.extCut(next, rest)
 			}
 			off := be16(rest[2:]) >> 3
 			more := rest[3]&1 != 0
@@ -493,12 +505,23 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 	}
 }
 
-// extCut reports an extension header (next) cut by the capture, leaving
-// its type in Proto for decodeGWLB, which counts such a packet without ports.
-func (p *Packet) extCut(next uint8) Reason {
+// extCut reports an extension header (next) that starts in rest but is
+// cut by the capture, leaving in Proto, for decodeGWLB, which counts such
+// a packet without ports, the most the capture shows of its upper-layer
+// protocol: the header's own Next Header byte (its first) when the cut
+// left it and it names no header the decoder walks (TCP, UDP, ICMPv6, …),
+// else the cut header's type.
+func (p *Packet) extCut(next uint8, rest []byte) Reason {
 	p.Proto = next
+	if len(rest) > 0 && !walkedExt(rest[0]) {
+		p.Proto = rest[0]
+	}
 	return IPv6ExtTruncated
 }
+
+// walkedExt reports whether decodeIPv6 walks IPv6 extension header type t
+// (hop-by-hop, routing, fragment, authentication, destination options).
+func walkedExt(t uint8) bool { return t == 0 || t == 43 || t == 44 || t == 51 || t == 60 }
 
 // jumboLength finds the Jumbo Payload option (RFC 2675) among hop-by-hop
 // options.

@@ -142,7 +142,9 @@ func TestDecodeGWLB(t *testing.T) {
 		{name: "802.1Q", b: mustAppend(t, withVLAN), check: full(withVLAN, 443, 51514, 1500)},
 		{name: "ipv4 options, ports fit", b: mustAppend(t, v4opts), check: full(v4opts, 443, 51514, 1500)},
 		{name: "ipv4 options, ports cut", b: mustAppend(t, v4optsCut), check: cut(full(v4optsCut, 0, 0, 1500), vxlan.ProtoTCP)},
-		{name: "ipv6 extension header, ports cut", b: mustAppend(t, v6ext), check: cut(full(v6ext, 0, 0, 1280), 60)},
+		// The destination options header starts at byte 122 of 128: its
+		// Next Header byte (UDP) is in, its end and the ports are not.
+		{name: "ipv6 extension header, ports cut", b: mustAppend(t, v6ext), check: cut(full(v6ext, 0, 0, 1280), vxlan.ProtoUDP)},
 		{name: "longer options cut the ipv6 header", b: mustAppend(t, longOpts), want: vxlan.IPv6Truncated},
 		{name: "ordinary geneve to 6081 stays the outer udp flow", b: mustAppend(t, ordinary), check: vxlan.Packet{
 			Encap: vxlan.EncapVXLAN, VNI: 1, Version: 4, Proto: vxlan.ProtoUDP, HasPorts: true, SrcPort: 49153, DstPort: 6081,
@@ -167,6 +169,54 @@ func TestDecodeGWLB(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.check, p); diff != "" {
 				t.Errorf("packet (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An appliance ENI's mirror cut to 128 bytes (the frame from the Ethernet
+// header on), whose GWLB client packet is IPv6 with extension headers: the
+// header the cut falls in is counted without ports, with the protocol
+// its first byte (Next Header) names when that byte is in the capture.
+const gwlbIPv6Head = `
+08 00 00 00 00 30 39 00                          # VXLAN: VNI 12345
+0a 00 00 00 00 01  0a 00 00 00 00 02  08 00      # Ethernet, IPv4
+45 00 05 3c 00 00 40 00 40 11 00 00              # IPv4: total 1340, UDP
+c6 13 02 0a  c6 13 02 14                         # 198.19.2.10 (GWLB) -> 198.19.2.20 (appliance)
+c0 01 17 c1 05 28 00 00                          # UDP 49153 -> 6081
+08 00 86 dd  00 00 00 00                         # Geneve: Opt Len 8 words, IPv6, VNI 0` + awsOptions + `
+60 00 00 00 04 d8 3c 40                          # client IPv6: payload 1240, next: destination options (60)
+20 01 0d b8 00 02 00 00 00 00 00 00 00 00 00 01  # 2001:db8:2::1
+20 01 0d b8 00 02 00 00 00 00 00 00 00 00 00 02  # -> 2001:db8:2::2`
+
+func TestGWLBIPv6ExtensionHeaderCut(t *testing.T) {
+	src, dst := netip.MustParseAddr("2001:db8:2::1").As16(), netip.MustParseAddr("2001:db8:2::2").As16()
+	for _, tt := range []struct {
+		name  string
+		rest  string // after the client's fixed header: 6 bytes inside the cut
+		proto uint8
+	}{
+		{"destination options, next TCP", `
+06 02 01 00 00 00                                # dest opts: next TCP, 24 bytes (cut after 6)`, vxlan.ProtoTCP},
+		{"destination options, next ICMPv6", `
+3a 00 01 04 00 00                                # dest opts: next ICMPv6, 8 bytes (cut after 6)`, vxlan.ProtoICMPv6},
+		{"destination options, next routing header", `
+2b 01 01 02 00 00                                # dest opts: next routing (43), cut: the upper layer is out of reach`, 60},
+		{"cut at the extension header's first byte", ``, 60},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := hexBytes(t, gwlbIPv6Head+tt.rest)
+			var p vxlan.Packet
+			if r := p.Decode(b[:len(b):len(b)]); r != vxlan.OK {
+				t.Fatalf("reason %v, want OK (counted without ports)", r)
+			}
+			want := vxlan.Packet{Encap: vxlan.EncapVXLAN, VNI: 12345, Version: 6, Proto: tt.proto, Length: 40 + 1240,
+				Src: src, Dst: dst, PortsCut: true, GWLB: vxlan.GWLBMeta{Has: 7, EndpointID: 0x0123456789abcdef, FlowCookie: 0xdeadbeef}}
+			if diff := cmp.Diff(want, p); diff != "" {
+				t.Errorf("packet (-want +got):\n%s", diff)
+			}
+			if n := testing.AllocsPerRun(100, func() { p.Decode(b) }); n != 0 {
+				t.Errorf("%v allocations per decode", n)
 			}
 		})
 	}

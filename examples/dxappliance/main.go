@@ -5,10 +5,13 @@
 // (TCP or HTTP) while it does and serves Prometheus metrics. See package
 // gwlb for what AWS requires and how it is met.
 //
-// Bad configuration exits with status 2 and one line naming the flag or
-// environment variable; a failure at run time exits with status 1. It needs
-// CAP_NET_RAW (the answers leave through raw sockets) and, for a health
-// check port below 1024, CAP_NET_BIND_SERVICE.
+// Bad configuration exits with status 2 and one line naming the flag, its
+// environment variable and what is expected; a failure at run time exits
+// with status 1. It needs CAP_NET_RAW (the answers leave through raw
+// sockets), CAP_NET_BIND_SERVICE for a health check or metrics port below
+// 1024 and CAP_NET_ADMIN for a receive buffer above net.core.rmem_max: it
+// checks them all at start and names every one that is missing. Logs are
+// slog text on stderr, or JSON with -log-format json (env LOG_FORMAT).
 package main
 
 import (
@@ -16,15 +19,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dxmon/dxmon/internal/envflag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -34,6 +34,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dxmon/dxmon/gwlb"
+	"github.com/dxmon/dxmon/internal/envflag"
+	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/reuseport"
 )
 
@@ -48,19 +50,23 @@ type options struct {
 	recvBuffer  int
 	batch       int
 	wait        reuseport.WaitMode
+	logFormat   string
+	set         *envflag.Set // to name a flag and its variable in errors at run time
 }
 
 // usageError is bad configuration: exit status 2.
-type usageError struct{ msg string }
+type usageError struct{ err error }
 
-func (e usageError) Error() string { return e.msg }
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 // envs maps flags to the environment variables that give their defaults.
 var envs = []envflag.Var{
 	{"listen", "APPLIANCE_LISTEN"}, {"workers", "APPLIANCE_WORKERS"},
 	{"health", "APPLIANCE_HEALTH_ADDR"}, {"health-protocol", "APPLIANCE_HEALTH_PROTOCOL"},
 	{"health-path", "APPLIANCE_HEALTH_PATH"}, {"metrics", "APPLIANCE_METRICS"},
-	{"wait", "APPLIANCE_WAIT"},
+	{"wait", "APPLIANCE_WAIT"}, {"recv-buffer", "APPLIANCE_RECV_BUFFER"}, {"batch", "APPLIANCE_BATCH"},
+	{logging.FlagName, logging.EnvName},
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -74,63 +80,49 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.healthProto, "health-protocol", gwlb.HealthTCP, "health check protocol: tcp or http (env APPLIANCE_HEALTH_PROTOCOL)")
 	fs.StringVar(&o.healthPath, "health-path", "/", "HTTP health check path (env APPLIANCE_HEALTH_PATH)")
 	fs.StringVar(&o.metrics, "metrics", ":9102", "address of /metrics; empty: none (env APPLIANCE_METRICS)")
-	fs.IntVar(&o.recvBuffer, "recv-buffer", 32<<20, "receive buffer asked for each socket, bytes")
-	fs.IntVar(&o.batch, "batch", 64, "datagrams per recvmmsg and sendmmsg")
+	fs.IntVar(&o.recvBuffer, "recv-buffer", 32<<20, "receive buffer asked for each socket, bytes (env APPLIANCE_RECV_BUFFER)")
+	fs.IntVar(&o.batch, "batch", 64, "datagrams per recvmmsg and sendmmsg (env APPLIANCE_BATCH)")
 	fs.StringVar(&wait, "wait", "auto", "how readers wait: tick, netpoll, blocking or auto (env APPLIANCE_WAIT)")
-	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
-		return o, usageError{err.Error()}
+	logFormat := logging.Define(fs)
+	set := envflag.New(fs, envs)
+	if err := set.Parse(args, getenv); err != nil {
+		return o, usageError{err}
 	}
+	o.logFormat, o.set = *logFormat, set
 	var err error
 	if o.wait, err = reuseport.ParseWaitMode(wait); err != nil {
-		return o, usageError{fmt.Sprintf("-wait %q (APPLIANCE_WAIT): want auto, tick, netpoll or blocking", wait)}
+		return o, usageError{set.Invalid("wait", "want auto, tick, netpoll or blocking")}
 	}
 	switch {
 	case o.workers < 0 || o.workers > 1024:
-		return o, usageError{fmt.Sprintf("-workers %d (APPLIANCE_WORKERS): want 0 (one per CPU) to 1024", o.workers)}
+		return o, usageError{set.Invalid("workers", "want 0 (one per CPU) to 1024")}
 	case o.batch < 1 || o.batch > 1024:
-		return o, usageError{fmt.Sprintf("-batch %d: want 1 to 1024", o.batch)}
+		return o, usageError{set.Invalid("batch", "want 1 to 1024")}
 	case o.recvBuffer < 1 || o.recvBuffer > 1<<30:
-		return o, usageError{fmt.Sprintf("-recv-buffer %d: want 1 to 2^30 bytes", o.recvBuffer)}
+		return o, usageError{set.Invalid("recv-buffer", "want 1 to 1073741824 bytes")}
 	case o.healthProto != gwlb.HealthTCP && o.healthProto != gwlb.HealthHTTP:
-		return o, usageError{fmt.Sprintf("-health-protocol %q (APPLIANCE_HEALTH_PROTOCOL): want tcp or http", o.healthProto)}
+		return o, usageError{set.Invalid("health-protocol", "want tcp or http")}
 	case len(o.healthPath) == 0 || o.healthPath[0] != '/':
-		return o, usageError{fmt.Sprintf("-health-path %q (APPLIANCE_HEALTH_PATH): want a path starting with /", o.healthPath)}
+		return o, usageError{set.Invalid("health-path", "want a path starting with /")}
 	}
-	if err := checkAddr(o.listen, true); err != nil {
-		return o, usageError{fmt.Sprintf("-listen %q (APPLIANCE_LISTEN): %v", o.listen, err)}
+	if err := logging.Check(o.logFormat); err != nil {
+		return o, usageError{set.Invalid(logging.FlagName, err.Error())}
 	}
-	if err := checkAddr(o.health, false); err != nil {
-		return o, usageError{fmt.Sprintf("-health %q (APPLIANCE_HEALTH_ADDR): %v", o.health, err)}
+	if _, _, err := envflag.HostPort(o.listen, true); err != nil {
+		return o, usageError{set.Invalid("listen", err.Error())}
+	}
+	if _, _, err := envflag.HostPort(o.health, false); err != nil {
+		return o, usageError{set.Invalid("health", err.Error())}
 	}
 	if o.metrics != "" {
-		if err := checkAddr(o.metrics, false); err != nil {
-			return o, usageError{fmt.Sprintf("-metrics %q (APPLIANCE_METRICS): %v", o.metrics, err)}
+		if _, _, err := envflag.HostPort(o.metrics, false); err != nil {
+			return o, usageError{set.Invalid("metrics", err.Error())}
 		}
 	}
+	if err := checkPrivileges(o, set); err != nil {
+		return o, err
+	}
 	return o, nil
-}
-
-// checkAddr checks "host:port" with an IP address or no host; an IPv4
-// one only when v4 (GWLB reaches its appliances over IPv4).
-func checkAddr(addr string, v4 bool) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
-	}
-	if host == "" {
-		return nil
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("host %q is not an IP address", host)
-	}
-	if v4 && !a.Is4() {
-		return fmt.Errorf("host %q is not an IPv4 address: GWLB sends Geneve over IPv4", host)
-	}
-	return nil
 }
 
 func main() {
@@ -145,12 +137,26 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintln(stderr, "dxappliance:", err)
+		var pe privilegeError
+		if errors.As(err, &pe) {
+			return 1
+		}
 		return 2
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log, _ := logging.New(stderr, o.logFormat) // checked by parseOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, o, log); err != nil {
+		var ue usageError
+		var pe privilegeError
+		switch {
+		case errors.As(err, &ue):
+			fmt.Fprintln(stderr, "dxappliance:", ue)
+			return 2
+		case errors.As(err, &pe):
+			fmt.Fprintln(stderr, "dxappliance:", pe)
+			return 1
+		}
 		log.Error("dxappliance stopped", "err", err)
 		return 1
 	}
@@ -168,7 +174,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	defer rf.Close()
 	hs, err := gwlb.ListenHealth(gwlb.HealthConfig{Addr: o.health, Protocol: o.healthProto, Path: o.healthPath}, rf.Healthy)
 	if err != nil {
-		return err
+		return listenError(o.set, "health", err)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -179,7 +185,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	var metricsLn net.Listener
 	if o.metrics != "" {
 		if metricsLn, err = net.Listen("tcp", o.metrics); err != nil {
-			return fmt.Errorf("metrics listen tcp %s: %w", o.metrics, err)
+			return listenError(o.set, "metrics", err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

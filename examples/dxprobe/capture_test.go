@@ -47,7 +47,7 @@ func TestReadCaptureText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"TOP FLOWS", "172.16.20.15:50412 -> 10.0.1.50:443", "TOP SOURCES", "TOP DESTINATION PORTS", "Mbps", "skipped: outer_port=1"} {
+	for _, want := range []string{"TOP FLOWS", "172.16.20.15:50412 -> 10.0.1.50:443", "TOP SOURCES", "TOP DESTINATION PORTS", "Mbps", "UTC", "not counted: 1 frame: outer_port=1 (sent to neither the -listen port nor Geneve's 6081)", "all flows counted"} {
 		if !contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}

@@ -6,8 +6,10 @@
 // after the last report.
 //
 // Flags, environment variables and the JSON report are a contract: see
-// DESIGN.md. Bad configuration exits with status 2 and one line naming the
-// flag or variable.
+// docs/CONTRACTS.md. Bad configuration exits with status 2 and one line
+// naming the flag, its environment variable and what is expected; a -r
+// file that is not a capture exits with status 1 and one line. Logs are
+// slog text on stderr, or JSON with -log-format json (env LOG_FORMAT).
 package main
 
 import (
@@ -16,7 +18,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/dxmon/dxmon/internal/envflag"
 	"io"
 	"log/slog"
 	"net"
@@ -25,7 +26,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +39,8 @@ import (
 
 	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/enrich"
+	"github.com/dxmon/dxmon/internal/envflag"
+	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/linkrate"
 	"github.com/dxmon/dxmon/probe"
@@ -77,6 +79,8 @@ type options struct {
 	imdsEndpoint   string // for the default observation domain ID; empty = none
 	linkBPS        linkrate.Value
 	alertUtil      float64
+	logFormat      string
+	set            *envflag.Set // to name a flag and its variable in errors at run time
 }
 
 // usageError is bad configuration: exit status 2.
@@ -124,77 +128,19 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
 		{"link-bps", "LINK_BPS"}, {"alert-utilization", "ALERT_UTILIZATION"},
+		{logging.FlagName, logging.EnvName},
 	}
-	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
+	logFormat := logging.Define(fs)
+	set := envflag.New(fs, envs).Secret("slack-webhook-url") // never echo the webhook's secret
+	if err := set.Parse(args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
 		return o, usageError{err.Error()}
 	}
-	switch {
-	case o.format != "text" && o.format != "json":
-		return o, usageError{fmt.Sprintf("-format %q: want text or json", o.format)}
-	case o.workers < 0 || o.workers > 1024:
-		return o, usageError{fmt.Sprintf("-workers %d (PROBE_WORKERS): want 0 (one per CPU) to 1024", o.workers)}
-	case !(o.sampleRate > 0 && o.sampleRate <= 1):
-		return o, usageError{fmt.Sprintf("-sample-rate %v (PROBE_SAMPLE_RATE): want a value in (0, 1]", o.sampleRate)}
-	case o.window < 100*time.Millisecond:
-		return o, usageError{fmt.Sprintf("-window %v: want at least 100ms", o.window)}
-	case o.top < 1 || o.top > 1000:
-		return o, usageError{fmt.Sprintf("-top %d: want 1 to 1000", o.top)}
-	case o.vni > 1<<24-1:
-		return o, usageError{fmt.Sprintf("-vni %d (MIRROR_VNI): exceeds 24 bits", o.vni)}
-	case !(o.alertBPS > 0):
-		return o, usageError{fmt.Sprintf("-alert-bps %v (ALERT_THRESHOLD_BPS): want a positive number", o.alertBPS)}
-	case !(o.alertPPS > 0):
-		return o, usageError{fmt.Sprintf("-alert-pps %v (ALERT_THRESHOLD_PPS): want a positive number", o.alertPPS)}
-	case o.alertCooldown < 0:
-		return o, usageError{fmt.Sprintf("-alert-cooldown %v: want a non-negative duration", o.alertCooldown)}
-	case !(o.alertUtil >= 0 && o.alertUtil <= 1):
-		return o, usageError{fmt.Sprintf("-alert-utilization %v (ALERT_UTILIZATION): want a fraction of -link-bps in (0, 1], or 0 for off", o.alertUtil)}
-	case o.alertUtil > 0 && o.linkBPS == 0:
-		return o, usageError{fmt.Sprintf("-alert-utilization %v (ALERT_UTILIZATION) needs -link-bps (LINK_BPS), the capacity of each direction", o.alertUtil)}
-	case o.maxFlows < 0 || o.maxFlows > 1<<28:
-		return o, usageError{fmt.Sprintf("-max-flows %d: want 0 to 2^28", o.maxFlows)}
-	}
-	if _, err := reuseport.ParseWaitMode(o.wait); err != nil {
-		return o, usageError{fmt.Sprintf("-wait %q: want auto, tick, netpoll or blocking", o.wait)}
-	}
-	if o.batch < 1 || o.batch > 1024 {
-		return o, usageError{fmt.Sprintf("-batch %d: want 1 to 1024", o.batch)}
-	}
-	if _, _, err := splitListen(o.listen); err != nil {
-		return o, usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
-	}
-	if o.metrics != "" {
-		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
-			return o, usageError{fmt.Sprintf("-metrics %q: %v", o.metrics, err)}
-		}
-	}
-	if o.slackURL != "" && !strings.HasPrefix(o.slackURL, "https://") && !strings.HasPrefix(o.slackURL, "http://") {
-		return o, usageError{"-slack-webhook-url (SLACK_WEBHOOK_URL): not an http(s) URL"} // never echo the secret
-	}
-	onPrem, err := parseCIDRs(o.onPrem)
-	if err != nil {
-		return o, usageError{fmt.Sprintf("-onprem-cidrs (ONPREM_CIDRS): %v", err)}
-	}
-	vpc, err := parseCIDRs(o.vpcCIDRs)
-	if err != nil {
-		return o, usageError{fmt.Sprintf("-vpc-cidrs (VPC_CIDR): %v", err)}
-	}
-	if len(onPrem) > 64 || len(vpc) > 64 {
-		return o, usageError{fmt.Sprintf("-onprem-cidrs/-vpc-cidrs: %d and %d CIDRs, at most 64 each", len(onPrem), len(vpc))}
-	}
-	if o.ipfix != "" {
-		if _, err := ipfix.ParseURL(o.ipfix); err != nil {
-			return o, usageError{fmt.Sprintf("-ipfix %q (PROBE_IPFIX): %v", o.ipfix, err)}
-		}
-	}
-	if o.ipfixDomain > 1<<32-1 {
-		return o, usageError{fmt.Sprintf("-ipfix-domain %d: exceeds 32 bits", o.ipfixDomain)}
-	}
-	if o.ipfixMax < ipfix.MinMaxMessage || o.ipfixMax > 65535 {
-		return o, usageError{fmt.Sprintf("-ipfix-max-message %d: want %d to 65535", o.ipfixMax, ipfix.MinMaxMessage)}
-	}
-	if o.ipfixQueue < 1 || o.ipfixQueue > 1<<22 {
-		return o, usageError{fmt.Sprintf("-ipfix-queue %d: want 1 to 4194304", o.ipfixQueue)}
+	o.logFormat, o.set = *logFormat, set
+	if err := checkOptions(o, set); err != nil {
+		return o, usageError{err.Error()}
 	}
 	// The AWS SDK's variables for IMDS, honoured for the domain ID.
 	o.imdsEndpoint = ipfix.DefaultIMDSEndpoint
@@ -211,33 +157,14 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 }
 
 func splitListen(addr string) (string, uint16, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", 0, err
+	a, p, err := envflag.HostPort(addr, false)
+	if err != nil || !a.IsValid() {
+		return "", p, err
 	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return "", 0, fmt.Errorf("port %q: %w", port, err)
-	}
-	if host != "" {
-		if _, err := netip.ParseAddr(host); err != nil {
-			return "", 0, fmt.Errorf("host %q is not an IP address", host)
-		}
-	}
-	return host, uint16(p), nil
+	return a.String(), p, nil
 }
 
-func parseCIDRs(s string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
-}
+func parseCIDRs(s string) ([]netip.Prefix, error) { return envflag.Prefixes(s) }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
@@ -246,13 +173,13 @@ func main() {
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) || strings.Contains(err.Error(), flag.ErrHelp.Error()) {
+		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		fmt.Fprintf(stderr, "dxprobe: %v\n", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log, _ := logging.New(stderr, o.logFormat) // checked by parseOptions
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, o, log, stdout); err != nil {
@@ -260,6 +187,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		if errors.As(err, &ue) {
 			fmt.Fprintf(stderr, "dxprobe: %v\n", err)
 			return 2
+		}
+		var fe fileError
+		if errors.As(err, &fe) {
+			fmt.Fprintf(stderr, "dxprobe: %v\n", fe)
+			return 1
 		}
 		log.Error("dxprobe failed", "err", err)
 		return 1
@@ -330,7 +262,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		// The dispatcher retries with backoff; the SDK's own retries would stack on it.
 		s, err := alert.NewSNS(sns.NewFromConfig(awsCfg, func(o *sns.Options) { o.RetryMaxAttempts = 1 }), o.snsTopic)
 		if err != nil {
-			return usageError{fmt.Sprintf("-sns-topic-arn (SNS_TOPIC_ARN): %v", err)}
+			return usageError{o.set.Invalid("sns-topic-arn", wantSNSTopic).Error()}
 		}
 		sinks = append(sinks, s)
 	}
@@ -430,9 +362,12 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	if o.readFile != "" {
 		f, err := os.Open(o.readFile)
 		if err != nil {
-			return usageError{fmt.Sprintf("-r %q: %v", o.readFile, err)}
+			return usageError{fmt.Sprintf("-r %q: %v", o.readFile, pathError(err))}
 		}
 		defer f.Close()
+		if err := checkCapture(f, o.readFile); err != nil {
+			return err
+		}
 		if err := pl.Replay(f, port); err != nil {
 			return fmt.Errorf("-r %s: %w", o.readFile, err)
 		}
@@ -443,7 +378,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	g, err := reuseport.Listen(reuseport.Config{Addr: o.listen, Sockets: workers, RecvBuffer: o.recvBuffer,
 		BatchSize: o.batch, Wait: wait, Log: log})
 	if err != nil {
-		return usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
+		return usageError{o.set.Failed("listen", envflag.ListenFailure(err)).Error()}
 	}
 	defer g.Close()
 	var socks []probe.DropCounter
@@ -461,7 +396,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	if o.metrics != "" {
 		ln, err := net.Listen("tcp", o.metrics)
 		if err != nil {
-			return usageError{fmt.Sprintf("-metrics %q: %v", o.metrics, err)}
+			return usageError{o.set.Failed("metrics", envflag.ListenFailure(err)).Error()}
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))

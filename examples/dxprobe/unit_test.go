@@ -6,8 +6,8 @@ import (
 	"testing"
 )
 
-// TestSystemdUnitIsHardened checks the unit beside the binary for what
-// replaced the seed's run-as-root unit.
+// TestSystemdUnitIsHardened checks the unit beside the binary: a dynamic
+// user with CAP_NET_ADMIN only, never root.
 func TestSystemdUnitIsHardened(t *testing.T) {
 	b, err := os.ReadFile("dxprobe.service")
 	if err != nil {

@@ -147,13 +147,17 @@ func (p *MirrorProxy) repairSSM(resp *http.Response, sr ssmRequest) error {
 			restarts = restarts || strings.HasPrefix(c, "systemctl restart ")
 		}
 		return replaceBody(resp, func(b []byte) []byte {
-			var out struct{ Command struct{ CommandId string } }
+			var out struct {
+				Command struct {
+					CommandID string `json:"CommandId"`
+				}
+			}
 			_ = json.Unmarshal(b, &out)
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			for _, id := range in.InstanceIds {
 				if stderr, ok := p.st.ssm.failing[id]; ok {
-					p.st.ssm.failed[[2]string{out.Command.CommandId, id}] = stderr
+					p.st.ssm.failed[[2]string{out.Command.CommandID, id}] = stderr
 				} else if restarts {
 					p.st.ssm.serving[id] = true
 				}
@@ -161,10 +165,13 @@ func (p *MirrorProxy) repairSSM(resp *http.Response, sr ssmRequest) error {
 			return b
 		})
 	case "GetCommandInvocation":
-		var in struct{ CommandId, InstanceId string }
+		var in struct {
+			CommandID  string `json:"CommandId"`
+			InstanceID string `json:"InstanceId"`
+		}
 		_ = json.Unmarshal(sr.body, &in)
 		p.mu.Lock()
-		stderr, failed := p.st.ssm.failed[[2]string{in.CommandId, in.InstanceId}]
+		stderr, failed := p.st.ssm.failed[[2]string{in.CommandID, in.InstanceID}]
 		p.mu.Unlock()
 		if !failed {
 			return nil

@@ -6,9 +6,12 @@
 // every other request to a moto_server. It is the proxy the tests use
 // (internal/mototest.MirrorProxy), on a loopback port of your choice.
 //
-//	moto_server -H 127.0.0.1 -p 5055 &
-//	go build -o /tmp/motoproxy ./examples/dxdeploy/motoproxy && /tmp/motoproxy -moto http://127.0.0.1:5055 -listen 127.0.0.1:5056 &
-//	export AWS_ENDPOINT_URL=http://127.0.0.1:5056
+//	moto_server -H 127.0.0.1 -p MOTO_PORT &
+//	go build -o "$d/motoproxy" ./examples/dxdeploy/motoproxy && "$d/motoproxy" -moto http://127.0.0.1:MOTO_PORT -listen 127.0.0.1:PROXY_PORT &
+//	export AWS_ENDPOINT_URL=http://127.0.0.1:PROXY_PORT
+//
+// with d=$(mktemp -d) and two free ports (examples/dxdeploy/README.md's
+// quick start picks them).
 package main
 
 import (
