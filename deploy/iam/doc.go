@@ -17,7 +17,7 @@
 //   - sns:Publish on the alert topic only (package alert).
 //
 // The document's SNS statement has the placeholder "${SNS_TOPIC_ARN}" (the
-// seed's variable) as its Resource. ProbePolicy substitutes the topic's ARN,
+// its environment variable) as its Resource. ProbePolicy substitutes the topic's ARN,
 // or drops the statement when the probe has no topic, and is what fabric
 // passes to iam:PutRolePolicy for the probe role. Import it under another
 // name beside the SDK's IAM client, for example
