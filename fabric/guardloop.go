@@ -116,7 +116,8 @@ func (c GuardConfig) Validate() error {
 
 // GuardNotice is one notification of the guard.
 type GuardNotice struct {
-	// Kind is "bypass", "restore", "api-unreachable" or "api-reachable".
+	// Kind is "bypass", "restore", "api-unreachable" (a read or a write
+	// failed) or "api-reachable" (a tick succeeded again).
 	Kind    string
 	AZ      string // for bypass and restore
 	Subject string // one line
@@ -179,7 +180,7 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 	res := GuardTick{At: g.cfg.Now()}
 	v, health, cross, err := g.observe(ctx)
 	if err != nil {
-		return res, g.failed(fmt.Errorf("read: %w", err))
+		return res, g.failed("cannot reach the AWS API", err)
 	}
 	res.CrossZone, res.Held, res.Healthy = cross, v.held(), health
 	if v.ingress == nil {
@@ -215,7 +216,7 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return res, g.failed(err)
+		return res, g.failed("could not write every route", err)
 	}
 	g.recovered()
 	return res, nil
@@ -292,25 +293,32 @@ func (g *Guard) report(dec GuardDecision, done []RouteChange, cross bool, health
 		hs = append(hs, fmt.Sprintf("%s=%d", az, n))
 	}
 	sort.Strings(hs)
+	if len(hs) == 0 {
+		hs = []string{"none"}
+	}
+	cz := "off"
+	if cross {
+		cz = "on"
+	}
 	subject := fmt.Sprintf("dxmon guard: %s bypassed: appliances out of the path, traffic flows direct and unobserved", dec.AZ)
 	if dec.Action == GuardRestore {
 		subject = fmt.Sprintf("dxmon guard: %s restored: traffic flows through the appliances again", dec.AZ)
 	}
-	body := fmt.Sprintf("project %s, %s: %s\nhealthy appliances by AZ: %s (cross-zone load balancing %v)\nroutes:\n  %s",
-		g.d.cfg.ProjectTag, dec.AZ, dec.Reason, strings.Join(hs, " "), cross, strings.Join(lines, "\n  "))
+	body := fmt.Sprintf("project %s, %s: %s\nhealthy appliances by AZ: %s (cross-zone load balancing %s)\nroutes:\n  %s",
+		g.d.cfg.ProjectTag, dec.AZ, dec.Reason, strings.Join(hs, " "), cz, strings.Join(lines, "\n  "))
 	g.cfg.Log.Warn("guard: "+string(dec.Action), "az", dec.AZ, "reason", dec.Reason, "routes", lines)
 	g.notify(GuardNotice{Kind: string(dec.Action), AZ: dec.AZ, Subject: subject, Body: body, Changes: done})
 }
 
 // failed handles a tick that could not read or write AWS: it forgets the
 // health seen so far and notifies the first failure only.
-func (g *Guard) failed(err error) error {
+func (g *Guard) failed(what string, err error) error {
 	g.st = GuardState{}
-	g.cfg.Log.Error("guard: cannot reach the AWS API: changing nothing", "err", err)
+	g.cfg.Log.Error("guard: "+what+": changing nothing more", "err", err)
 	if !g.apiDown {
 		g.apiDown = true
 		g.notify(GuardNotice{Kind: "api-unreachable",
-			Subject: "dxmon guard: cannot reach the AWS API: it changes nothing until it can",
+			Subject: "dxmon guard: " + what + ": it changes nothing more until it can",
 			Body: fmt.Sprintf("project %s: %v\nThe routes stay as they are; a restore waits for %s of health seen again.",
 				g.d.cfg.ProjectTag, err, g.cfg.RestoreAfter)})
 	}
