@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+	"github.com/aws/smithy-go/middleware"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dxmon/dxmon/alert"
@@ -245,6 +247,9 @@ func TestMotoGuard(t *testing.T) {
 		sw.next = http.DefaultClient
 	}
 	gcfg.HTTPClient, gcfg.RetryMaxAttempts = sw, 1
+	gcalls := &counter{}
+	gcfg.APIOptions = append([]func(*middleware.Stack) error{}, g.cfg.APIOptions...)
+	gcalls.install(&gcfg)
 	gd := shortWait(t, g.kv, gcfg, nil, time.Second)
 	now := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
 	var notices []fabric.GuardNotice
@@ -355,6 +360,7 @@ func TestMotoGuard(t *testing.T) {
 	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}
+	checkGuardPolicy(t, gd, gcalls)
 	texts := slack.wait(t, len(notices))
 	down := 0
 	for _, s := range texts {
@@ -441,4 +447,35 @@ func TestMotoBypassRestore(t *testing.T) {
 		t.Errorf("second restore: %v, calls %v", err, g.calls.list())
 	}
 	checkOperatorPolicy(t, g.calls)
+}
+
+// checkGuardPolicy: every operation the guard made is granted by the
+// statements stage 04 gives the probe role, and every route write there is
+// narrowed to route tables by tag.
+func checkGuardPolicy(t *testing.T, d *fabric.Deployer, calls *counter) {
+	t.Helper()
+	granted := map[string]bool{}
+	for _, s := range d.ProbePolicy("123456789012").Statement {
+		for _, a := range s.Action {
+			granted[a] = true
+			if strings.HasSuffix(a, "Route") && s.Sid != "GuardRouteTargets" {
+				if len(s.Condition["StringEquals"]) != 1 || len(s.Resource) != 1 || !strings.HasSuffix(s.Resource[0], ":route-table/*") {
+					t.Errorf("statement %s grants %s without a tag condition on route tables: %+v", s.Sid, a, s)
+				}
+			}
+		}
+	}
+	prefix := map[string]string{"EC2": "ec2", "Elastic Load Balancing v2": "elasticloadbalancing"}
+	calls.mu.Lock()
+	defer calls.mu.Unlock()
+	if len(calls.ops) < 8 {
+		t.Fatalf("the guard made %d operations: %v", len(calls.ops), calls.ops)
+	}
+	for op := range calls.ops {
+		svc, name, _ := strings.Cut(op, ":")
+		a := prefix[svc] + ":" + name
+		if !granted[a] || !slices.Contains(fabric.GuardActions, a) {
+			t.Errorf("the guard called %s (IAM action %s): not in the probe role's policy or not in GuardActions", op, a)
+		}
+	}
 }
