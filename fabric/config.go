@@ -44,7 +44,7 @@ type Config struct {
 	ProbeEnvFile         string // PROBE_ENV_FILE, default /etc/dxmon/dxprobe.env
 	ProbeIPFIX           string // PROBE_IPFIX, optional: IPFIX collector URL written to the probes' env file
 	SlackWebhookURL      string // SLACK_WEBHOOK_URL, optional, secret: written to the probes' env file, never logged
-	ReturnRoutes         bool   // RETURN_ROUTES, default false: business subnets route on-prem CIDRs through their AZ's GWLB endpoint
+	ReturnRoutes         bool   // RETURN_ROUTES, default true (ParseConfig; false in a zero Config): business subnets route on-prem CIDRs through their AZ's GWLB endpoint
 	// ProbeSettings holds the probe runtime keys set in the file
 	// (PROBE_WORKERS, PROBE_SAMPLE_RATE, ALERT_THRESHOLD_BPS/PPS), copied
 	// into the probes' environment file.
@@ -208,6 +208,10 @@ func ParseConfig(kv map[string]string) (Config, error) {
 			c.ProbeSettings[k] = v
 		}
 	}
+	// Both directions through the same appliance by default: AWS's gateway
+	// route table documentation says return traffic "must be routed through
+	// the same appliance. Asymmetric routing is not supported."
+	c.ReturnRoutes = true
 	if v := kv["RETURN_ROUTES"]; v != "" {
 		b, ok := parseBool(v)
 		if !ok {

@@ -132,3 +132,18 @@ func TestDecideGuardCrossZone(t *testing.T) {
 		}
 	}
 }
+
+// TestReturnRoutesDefaultOn: both directions through the appliances unless
+// RETURN_ROUTES=false says otherwise.
+func TestReturnRoutesDefaultOn(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "true": true, "false": false} {
+		kv := goodKV()
+		if v != "" {
+			kv["RETURN_ROUTES"] = v
+		}
+		c, err := fabric.ParseConfig(kv)
+		if err != nil || c.ReturnRoutes != want {
+			t.Errorf("RETURN_ROUTES=%q: ReturnRoutes %v, %v; want %v", v, c.ReturnRoutes, err, want)
+		}
+	}
+}
