@@ -43,6 +43,7 @@ type azRoutes struct {
 	endpoint string   // the AZ's GWLB endpoint ID; "" when it has none
 	business []string // business subnet CIDRs of the AZ, sorted
 	tables   []ec2types.RouteTable
+	tableOf  []string // the business CIDR of each of tables
 }
 
 // pathView is everything bypass, restore and the guard read of the routes.
@@ -111,7 +112,10 @@ func (d *Deployer) readPaths(ctx context.Context) (pathView, error) {
 		if err != nil {
 			return v, fmt.Errorf("route table of %s: %w", aws.ToString(s.SubnetId), err)
 		}
-		a.tables = append(a.tables, rts.RouteTables...)
+		for _, t := range rts.RouteTables {
+			a.tables = append(a.tables, t)
+			a.tableOf = append(a.tableOf, aws.ToString(s.CidrBlock))
+		}
 	}
 	for _, a := range byAZ {
 		sort.Strings(a.business)

@@ -101,6 +101,7 @@ func (r *run) ensureReturnRoutes(ctx context.Context, routes, endpoints map[stri
 		if err := r.tagReturnTable(ctx, t); err != nil { // the guard's grant (guardpolicy.go)
 			return err
 		}
+		r.warnShadowRoutes(t, bc, want) // shadow.go
 		for _, p := range d.cfg.OnPremCIDRs {
 			cidr := p.String()
 			name := tid + " " + cidr + " (from " + bc + ")"

@@ -74,6 +74,7 @@ type mirrorState struct {
 	deletedFilters map[string]bool
 	deletedTargets map[string]bool
 	ssm            ssmState
+	prop           propagation // propagation.go
 }
 
 // tokenUse is what a ClientToken was first used for: the request's
@@ -168,7 +169,7 @@ func (p *MirrorProxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]tokenUse{},
-		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}, ssm: newSSMState()}
+		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}, ssm: newSSMState(), prop: newPropagation()}
 }
 
 // SetIgnoreTagFilters makes the proxy drop every "tag:" filter from
@@ -261,6 +262,10 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if action == "ReplaceRoute" && form.Get("VpcEndpointId") != "" {
 		p.replaceRouteToEndpoint(w, req, form)
+		return
+	}
+	if action == "EnableVgwRoutePropagation" || action == "DisableVgwRoutePropagation" {
+		p.servePropagation(w, form)
 		return
 	}
 	if !isServed(action) {
@@ -686,7 +691,10 @@ func (p *MirrorProxy) repair(resp *http.Response) error {
 	case "AssociateRouteTable":
 		return p.recordEdge(resp, form)
 	case "DescribeRouteTables":
-		return p.addEdges(resp)
+		if err := p.addEdges(resp); err != nil {
+			return err
+		}
+		return replaceBody(resp, p.addPropagated)
 	case "DescribeTargetHealth":
 		return p.targetHealth(resp)
 	case "DescribeTrafficMirrorFilters", "DescribeTrafficMirrorTargets":
