@@ -78,7 +78,7 @@ func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 // verify runs the five read-only checks.
 func (r *run) verify(ctx context.Context) Checks {
 	infra, routing := r.checkInfra(ctx), r.checkRouting(ctx)
-	r.checkShadowRoutes(ctx, &routing) // shadow.go
+	r.checkFailOpen(ctx, &routing) // failopen.go
 	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx)}
 }
 
