@@ -64,6 +64,10 @@ func (d *Deployer) GuardStatements(account string) []PolicyStatement {
 		{Sid: "GuardRouteTargets", Effect: "Allow", Action: guardRouteActions,
 			Resource: []string{arn("vpn-gateway/" + d.cfg.VGWID), arn("vpc-endpoint/*")}},
 	}
+	if d.cfg.GuardBinary != "" {
+		s = append(s, PolicyStatement{Sid: "GuardArtifacts", Effect: "Allow", Action: []string{"s3:GetObject"},
+			Resource: []string{"arn:aws:s3:::" + d.bucket(account) + "/" + guardArtifactPrefix + "*"}})
+	}
 	if d.cfg.ReturnRoutes {
 		s = append(s, PolicyStatement{Sid: "GuardReturnRoutes", Effect: "Allow", Action: guardRouteActions,
 			Resource: []string{arn("route-table/*")}, Condition: tagged(TagReturnRoutes)})
