@@ -350,6 +350,20 @@ func TestMotoGuard(t *testing.T) {
 	g.calls.reset(0, false)
 	tick("after an interrupted bypass", g.direct("a", "b"))
 
+	// And a restore cut after its first write: the next tick completes it.
+	g.proxy.SetTargetHealth(g.a0, "", "", "")
+	g.proxy.SetTargetHealth(g.a1, "", "", "")
+	for i := 0; i < 24; i++ {
+		tick("healthy, before -restore-after", g.direct("a", "b"))
+	}
+	g.calls.reset(2, false)
+	now = now.Add(5 * time.Second)
+	if _, err := guard.Tick(ctx); !errors.Is(err, errInterrupted) {
+		t.Fatalf("interrupted restore: err = %v", err)
+	}
+	g.calls.reset(0, false)
+	tick("after an interrupted restore", g.wantInline)
+
 	want := []string{"bypass us-east-1a", "bypass us-east-1b", "restore us-east-1a", "restore us-east-1b",
 		"bypass us-east-1a", "api-unreachable ", "bypass us-east-1b", "api-reachable ",
 		"restore us-east-1a", "restore us-east-1b"}

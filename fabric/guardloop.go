@@ -37,9 +37,9 @@ import (
 // the remaining 10 s of the 30 s this package promises are for those.
 // GuardConfig.Validate refuses settings whose bound exceeds MaxGuardBound.
 //
-// A tick that cannot read or write AWS changes nothing more, forgets the
-// health it had seen (a restore needs RestoreAfter of health seen again
-// from scratch) and says so once: the first failed tick sends a notice, the
+// A tick that cannot read or write AWS changes nothing more and says so
+// once; one that cannot read also forgets the health it had seen (a
+// restore then needs RestoreAfter of health seen again from scratch): the first failed tick sends a notice, the
 // following ones only log, and the first tick that succeeds again sends
 // one more.
 
@@ -180,6 +180,7 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 	res := GuardTick{At: g.cfg.Now()}
 	v, health, cross, err := g.observe(ctx)
 	if err != nil {
+		g.st = GuardState{} // health not seen: a restore needs RestoreAfter of it again
 		return res, g.failed("cannot reach the AWS API", err)
 	}
 	res.CrossZone, res.Held, res.Healthy = cross, v.held(), health
@@ -310,10 +311,11 @@ func (g *Guard) report(dec GuardDecision, done []RouteChange, cross bool, health
 	g.notify(GuardNotice{Kind: string(dec.Action), AZ: dec.AZ, Subject: subject, Body: body, Changes: done})
 }
 
-// failed handles a tick that could not read or write AWS: it forgets the
-// health seen so far and notifies the first failure only.
+// failed handles a tick that could not read or write AWS: it logs, and
+// notifies the first failure only. (A failed read also forgets the health
+// seen so far; a failed write does not, so the next tick completes an
+// interrupted restore at once.)
 func (g *Guard) failed(what string, err error) error {
-	g.st = GuardState{}
 	g.cfg.Log.Error("guard: "+what+": changing nothing more", "err", err)
 	if !g.apiDown {
 		g.apiDown = true
