@@ -374,7 +374,7 @@ func TestMotoGuard(t *testing.T) {
 	if diff := cmp.Diff(want, got[:len(want)]); diff != "" {
 		t.Errorf("notices (-want +got):\n%s", diff)
 	}
-	checkGuardPolicy(t, gd, gcalls)
+	checkGuardPolicy(t, g, gcalls)
 	texts := slack.wait(t, len(notices))
 	down := 0
 	for _, s := range texts {
@@ -464,10 +464,12 @@ func TestMotoBypassRestore(t *testing.T) {
 }
 
 // checkGuardPolicy: every operation the guard made is granted by the
-// statements stage 04 gives the probe role, and every route write there is
-// narrowed to route tables by tag.
-func checkGuardPolicy(t *testing.T, d *fabric.Deployer, calls *counter) {
+// statements stage 04 gives the probe role (with GUARD_BINARY), and every
+// route write there is narrowed to route tables by tag; without
+// GUARD_BINARY the probe role cannot change a route.
+func checkGuardPolicy(t *testing.T, g *guardWorld, calls *counter) {
 	t.Helper()
+	d := shortWait(t, withKV(g.kv, "GUARD_BINARY", "dxdeploy"), g.cfg, nil, time.Second)
 	granted := map[string]bool{}
 	for _, s := range d.ProbePolicy("123456789012").Statement {
 		for _, a := range s.Action {
@@ -476,6 +478,13 @@ func checkGuardPolicy(t *testing.T, d *fabric.Deployer, calls *counter) {
 				if len(s.Condition["StringEquals"]) != 1 || len(s.Resource) != 1 || !strings.HasSuffix(s.Resource[0], ":route-table/*") {
 					t.Errorf("statement %s grants %s without a tag condition on route tables: %+v", s.Sid, a, s)
 				}
+			}
+		}
+	}
+	for _, s := range shortWait(t, withKV(g.kv, "GUARD_BINARY", ""), g.cfg, nil, time.Second).ProbePolicy("123456789012").Statement {
+		for _, a := range s.Action {
+			if strings.HasSuffix(a, "Route") {
+				t.Errorf("without GUARD_BINARY the probe role still grants %s", a)
 			}
 		}
 	}

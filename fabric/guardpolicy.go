@@ -10,8 +10,9 @@ import (
 )
 
 // The guard's permissions. The guard runs on the probe instances (see
-// "Failing open" in the README), so stage 04 adds these statements to the
-// probe role's inline policy. Route writes are allowed only in the route
+// "Failing open" in the README), so when GUARD_BINARY is set (stage 08
+// installs it) stage 04 adds these statements to the probe role's inline
+// policy; without it the probes cannot change any route. Route writes are allowed only in the route
 // tables dxmon owns or writes to, by tag:
 //
 //   - ec2:CreateRoute, ec2:ReplaceRoute and ec2:DeleteRoute take the route
@@ -64,7 +65,7 @@ func (d *Deployer) GuardStatements(account string) []PolicyStatement {
 		{Sid: "GuardRouteTargets", Effect: "Allow", Action: guardRouteActions,
 			Resource: []string{arn("vpn-gateway/" + d.cfg.VGWID), arn("vpc-endpoint/*")}},
 	}
-	if d.cfg.GuardBinary != "" {
+	{
 		s = append(s, PolicyStatement{Sid: "GuardArtifacts", Effect: "Allow", Action: []string{"s3:GetObject"},
 			Resource: []string{"arn:aws:s3:::" + d.bucket(account) + "/" + guardArtifactPrefix + "*"}})
 	}

@@ -57,7 +57,9 @@ func (d *Deployer) ProbePolicy(account string) PolicyDocument {
 		{Sid: "Artifacts", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{"arn:aws:s3:::" + d.bucket(account) + "/" + artifactPrefix + "*"}},
 		{Sid: "RunCommand", Effect: "Allow", Action: runCommandActions(), Resource: []string{"*"}},
 	}}
-	p.Statement = append(p.Statement, d.GuardStatements(account)...) // dxdeploy guard runs on the probes (guardpolicy.go)
+	if d.cfg.GuardBinary != "" {
+		p.Statement = append(p.Statement, d.GuardStatements(account)...) // stage 08 installs dxdeploy guard on the probes (guardpolicy.go)
+	}
 	if d.cfg.SNSTopicARN != "" {
 		p.Statement = append(p.Statement, PolicyStatement{Sid: "Alert", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: []string{d.cfg.SNSTopicARN}})
 	}
