@@ -439,7 +439,7 @@ func TestMotoBypassRestore(t *testing.T) {
 	// Restore waits for every appliance to be healthy.
 	g.proxy.SetTargetHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
 	g.calls.reset(0, false)
-	refusing := shortWait(t, g.kv, g.cfg, nil, 200*time.Millisecond)
+	refusing := shortWait(t, g.kv, g.cfg, nil, 3*time.Second) // long enough for one poll on a loaded machine
 	if err := refusing.Restore(ctx); err == nil || !strings.Contains(err.Error(), "not re-routing on-premises traffic") || !strings.Contains(err.Error(), g.a1) {
 		t.Fatalf("restore with an unhealthy appliance: %v", err)
 	}
