@@ -45,7 +45,9 @@ type Config struct {
 	ProbeEnvFile         string // PROBE_ENV_FILE, default /etc/dxmon/dxprobe.env
 	ProbeIPFIX           string // PROBE_IPFIX, optional: IPFIX collector URL written to the probes' env file
 	SlackWebhookURL      string // SLACK_WEBHOOK_URL, optional, secret: written to the probes' env file, never logged
-	ReturnRoutes         bool   // RETURN_ROUTES, default false: business subnets route on-prem CIDRs through their AZ's GWLB endpoint
+	ReturnRoutes         bool   // RETURN_ROUTES, default true (ParseConfig; false in a zero Config): business subnets route on-prem CIDRs through their AZ's GWLB endpoint
+	GuardBinary          string // GUARD_BINARY: local path of a linux dxdeploy for the probes; empty: the guard is not installed (stage 08)
+	GuardUnit            string // GUARD_UNIT, default examples/dxdeploy/dxguard.service
 	// ProbeSettings holds the probe runtime keys set in the file
 	// (PROBE_WORKERS, PROBE_SAMPLE_RATE, ALERT_THRESHOLD_BPS/PPS), copied
 	// into the probes' environment file.
@@ -74,7 +76,7 @@ func ConfigKeys() []string {
 	return append(append([]string{}, requiredKeys...), "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
 		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT",
 		"APPLIANCE_BINARY", "APPLIANCE_UNIT", "APPLIANCE_INSTALL_PATH", "APPLIANCE_ENV_FILE", "PROBE_ENV_FILE", "PROBE_IPFIX",
-		"SLACK_WEBHOOK_URL", "RETURN_ROUTES")
+		"SLACK_WEBHOOK_URL", "RETURN_ROUTES", "GUARD_BINARY", "GUARD_UNIT")
 }
 
 // ignoredKeys are the probes' runtime keys, which may share the file;
@@ -209,6 +211,11 @@ func ParseConfig(kv map[string]string) (Config, error) {
 			c.ProbeSettings[k] = v
 		}
 	}
+	// Both directions through the same appliance by default: AWS's gateway
+	// route table documentation says return traffic "must be routed through
+	// the same appliance. Asymmetric routing is not supported."
+	c.ReturnRoutes = true
+	c.GuardBinary, c.GuardUnit = kv["GUARD_BINARY"], orDefault(kv["GUARD_UNIT"], DefaultGuardUnit)
 	if v := kv["RETURN_ROUTES"]; v != "" {
 		b, ok := parseBool(v)
 		if !ok {

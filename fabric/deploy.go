@@ -27,7 +27,10 @@ const (
 // dxmon:probe-version tag (see deploy in artifacts.go). No inbound SSH: the
 // probes pull from S3 through their role.
 func (r *run) stageDeploy(ctx context.Context) error {
-	return r.deploy(ctx, r.d.probeComponent())
+	if err := r.deploy(ctx, r.d.probeComponent()); err != nil {
+		return err
+	}
+	return r.deployGuard(ctx) // guarddeploy.go
 }
 
 func (d *Deployer) bucketExists(ctx context.Context, bucket string) bool {

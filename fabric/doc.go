@@ -93,8 +93,12 @@
 // differs. The binary must be a linux ELF of the instance type's
 // architecture. Stage 03, which re-routes the VGW's on-premises traffic
 // through the appliances, runs only when every appliance is a healthy GWLB
-// target (health.go); return routes through the same appliance are an
-// option (RETURN_ROUTES, returnroutes.go).
+// target (health.go); return routes through the same appliance are the
+// default (RETURN_ROUTES, returnroutes.go). Bypass, Restore and the Guard
+// take the appliances out of the path and put them back, per AZ
+// (bypass.go, guard.go, guardloop.go); verify fails, and plan warns, when
+// a business subnet's route more specific than an on-premises CIDR sends
+// on-premises traffic past the appliances (shadow.go).
 //
 // # Clients
 //

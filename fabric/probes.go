@@ -39,6 +39,9 @@ type PolicyStatement struct {
 	Effect   string
 	Action   []string
 	Resource []string
+	// Condition maps an operator (StringEquals) to condition keys and
+	// values.
+	Condition map[string]map[string]string `json:",omitempty"`
 }
 
 // TrustPolicy lets EC2 assume the probe role.
@@ -54,6 +57,9 @@ func (d *Deployer) ProbePolicy(account string) PolicyDocument {
 		{Sid: "Artifacts", Effect: "Allow", Action: []string{"s3:GetObject"}, Resource: []string{"arn:aws:s3:::" + d.bucket(account) + "/" + artifactPrefix + "*"}},
 		{Sid: "RunCommand", Effect: "Allow", Action: runCommandActions(), Resource: []string{"*"}},
 	}}
+	if d.cfg.GuardBinary != "" {
+		p.Statement = append(p.Statement, d.GuardStatements(account)...) // stage 08 installs dxdeploy guard on the probes (guardpolicy.go)
+	}
 	if d.cfg.SNSTopicARN != "" {
 		p.Statement = append(p.Statement, PolicyStatement{Sid: "Alert", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: []string{d.cfg.SNSTopicARN}})
 	}

@@ -98,6 +98,10 @@ func (r *run) ensureReturnRoutes(ctx context.Context, routes, endpoints map[stri
 		t := tables[bc]
 		tid := aws.ToString(t.RouteTableId)
 		want := endpoints[routes[bc]]
+		if err := r.tagReturnTable(ctx, t); err != nil { // the guard's grant (guardpolicy.go)
+			return err
+		}
+		r.warnShadowRoutes(t, bc, want) // shadow.go
 		for _, p := range d.cfg.OnPremCIDRs {
 			cidr := p.String()
 			name := tid + " " + cidr + " (from " + bc + ")"
@@ -186,6 +190,9 @@ func (r *run) destroyReturnRoutes(ctx context.Context) error {
 	for _, t := range rts.RouteTables {
 		if tagValue(t.Tags, TagName) == d.routeTableName() && tagValue(t.Tags, TagProject) == d.cfg.ProjectTag {
 			continue // the ingress table goes whole
+		}
+		if err := r.untagReturnTable(ctx, t); err != nil { // guardpolicy.go
+			return err
 		}
 		tid := aws.ToString(t.RouteTableId)
 		propagates := false

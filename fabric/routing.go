@@ -74,6 +74,9 @@ func (r *run) stageRouting(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if r.plan {
+		r.failOpenNotice() // failopen.go
+	}
 	endpoints := map[string]string{}
 	for _, s := range routes {
 		endpoints[s], err = r.need(ctx, StageGWLB, "gwlb-endpoint", d.endpointName(s), func(ctx context.Context) (string, error) {

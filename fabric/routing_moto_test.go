@@ -123,7 +123,8 @@ func TestMotoHealthGatesRouting(t *testing.T) {
 // sends every on-prem CIDR to the GWLB endpoint of its own AZ (replacing a
 // static route to the VGW, adding the others); plan shows it, verify checks
 // it, a second apply changes nothing, destroy points them back at the VGW.
-// Without RETURN_ROUTES the business tables are untouched and plan says so.
+// With RETURN_ROUTES=false the business tables are untouched and plan says
+// so; the default is on.
 func TestMotoReturnRoutes(t *testing.T) {
 	t.Parallel()
 	_, _, cfg, calls := emulator(t)
@@ -144,9 +145,9 @@ func TestMotoReturnRoutes(t *testing.T) {
 		t.Fatalf("world's business route table (-want +got):\n%s", diff)
 	}
 
-	// Off (the default): untouched, and plan says why.
+	// Off: untouched, and plan says why.
 	var events []fabric.Event
-	d := shortWait(t, w.kv, cfg, &events, 30*time.Second)
+	d := shortWait(t, withKV(w.kv, "RETURN_ROUTES", "false"), cfg, &events, 30*time.Second)
 	if _, err := d.Plan(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +167,8 @@ func TestMotoReturnRoutes(t *testing.T) {
 		}
 	}
 
-	// On: plan, apply, verify, idempotence.
-	on := withKV(w.kv, "RETURN_ROUTES", "true")
+	// On (the default): plan, apply, verify, idempotence.
+	on := w.kv
 	events = nil
 	d = shortWait(t, on, cfg, &events, 30*time.Second)
 	calls.reset(0, false)

@@ -77,7 +77,9 @@ func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 
 // verify runs the five read-only checks.
 func (r *run) verify(ctx context.Context) Checks {
-	return Checks{r.checkInfra(ctx), r.checkRouting(ctx), r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx)}
+	infra, routing := r.checkInfra(ctx), r.checkRouting(ctx)
+	r.checkFailOpen(ctx, &routing) // failopen.go
+	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx)}
 }
 
 func (r *run) checkInfra(ctx context.Context) Check {

@@ -7,6 +7,15 @@
 //	dxdeploy verify    …
 //	dxdeploy sync-enis [-every 2m] …
 //	dxdeploy destroy   -force …
+//	dxdeploy bypass    …
+//	dxdeploy restore   …
+//	dxdeploy guard     [-every 5s] [-restore-after 2m] [-tick-timeout 10s] …
+//
+// bypass takes the appliances out of the traffic path in every AZ (the
+// VGW's ingress routes and the return routes go direct) and holds it so;
+// restore puts them back behind stage 03's health gate; guard does both by
+// itself from the GWLB's target health, AZ by AZ, until interrupted (see
+// "Failing open" in the README).
 //
 // Every configuration key has a flag: AWS_REGION is -aws-region, VPC_ID is
 // -vpc-id, and so on; -set KEY=VALUE (repeatable) does the same for any
@@ -53,7 +62,7 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: dxdeploy <plan|apply|verify|sync-enis|destroy> [flags]
+const usage = `usage: dxdeploy <plan|apply|verify|sync-enis|destroy|bypass|restore|guard> [flags]
 run "dxdeploy <command> -h" for the flags`
 
 // flagName is the flag of a configuration key: VPC_ID → vpc-id.
@@ -67,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd := args[0]
 	switch cmd {
-	case "plan", "apply", "verify", "sync-enis", "destroy":
+	case "plan", "apply", "verify", "sync-enis", "destroy", "bypass", "restore", "guard":
 	default:
 		fmt.Fprintf(stderr, "dxdeploy: unknown command %q\n%s\n", cmd, usage)
 		return 2
@@ -82,7 +91,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	poll := fs.Duration("poll", 5*time.Second, "shortest wait between polls of AWS")
 	timeout := fs.Duration("wait-timeout", 15*time.Minute, "longest wait for one resource")
 	stage := fs.String("stage", "", "apply: run only this stage (00-10)")
-	every := fs.Duration("every", 0, "sync-enis: repeat at this interval until interrupted")
+	every := fs.Duration("every", 0, "sync-enis: repeat at this interval until interrupted; guard: tick interval (0: 5s)")
+	restoreAfter := fs.Duration("restore-after", fabric.DefaultGuardRestoreAfter, "guard: restore an AZ after its appliances have been healthy this long")
+	tickTimeout := fs.Duration("tick-timeout", fabric.DefaultGuardTickTimeout, "guard: bound on each tick's AWS calls")
 	force := fs.Bool("force", false, "destroy: required")
 	overrides := map[string]*string{}
 	for _, k := range fabric.ConfigKeys() {
@@ -180,6 +191,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "dxdeploy: %v\n", err)
 		return 2
 	}
+	if cmd == "guard" {
+		gc := fabric.GuardConfig{Every: *every, RestoreAfter: *restoreAfter, TickTimeout: *tickTimeout}
+		if err := gc.Validate(); err != nil {
+			fmt.Fprintf(stderr, "dxdeploy %v\n", err)
+			return 2
+		}
+	}
 
 	switch cmd {
 	case "plan":
@@ -211,6 +229,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err = d.Destroy(ctx); err == nil {
 			out.summary(destroyLine(conf, out.events))
 		}
+	case "bypass":
+		err = bypass(ctx, d, out)
+	case "restore":
+		err = restore(ctx, d, out)
+	case "guard":
+		err = guard(ctx, d, awsCfg, guardFlags{*every, *restoreAfter, *tickTimeout}, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "dxdeploy %s: %v\n", cmd, err)

@@ -177,6 +177,21 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 		!strings.HasSuffix(strings.TrimSpace(out), "\n"+`{"type":"sync","created":[],"deleted":[],"full":[],"repaired":[]}`) {
 		t.Fatalf("sync-enis -json: exit %d: %s\n%s", code, errOut, out)
 	}
+	// Failing open by hand: bypass (every route direct), again (nothing to
+	// do), restore (behind the health gate).
+	if code, out, errOut = dxdeploy(t, append([]string{"bypass"}, common...)...); code != 0 || !strings.Contains(out, "Bypass complete: 6 routes changed.") ||
+		strings.Count(out, "bypassed ") != 6 {
+		t.Fatalf("bypass: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, out, errOut = dxdeploy(t, append([]string{"bypass"}, common...)...); code != 0 || !strings.Contains(out, "Bypass complete: 0 routes changed.") {
+		t.Fatalf("second bypass: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, out, errOut = dxdeploy(t, append([]string{"restore"}, common...)...); code != 0 || !strings.Contains(out, "Restore complete") {
+		t.Fatalf("restore: exit %d: %s\n%s", code, errOut, out)
+	}
+	if code, out, _ = dxdeploy(t, append([]string{"verify"}, common...)...); !strings.Contains(out, "PASS routing") {
+		t.Fatalf("verify after restore: exit %d:\n%s", code, out)
+	}
 	if code, out, errOut = dxdeploy(t, append([]string{"destroy", "-force"}, common...)...); code != 0 || strings.Count(out, " deleted ") < 20 ||
 		!strings.Contains(out, "Destroy complete: ") {
 		t.Fatalf("destroy: exit %d: %s\n%s", code, errOut, out)

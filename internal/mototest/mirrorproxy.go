@@ -70,6 +70,7 @@ type mirrorState struct {
 	deletedFilters map[string]bool
 	deletedTargets map[string]bool
 	ssm            ssmState
+	prop           propagation // propagation.go
 }
 
 // tokenUse is what a ClientToken was first used for: the request's
@@ -131,7 +132,7 @@ func (p *MirrorProxy) Reset() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]tokenUse{},
-		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}, ssm: newSSMState()}
+		deletedFilters: map[string]bool{}, deletedTargets: map[string]bool{}, ssm: newSSMState(), prop: newPropagation()}
 }
 
 // SetIgnoreTagFilters makes the proxy drop every "tag:" filter from
@@ -237,6 +238,10 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if action == "ReplaceRoute" && form.Get("VpcEndpointId") != "" {
 		p.replaceRouteToEndpoint(w, req, form)
+		return
+	}
+	if action == "EnableVgwRoutePropagation" || action == "DisableVgwRoutePropagation" {
+		p.servePropagation(w, form)
 		return
 	}
 	if !isServed(action) {

@@ -20,8 +20,13 @@ type actionKey struct{}
 // repairs maps an EC2 or ELB query action to the repair of moto's answer
 // to it; actions not listed pass unchanged.
 var repairs = map[string]func(p *MirrorProxy, resp *http.Response, form url.Values) error{
-	"AssociateRouteTable":          (*MirrorProxy).recordEdge,
-	"DescribeRouteTables":          func(p *MirrorProxy, resp *http.Response, _ url.Values) error { return p.addEdges(resp) },
+	"AssociateRouteTable": (*MirrorProxy).recordEdge,
+	"DescribeRouteTables": func(p *MirrorProxy, resp *http.Response, _ url.Values) error {
+		if err := p.addEdges(resp); err != nil {
+			return err
+		}
+		return replaceBody(resp, p.addPropagated) // propagation.go
+	},
 	"DescribeTargetHealth":         func(p *MirrorProxy, resp *http.Response, _ url.Values) error { return p.targetHealth(resp) },
 	"DescribeTrafficMirrorFilters": func(p *MirrorProxy, resp *http.Response, _ url.Values) error { return p.dropGone(resp) },
 	"DescribeTrafficMirrorTargets": func(p *MirrorProxy, resp *http.Response, _ url.Values) error { return p.dropGone(resp) },
