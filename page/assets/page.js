@@ -138,13 +138,18 @@
 
   // ---- the chart ----
   function chart(key, series, label, link) {
-    var W = 640, H = 200, L = 64, R = 8, T = 10, B = 24;
+    var W = Math.round(Math.max(300, Math.min(1400, main.clientWidth || 640))), H = W < 560 ? 170 : 220, L = 72, R = 8, T = 16, B = 24;
     var thr = [];
     if (link > 0) thr.push({ v: link, cls: 'cap', text: 'link ' + bps(link) });
     if (cfg.alert_bps > 0 && (!link || cfg.alert_bps <= link * 1.5)) thr.push({ v: cfg.alert_bps, cls: 'thr', text: 'alert ' + bps(cfg.alert_bps) });
     if (cfg.alert_utilization > 0 && link > 0) thr.push({ v: cfg.alert_utilization * link, cls: 'thr', text: 'alert ' + pct(cfg.alert_utilization) + ' of link' });
-    var maxV = 1;
-    series.forEach(function (p) { maxV = Math.max(maxV, p.v); });
+    // Lines far above the traffic would flatten it: those are named
+    // above the chart instead of drawn.
+    var peak = 0;
+    series.forEach(function (p) { peak = Math.max(peak, p.v); });
+    var off = peak > 0 ? thr.filter(function (t) { return t.v > peak * 3; }) : [];
+    thr = thr.filter(function (t) { return off.indexOf(t) < 0; });
+    var maxV = Math.max(1, peak);
     thr.forEach(function (t) { maxV = Math.max(maxV, t.v); });
     maxV *= 1.08;
     var t0 = series.length ? series[0].t0 : 0, t1 = series.length ? series[series.length - 1].t1 : 1;
@@ -157,9 +162,9 @@
     var desc = series.length
       ? label + ' from ' + utc(new Date(t0).toISOString()) + ' to ' + clock(new Date(t1).toISOString()) + ' in ' + series.length +
         ' windows: lowest ' + bps(lo) + ', highest ' + bps(hi) + ', latest ' + bps(series[series.length - 1].v) + '.' +
-        thr.map(function (t) { return ' Line: ' + t.text + '.'; }).join('')
+        thr.concat(off).map(function (t) { return ' ' + t.text + '.'; }).join('')
       : 'No window yet.';
-    var s = sv('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-labelledby': id + '-t ' + id + '-d', class: 'chart' },
+    var s = sv('svg', { viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, role: 'img', 'aria-labelledby': id + '-t ' + id + '-d', class: 'chart' },
       sv('title', { id: id + '-t' }, 'Rate, ' + label + ', over the last hour'),
       sv('desc', { id: id + '-d' }, desc));
     // axes and grid
@@ -184,6 +189,9 @@
       add(s, [sv('line', { x1: L, x2: W - R, y1: y(t.v), y2: y(t.v), class: t.cls }),
         sv('text', { x: W - R - 2, y: y(t.v) - 3, class: 'tlab ' + t.cls }, t.text)]);
     });
+    if (off.length) {
+      add(s, sv('text', { x: W - R - 2, y: 11, class: 'tlab thr' }, 'above the chart: ' + off.map(function (t) { return t.text; }).join(', ')));
+    }
     return s;
   }
 
@@ -320,6 +328,12 @@
       setTimeout(poll, Math.max(1000, cfg.window_seconds * 1000));
     });
   }
+
+  var resized = 0;
+  window.addEventListener('resize', function () {
+    clearTimeout(resized);
+    resized = setTimeout(function () { shownEnd = ''; render(); }, 150);
+  });
 
   if (dataEl) {
     var data = JSON.parse(dataEl.textContent);

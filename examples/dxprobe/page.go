@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dxmon/dxmon/alert"
+	"github.com/dxmon/dxmon/page"
+	"github.com/dxmon/dxmon/report"
+)
+
+// staticSpan is how much of a capture a static page (-html) keeps: its
+// last day of windows.
+const staticSpan = 24 * time.Hour
+
+// pageConfig is what the page shows besides the reports.
+func pageConfig(o options) page.Config {
+	host, _ := os.Hostname()
+	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: o.onPrem != "", Probe: host}
+	if o.readFile != "" {
+		c.Source = "capture " + o.readFile
+		c.Probe = ""
+	}
+	return c
+}
+
+// recordAlert tells the page about an alert the policy decided (sent is
+// false when no channel is configured).
+func recordAlert(rec page.AlertRecorder, r *report.Report, d alert.Decision, subject string, sent bool) {
+	if d.Kind == alert.None {
+		return
+	}
+	kind := page.AlertFired
+	if d.Kind == alert.Resolve {
+		kind = page.AlertResolved
+	}
+	rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind, Subject: subject, BPS: d.BPS, PPS: d.PPS,
+		ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
+}
+
+// staticPage is -html: the file, created at start so that a path that
+// cannot be written fails before the capture is read.
+type staticPage struct {
+	f *os.File
+}
+
+func openStaticPage(o options) (*staticPage, error) {
+	if o.html == "" {
+		return nil, nil
+	}
+	f, err := os.Create(o.html)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("-html %q: %v", o.html, err)}
+	}
+	return &staticPage{f: f}, nil
+}
+
+// write writes the page of the capture's windows and alerts and closes
+// the file.
+func (s *staticPage) write(cfg page.Config, h *page.History, a *page.Alerts) error {
+	reps := h.Windows("")
+	var alerts []page.Alert
+	if len(reps) > 0 {
+		alerts = a.Since(reps[0].WindowStart)
+	}
+	err := page.WriteStatic(s.f, cfg, reps, alerts)
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("-html %s: %w", s.f.Name(), err)
+	}
+	return nil
+}
