@@ -79,7 +79,7 @@
   var DIRS = {
     to_aws: { title: 'To AWS', long: 'To AWS (on-premises to AWS)' },
     from_aws: { title: 'From AWS', long: 'From AWS (AWS to on-premises)' },
-    total: { title: 'Both directions', long: 'Both directions together (directions unknown: the probe has no -onprem-cidrs)' }
+    total: { title: 'Both directions', long: 'Both directions together' }
   };
 
   // ---- names of addresses ----
@@ -108,6 +108,10 @@
     var thead = el('thead', null, el('tr', null, heads.map(function (h) {
       return el('th', { scope: 'col', class: h.num ? 'num' : null }, h.label);
     })));
+    // Each cell names its column, for the phone layout's stacked rows.
+    rows.forEach(function (tr) {
+      for (var i = 0; i < tr.cells.length && i < heads.length; i++) tr.cells[i].setAttribute('data-label', heads[i].label);
+    });
     var tbody = el('tbody', null, rows);
     add(sec, el('table', null, el('caption', null, caption), thead, tbody));
     return sec;
@@ -222,6 +226,9 @@
     var empty = 'No traffic in this window' + (key === 'total' ? '.' : ' ' + d.title.toLowerCase() + '.');
     var sec = el('section', { id: 'dir-' + key, 'aria-labelledby': 'h-' + key, 'data-dir': key },
       el('h2', { id: 'h-' + key }, d.long),
+      key === 'total' ? el('p', { class: 'window' }, cfg.directions
+        ? 'The reports carry no split by direction.'
+        : 'Directions unknown: the probe was started without -onprem-cidrs (ONPREM_CIDRS).') : null,
       figures,
       chart(key, series, d.title, link),
       el('h3', null, 'Top talkers in the window ending ' + clock(latest.window_end)),
