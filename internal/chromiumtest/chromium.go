@@ -305,4 +305,3 @@ func (b *Browser) Screenshot(path string) string {
 	}
 	return path
 }
-
