@@ -41,6 +41,7 @@ import (
 	"github.com/dxmon/dxmon/enrich"
 	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/page"
+	"github.com/dxmon/dxmon/linkrate"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
@@ -76,6 +77,8 @@ type options struct {
 	ipfixQueue     int
 	imdsEndpoint   string // for the default observation domain ID; empty = none
 	html           string // -html: the static page of the capture
+	linkBPS        linkrate.Value
+	alertUtil      float64
 }
 
 // usageError is bad configuration: exit status 2.
@@ -114,6 +117,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.UintVar(&o.ipfixDomain, "ipfix-domain", 0, "IPFIX observation domain ID; 0 = derived from the EC2 instance ID, else the hostname")
 	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
 	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
+	fs.Var(&o.linkBPS, "link-bps", "capacity of each direction of the link, bits per second, plain or with an SI suffix (500M, 1.5G, 10G); several links, comma-separated, add up; 0 = unknown (env LINK_BPS)")
+	fs.Float64Var(&o.alertUtil, "alert-utilization", 0, "alert when either direction's bps exceeds this fraction of -link-bps, in (0, 1]; 0 = off (env ALERT_UTILIZATION)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []envflag.Var{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -121,6 +126,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
+		{"link-bps", "LINK_BPS"}, {"alert-utilization", "ALERT_UTILIZATION"},
 	}
 	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
@@ -144,6 +150,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, usageError{fmt.Sprintf("-alert-pps %v (ALERT_THRESHOLD_PPS): want a positive number", o.alertPPS)}
 	case o.alertCooldown < 0:
 		return o, usageError{fmt.Sprintf("-alert-cooldown %v: want a non-negative duration", o.alertCooldown)}
+	case !(o.alertUtil >= 0 && o.alertUtil <= 1):
+		return o, usageError{fmt.Sprintf("-alert-utilization %v (ALERT_UTILIZATION): want a fraction of -link-bps in (0, 1], or 0 for off", o.alertUtil)}
+	case o.alertUtil > 0 && o.linkBPS == 0:
+		return o, usageError{fmt.Sprintf("-alert-utilization %v (ALERT_UTILIZATION) needs -link-bps (LINK_BPS), the capacity of each direction", o.alertUtil)}
 	case o.maxFlows < 0 || o.maxFlows > 1<<28:
 		return o, usageError{fmt.Sprintf("-max-flows %d: want 0 to 2^28", o.maxFlows)}
 	}
@@ -271,6 +281,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		log.Warn("-vpc-cidrs (VPC_CIDR) without -onprem-cidrs (ONPREM_CIDRS) filters nothing; counting all traffic", "vpc_cidrs", o.vpcCIDRs)
 		vpc = nil
 	}
+	if o.alertUtil > 0 && len(onPrem) == 0 {
+		log.Warn("-alert-utilization without -onprem-cidrs (ONPREM_CIDRS) holds both directions together to one direction's capacity")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -309,7 +322,8 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 
 	// Alerting: policy in the coordinator, delivery in the background.
-	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown})
+	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown,
+		Utilization: o.alertUtil, LinkBPS: float64(o.linkBPS)})
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -387,8 +401,12 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if domain == 0 {
 			domain, from = ipfix.DomainID(ctx, o.imdsEndpoint, 300*time.Millisecond)
 		}
+		dirOf, err := probe.NewClassifier(onPrem, vpc) // flowDirection, as the pipeline classifies
+		if err != nil {
+			return usageError{fmt.Sprintf("-onprem-cidrs/-vpc-cidrs: %v", err)}
+		}
 		exporter, err = ipfix.NewExporter(ipfix.ExporterConfig{URL: o.ipfix, QueueMessages: o.ipfixQueue, Config: ipfix.Config{DomainID: domain,
-			MaxMessage: o.ipfixMax, SampleRate: o.sampleRate, VNI: uint32(o.vni)}})
+			MaxMessage: o.ipfixMax, SampleRate: o.sampleRate, VNI: uint32(o.vni), Direction: dirOf}})
 		if err != nil {
 			return usageError{fmt.Sprintf("-ipfix %q (PROBE_IPFIX): %v", o.ipfix, err)}
 		}
@@ -410,7 +428,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		workers = 1
 	}
 	pcfg := probe.Config{Window: o.window, VNI: uint32(o.vni), SampleRate: o.sampleRate, MaxFlows: o.maxFlows,
-		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc}
+		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc, LinkBPS: float64(o.linkBPS)}
 	if exporter != nil {
 		pcfg.Export = exporter
 	}

@@ -17,7 +17,8 @@ const staticSpan = 24 * time.Hour
 // pageConfig is what the page shows besides the reports.
 func pageConfig(o options) page.Config {
 	host, _ := os.Hostname()
-	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: o.onPrem != "", Probe: host}
+	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: o.onPrem != "", Probe: host,
+		LinkBPS: float64(o.linkBPS), AlertUtilization: o.alertUtil}
 	if o.readFile != "" {
 		c.Source = "capture " + o.readFile
 		c.Probe = ""
@@ -31,12 +32,22 @@ func recordAlert(rec page.AlertRecorder, r *report.Report, d alert.Decision, sub
 	if d.Kind == alert.None {
 		return
 	}
-	kind := page.AlertFired
-	if d.Kind == alert.Resolve {
-		kind = page.AlertResolved
+	kind := func(k alert.Kind) string {
+		if k == alert.Resolve {
+			return page.AlertResolved
+		}
+		return page.AlertFired
 	}
-	rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind, Subject: subject, BPS: d.BPS, PPS: d.PPS,
-		ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
+	acting := d.Acting()
+	if len(acting) == 0 { // the window's total was judged
+		rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind(d.Kind), Subject: subject, BPS: d.BPS, PPS: d.PPS,
+			ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
+		return
+	}
+	for _, v := range acting {
+		rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind(v.Kind), Subject: subject, Dir: v.Dir, BPS: v.BPS, PPS: v.PPS,
+			ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
+	}
 }
 
 // staticPage is -html: the file, created at start so that a path that
