@@ -1,8 +1,5 @@
-// Package chromiumtest drives a headless Chromium from tests through the
-// DevTools protocol: open a page, read its DOM by evaluating expressions,
-// record every request the page makes (Network.requestWillBeSent) and take
-// screenshots at a given width. Tests skip, saying why, where no Chromium
-// is installed (Debian's package is "chromium"; .ci/run installs it).
+//go:build unix
+
 package chromiumtest
 
 import (
@@ -17,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +39,7 @@ func Binary() string {
 type Browser struct {
 	t    *testing.T
 	cmd  *exec.Cmd
+	dir  string // the profile
 	ws   *websocket.Conn
 	mu   sync.Mutex
 	next int
@@ -68,12 +67,18 @@ func Start(t *testing.T) *Browser {
 	if bin == "" {
 		t.Skip("no Chromium installed (apt-get install -y chromium; .ci/run does): the page's browser tests need one")
 	}
-	dir := t.TempDir()
+	// Not t.TempDir: Chromium's helper processes may still write there
+	// for a moment after they are killed, which fails its cleanup.
+	dir, err := os.MkdirTemp("", "chromiumtest")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
 		"--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
 		"--disable-component-update", "--disable-sync", "--mute-audio", "--remote-allow-origins=*",
 		"--remote-debugging-port=0", "--user-data-dir="+dir, "about:blank")
 	cmd.Env = append(os.Environ(), "TZ=UTC")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers die with it
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +96,7 @@ func Start(t *testing.T) *Browser {
 			}
 		}
 	}()
-	b := &Browser{t: t, cmd: cmd, wait: map[int]chan message{}, done: make(chan struct{})}
+	b := &Browser{t: t, cmd: cmd, dir: dir, wait: map[int]chan message{}, done: make(chan struct{})}
 	t.Cleanup(b.close)
 	var browserWS string
 	select {
@@ -135,8 +140,9 @@ func (b *Browser) close() {
 	if b.ws != nil {
 		b.ws.Close()
 	}
-	_ = b.cmd.Process.Kill()
+	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL) // the group this test started
 	_ = b.cmd.Wait()
+	_ = os.RemoveAll(b.dir) // best effort
 }
 
 func (b *Browser) read() {
