@@ -13,7 +13,8 @@ const DefaultSpan = time.Hour
 
 // History keeps the reports of the last span of windows, one ring per scope
 // (a probe with -fleet emits its own report and then the fleet's). It has
-// one writer, the coordinator, which calls Add once per window, and any
+// one writer per scope (the coordinator for the probe's reports, the fleet's
+// goroutine for the fleet's), which calls Add once per window, and any
 // number of readers (the HTTP handlers). Add takes no lock and allocates
 // nothing: it stores one pointer and bumps a counter, so readers, however
 // slow, never hold the coordinator up. Reports are shared, not copied:
@@ -48,7 +49,8 @@ func NewHistory(window, span time.Duration) *History {
 }
 
 // Add records one window's report; the coordinator calls it after Emit.
-// It must be called from one goroutine at a time. A nil report is ignored.
+// Reports of one scope must be added from one goroutine at a time (each
+// scope has its own ring). A nil report is ignored.
 func (h *History) Add(r *report.Report) {
 	if r == nil {
 		return

@@ -50,6 +50,16 @@ func recordAlert(rec page.AlertRecorder, r *report.Report, d alert.Decision, sub
 	}
 }
 
+// recordMessage tells the page about an alert message sent by a path that
+// has no Decision at hand (the fleet's goroutine): wrap its send function.
+func recordMessage(rec page.AlertRecorder, m alert.Message, when time.Time, sent bool) {
+	kind := page.AlertFired
+	if m.Kind == alert.Resolve {
+		kind = page.AlertResolved
+	}
+	rec.RecordAlert(page.Alert{Time: when, Kind: kind, Subject: m.Subject, Sent: sent})
+}
+
 // staticPage is -html: the file, created at start so that a path that
 // cannot be written fails before the capture is read.
 type staticPage struct {

@@ -180,6 +180,13 @@
     if (series.length) {
       add(s, [sv('text', { x: L, y: H - 6, class: 'xlab' }, clock(new Date(t0).toISOString())),
         sv('text', { x: W - R, y: H - 6, class: 'xlab end' }, clock(new Date(t1).toISOString()))]);
+      if (W >= 560) {
+        [0.25, 0.5, 0.75].forEach(function (f) {
+          var tt = t0 + (t1 - t0) * f;
+          add(s, [sv('line', { x1: x(tt), x2: x(tt), y1: T, y2: H - B, class: 'grid' }),
+            sv('text', { x: x(tt), y: H - 6, class: 'xlab mid' }, clock(new Date(tt).toISOString()).slice(0, 5))]);
+        });
+      }
       var d = '', a = 'M' + x(series[0].t0).toFixed(1) + ' ' + y(0).toFixed(1);
       series.forEach(function (p, i) {
         var seg = (i ? 'L' : 'M') + x(p.t0).toFixed(1) + ' ' + y(p.v).toFixed(1) + 'L' + x(p.t1).toFixed(1) + ' ' + y(p.v).toFixed(1);
@@ -189,9 +196,14 @@
       a += 'L' + x(series[series.length - 1].t1).toFixed(1) + ' ' + y(0).toFixed(1) + 'Z';
       add(s, [sv('path', { d: a, class: 'area' }), sv('path', { d: d, class: 'rate' })]);
     }
-    thr.forEach(function (t) {
-      add(s, [sv('line', { x1: L, x2: W - R, y1: y(t.v), y2: y(t.v), class: t.cls }),
-        sv('text', { x: W - R - 2, y: y(t.v) - 3, class: 'tlab ' + t.cls }, t.text)]);
+    // Labels of lines close together alternate sides, so none covers another.
+    var lastY = -100, left = false;
+    thr.slice().sort(function (a, b) { return b.v - a.v; }).forEach(function (t) {
+      var ty = y(t.v);
+      left = Math.abs(ty - lastY) < 14 ? !left : false;
+      lastY = ty;
+      add(s, [sv('line', { x1: L, x2: W - R, y1: ty, y2: ty, class: t.cls }),
+        sv('text', { x: left ? L + 4 : W - R - 2, y: ty - 3, class: 'tlab ' + t.cls + (left ? ' start' : '') }, t.text)]);
     });
     if (off.length) {
       add(s, sv('text', { x: W - R - 2, y: 11, class: 'tlab thr' }, 'above the chart: ' + off.map(function (t) { return t.text; }).join(', ')));
@@ -282,6 +294,8 @@
     }
     if (latest.scope === 'fleet') {
       scopeEl.textContent = 'Fleet view: the whole link, merged from ' + latest.probes + ' probe' + (latest.probes === 1 ? '' : 's') + '.';
+    } else if (cfg.static) {
+      scopeEl.textContent = 'Report of a capture: the traffic it holds, one probe\'s share of the link.';
     } else if (cfg.fleet) {
       scopeEl.textContent = "This probe's share only: the fleet's merge has not arrived yet.";
     } else {
