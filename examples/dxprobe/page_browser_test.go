@@ -153,7 +153,8 @@ func sendLoop(t *testing.T, port int) (stop func()) {
 func TestPageInBrowser(t *testing.T) {
 	port := freeUDPPort(t)
 	p := startProbe(t, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "1", "-format", "json",
-		"-window", "2s", "-metrics", "127.0.0.1:0", "-onprem-cidrs", "192.0.2.0/24", "-alert-bps", "1000")
+		"-window", "2s", "-metrics", "127.0.0.1:0", "-onprem-cidrs", "192.0.2.0/24", "-alert-bps", "1000",
+		"-link-bps", "10M", "-alert-utilization", "0.5")
 	b := chromiumtest.Start(t)
 	stop := sendLoop(t, port)
 	p.waitReports(t, func(rs []report.Report) bool { return len(rs) > 0 && rs[len(rs)-1].Packets > 0 })

@@ -184,7 +184,7 @@
         [0.25, 0.5, 0.75].forEach(function (f) {
           var tt = t0 + (t1 - t0) * f;
           add(s, [sv('line', { x1: x(tt), x2: x(tt), y1: T, y2: H - B, class: 'grid' }),
-            sv('text', { x: x(tt), y: H - 6, class: 'xlab mid' }, clock(new Date(tt).toISOString()).slice(0, 5))]);
+            sv('text', { x: x(tt), y: H - 6, class: 'xlab mid' }, clock(new Date(tt).toISOString()).slice(0, t1 - t0 < 600000 ? 8 : 5))]);
         });
       }
       var d = '', a = 'M' + x(series[0].t0).toFixed(1) + ' ' + y(0).toFixed(1);
