@@ -180,3 +180,34 @@ func BenchmarkHistoryAddWhileServing(b *testing.B) {
 	close(stop)
 	wg.Wait()
 }
+
+// BenchmarkServeWindows is one browser's first fetch of a full hour (720
+// windows of both directions), on the requesting goroutine; the page's
+// later polls ask only for windows since the last (BenchmarkServeSince).
+func BenchmarkServeWindows(b *testing.B) {
+	h := NewHistory(5*time.Second, time.Hour)
+	for i := range 720 {
+		h.Add(sample(i))
+	}
+	p := New(Config{Window: 5 * time.Second}, h, nil)
+	req := httptest.NewRequest("GET", "/api/windows", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.serveWindows(httptest.NewRecorder(), req)
+	}
+}
+
+// BenchmarkServeSince is one poll of a page that is up to date but for the
+// newest window.
+func BenchmarkServeSince(b *testing.B) {
+	h := NewHistory(5*time.Second, time.Hour)
+	for i := range 720 {
+		h.Add(sample(i))
+	}
+	p := New(Config{Window: 5 * time.Second}, h, nil)
+	req := httptest.NewRequest("GET", "/api/windows?since="+sample(718).WindowEnd.Format(time.RFC3339Nano), nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		p.serveWindows(httptest.NewRecorder(), req)
+	}
+}
