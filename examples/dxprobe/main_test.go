@@ -399,6 +399,8 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-onprem-cidrs", "10.0.0.0/33"}, want: "-onprem-cidrs"},
 		{env: []string{"VPC_CIDR=10.1.0.0/16/8"}, want: "VPC_CIDR"},
 		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: "-vpc-cidrs"},
+		{args: []string{"-html", "report.html"}, want: "-html"},
+		{args: []string{"-r", "../../testdata/mirror-sample.pcap", "-html", "/nonexistent/dir/report.html"}, want: "-html"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
