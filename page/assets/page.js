@@ -206,7 +206,7 @@
         sv('text', { x: left ? L + 4 : W - R - 2, y: ty - 3, class: 'tlab ' + t.cls + (left ? ' start' : '') }, t.text)]);
     });
     if (off.length) {
-      add(s, sv('text', { x: W - R - 2, y: 11, class: 'tlab thr' }, 'above the chart: ' + off.map(function (t) { return t.text; }).join(', ')));
+      add(s, sv('text', { x: L + 4, y: 11, class: 'tlab thr start' }, 'above the chart: ' + off.map(function (t) { return t.text; }).join(', ')));
     }
     return s;
   }
