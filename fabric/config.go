@@ -29,7 +29,7 @@ type Config struct {
 	ProbeInstanceType     string         // PROBE_INSTANCE_TYPE, default c6gn.2xlarge
 	MirrorVNI             int32          // MIRROR_VNI, default 12345
 	ProjectTag            string         // PROJECT_TAG, default dx-monitoring
-	AdminCIDR             netip.Prefix   // ADMIN_CIDR, optional: SSH to the appliances
+	AdminCIDR             netip.Prefix   // ADMIN_CIDR, optional: SSH to the appliances, the probes' page
 	ProbeHealthPort       int32          // PROBE_HEALTH_PORT, default 9100: dxprobe -metrics, GET /healthz
 	SNSTopicARN           string         // SNS_TOPIC_ARN, optional: the probes may publish to it
 	ProbeBucket           string         // PROBE_BUCKET, default <project>-<account>-<region>
@@ -187,6 +187,9 @@ func ParseConfig(kv map[string]string) (Config, error) {
 	if v := kv["ADMIN_CIDR"]; v != "" {
 		if c.AdminCIDR, err = parsePrefix("ADMIN_CIDR", v); err != nil {
 			return Config{}, err
+		}
+		if c.AdminCIDR.Bits() == 0 { // SSH and the probes' page, never to every address
+			return Config{}, fmt.Errorf("ADMIN_CIDR: %q is every address; want the on-premises admin network (SSH and the probes' page open to it)", v)
 		}
 	}
 	if v := kv["MIRROR_VNI"]; v != "" {

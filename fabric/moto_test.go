@@ -216,6 +216,7 @@ func TestMotoEndToEnd(t *testing.T) {
 	for _, c := range checks {
 		t.Log(c)
 	}
+	checkProbePages(t, cfg, checks[3])
 
 	// Packets the appliances matched but AWS did not mirror fail the mirror
 	// stage, naming the instance.

@@ -49,7 +49,7 @@ type SecurityGroupSpec struct {
 // VPC, SSH only from ADMIN_CIDR when set, and talk to the VPC and to HTTPS
 // (SSM and S3, for stage 02's installation); the probes
 // take VXLAN and the NLB health check from the VPC and talk to the VPC and
-// to HTTPS (the AWS APIs).
+// to HTTPS (the AWS APIs), and open their page to ADMIN_CIDR when set.
 func (d *Deployer) SecurityGroups() []SecurityGroupSpec {
 	vpc := d.cfg.VPCCIDR.String()
 	app := SecurityGroupSpec{
@@ -68,6 +68,7 @@ func (d *Deployer) SecurityGroups() []SecurityGroupSpec {
 		Ingress: []Rule{{"udp", VXLANPort, VXLANPort, vpc}, {"tcp", d.cfg.ProbeHealthPort, d.cfg.ProbeHealthPort, vpc}},
 		Egress:  []Rule{{"tcp", 443, 443, "0.0.0.0/0"}, {"-1", 0, 0, vpc}},
 	}
+	probe.Ingress = append(probe.Ingress, d.pageRules()...) // the page, from ADMIN_CIDR (page.go)
 	return []SecurityGroupSpec{app, probe}
 }
 
@@ -140,6 +141,7 @@ func ruleList(rs []Rule) string {
 // stageSecurity is stage 01.
 func (r *run) stageSecurity(ctx context.Context) error {
 	d := r.d
+	r.pageNotice()
 	for _, spec := range d.SecurityGroups() {
 		id, err := r.ensureWith(ctx, "security-group", spec.Name, "in "+d.cfg.VPCID, d.findSGID(spec.Name), func(ctx context.Context) (string, error) {
 			out, err := d.c.EC2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{

@@ -20,6 +20,8 @@ type Check struct {
 	OK       bool     `json:"ok"`
 	Problems []string `json:"problems,omitempty"`
 	Detail   string   `json:"detail,omitempty"`
+	// Pages are the probes' page addresses (the probe check only).
+	Pages []string `json:"pages,omitempty"`
 }
 
 // String renders the check as one pass/fail line.
@@ -31,6 +33,9 @@ func (c Check) String() string {
 	line := fmt.Sprintf("%s %-14s", s, c.Name)
 	if c.Detail != "" {
 		line += " " + c.Detail
+	}
+	if len(c.Pages) > 0 {
+		line += "; pages " + strings.Join(c.Pages, " ")
 	}
 	if len(c.Problems) > 0 {
 		line += " — " + strings.Join(c.Problems, "; ")
@@ -263,6 +268,7 @@ func (r *run) checkProbe(ctx context.Context) Check {
 		c.found("probe instances", "", err)
 		return c.done()
 	}
+	c.Pages = d.probePages(probes)
 	a, aerr := d.readArtifacts()
 	for _, p := range probes {
 		v := tagValue(p.Tags, TagProbeVersion)

@@ -43,6 +43,7 @@ import (
 	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/linkrate"
+	"github.com/dxmon/dxmon/page"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
@@ -77,6 +78,7 @@ type options struct {
 	ipfixMax       int
 	ipfixQueue     int
 	imdsEndpoint   string // for the default observation domain ID; empty = none
+	html           string // -html: the static page of the capture
 	linkBPS        linkrate.Value
 	alertUtil      float64
 	logFormat      string
@@ -99,8 +101,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.top, "top", 10, "entries per ranking")
 	fs.UintVar(&o.vni, "vni", 0, "count only this VXLAN VNI; 0 = any (env MIRROR_VNI)")
 	fs.StringVar(&o.format, "format", "text", "report format: text or json (one object per line)")
-	fs.StringVar(&o.metrics, "metrics", "", "listen address for /metrics and /healthz; empty = off")
+	fs.StringVar(&o.metrics, "metrics", "", "listen address for /metrics, /healthz, the page (/) and its data (/api/windows); empty = off")
 	fs.StringVar(&o.readFile, "r", "", "read this pcap or pcapng file instead of the network, report, exit")
+	fs.StringVar(&o.html, "html", "", "with -r: also write the capture's page to this file (static, opens offline)")
 	fs.Float64Var(&o.alertBPS, "alert-bps", 1e9, "alert when a window exceeds this many bits per second (env ALERT_THRESHOLD_BPS)")
 	fs.Float64Var(&o.alertPPS, "alert-pps", 5e5, "alert when a window exceeds this many packets per second (env ALERT_THRESHOLD_PPS)")
 	fs.DurationVar(&o.alertCooldown, "alert-cooldown", 300*time.Second, "least time between two alerts")
@@ -289,6 +292,17 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		return i
 	}
 
+	// The page: the coordinator adds each report, the alert path each alert.
+	span := page.DefaultSpan
+	if o.readFile != "" {
+		span = staticSpan
+	}
+	history, pageAlerts := page.NewHistory(o.window, span), &page.Alerts{}
+	static, err := openStaticPage(o)
+	if err != nil {
+		return err
+	}
+
 	enc := json.NewEncoder(stdout)
 	emit := func(r *report.Report) {
 		var err error
@@ -300,8 +314,13 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if err != nil {
 			log.Error("write report", "err", err)
 		}
-		if d := policy.Observe(r, time.Now()); d.Kind != alert.None && disp != nil {
-			disp.Submit(alert.NewMessage(r, d, infoOf))
+		history.Add(r)
+		if d := policy.Observe(r, time.Now()); d.Kind != alert.None {
+			m := alert.NewMessage(r, d, infoOf)
+			if disp != nil {
+				disp.Submit(m)
+			}
+			recordAlert(pageAlerts, r, d, m.Subject, disp != nil)
 		}
 	}
 
@@ -371,6 +390,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if err := pl.Replay(f, port); err != nil {
 			return fmt.Errorf("-r %s: %w", o.readFile, err)
 		}
+		if static != nil {
+			return static.write(pageConfig(o), history, pageAlerts)
+		}
 		return nil
 	}
 
@@ -404,6 +426,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 			w.Header().Set("Content-Type", "text/plain")
 			fmt.Fprintln(w, "ok")
 		})
+		page.New(pageConfig(o), history, pageAlerts).Register(mux)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()

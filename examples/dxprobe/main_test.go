@@ -421,6 +421,8 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: `-vpc-cidrs "vpc" (env VPC_CIDR): want CIDRs such as 10.0.0.0/16 or 2001:db8::/32; "vpc" has no /length`},
 		{args: []string{"-workers"}, want: `-workers (env PROBE_WORKERS) needs a value: want a whole number`},
 		{args: []string{"-bogus"}, want: `unknown flag -bogus (dxprobe -h lists the flags)`},
+		{args: []string{"-html", "report.html"}, want: `-html "report.html": needs -r (the static page is of a capture; a live probe serves its page on -metrics)`},
+		{args: []string{"-r", "../../testdata/mirror-sample.pcap", "-html", "/nonexistent/dir/report.html"}, want: `-html "/nonexistent/dir/report.html": cannot create it: no such file or directory`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {

@@ -47,6 +47,8 @@ func checkOptions(o options, set *envflag.Set) error {
 		return set.Invalid("alert-utilization", "want a fraction of -link-bps above 0 and at most 1, such as 0.9, or 0 for off")
 	case o.alertUtil > 0 && o.linkBPS == 0:
 		return set.Invalid("alert-utilization", "needs -link-bps (LINK_BPS), the capacity of each direction")
+	case o.html != "" && o.readFile == "":
+		return set.Invalid("html", "needs -r (the static page is of a capture; a live probe serves its page on -metrics)")
 	case o.maxFlows < 0 || o.maxFlows > 1<<28:
 		return set.Invalid("max-flows", "want 0 (262144) to 268435456")
 	case o.recvBuffer < 1 || o.recvBuffer > 1<<30:

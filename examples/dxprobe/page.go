@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/dxmon/dxmon/alert"
+	"github.com/dxmon/dxmon/page"
+	"github.com/dxmon/dxmon/report"
+)
+
+// staticSpan is how much of a capture a static page (-html) keeps: its
+// last day of windows.
+const staticSpan = 24 * time.Hour
+
+// pageConfig is what the page shows besides the reports.
+func pageConfig(o options) page.Config {
+	host, _ := os.Hostname()
+	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: o.onPrem != "", Probe: host,
+		LinkBPS: float64(o.linkBPS), AlertUtilization: o.alertUtil}
+	if o.readFile != "" {
+		c.Source = "capture " + o.readFile
+		c.Probe = ""
+	}
+	return c
+}
+
+// recordAlert tells the page about an alert the policy decided (sent is
+// false when no channel is configured).
+func recordAlert(rec page.AlertRecorder, r *report.Report, d alert.Decision, subject string, sent bool) {
+	if d.Kind == alert.None {
+		return
+	}
+	kind := func(k alert.Kind) string {
+		if k == alert.Resolve {
+			return page.AlertResolved
+		}
+		return page.AlertFired
+	}
+	acting := d.Acting()
+	if len(acting) == 0 { // the window's total was judged
+		rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind(d.Kind), Subject: subject, BPS: d.BPS, PPS: d.PPS,
+			ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
+		return
+	}
+	for _, v := range acting {
+		rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind(v.Kind), Subject: subject, Dir: v.Dir, BPS: v.BPS, PPS: v.PPS,
+			ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
+	}
+}
+
+// recordMessage tells the page about an alert message sent by a path that
+// has no Decision at hand (the fleet's goroutine): wrap its send function.
+func recordMessage(rec page.AlertRecorder, m alert.Message, when time.Time, sent bool) {
+	kind := page.AlertFired
+	if m.Kind == alert.Resolve {
+		kind = page.AlertResolved
+	}
+	rec.RecordAlert(page.Alert{Time: when, Kind: kind, Subject: m.Subject, Sent: sent})
+}
+
+// staticPage is -html: the file, created at start so that a path that
+// cannot be written fails before the capture is read.
+type staticPage struct {
+	f *os.File
+}
+
+func openStaticPage(o options) (*staticPage, error) {
+	if o.html == "" {
+		return nil, nil
+	}
+	f, err := os.Create(o.html)
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("-html %q: cannot create it: %v", o.html, pathError(err))}
+	}
+	return &staticPage{f: f}, nil
+}
+
+// write writes the page of the capture's windows and alerts and closes
+// the file.
+func (s *staticPage) write(cfg page.Config, h *page.History, a *page.Alerts) error {
+	reps := h.Windows("")
+	var alerts []page.Alert
+	if len(reps) > 0 {
+		alerts = a.Since(reps[0].WindowStart)
+	}
+	err := page.WriteStatic(s.f, cfg, reps, alerts)
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("-html %s: %w", s.f.Name(), err)
+	}
+	return nil
+}
