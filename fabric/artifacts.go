@@ -48,7 +48,7 @@ type component struct {
 	typeKey    string // instance type and its key
 	instType   string
 	versionTag string
-	instName   func(az string) string
+	instName   func(az string, i int) string
 }
 
 // envVar is one line of a component's environment file. Secret values are
@@ -87,7 +87,7 @@ func (d *Deployer) probeComponent() component {
 	}
 	return component{name: "dxprobe", role: "probe", from: StageProbes, binaryKey: "PROBE_BINARY", unitKey: "PROBE_UNIT",
 		binaryPath: c.ProbeBinary, unitPath: c.ProbeUnit, install: ProbeBinaryPath, envFile: c.ProbeEnvFile, env: env,
-		typeKey: "PROBE_INSTANCE_TYPE", instType: c.ProbeInstanceType, versionTag: TagProbeVersion, instName: d.probeName}
+		typeKey: "PROBE_INSTANCE_TYPE", instType: c.ProbeInstanceType, versionTag: TagProbeVersion, instName: d.probeNameN}
 }
 
 func (d *Deployer) applianceComponent() component {
@@ -102,7 +102,7 @@ func (d *Deployer) applianceComponent() component {
 	}
 	return component{name: "dxappliance", role: "appliance", from: StageGWLB, binaryKey: "APPLIANCE_BINARY", unitKey: "APPLIANCE_UNIT",
 		binaryPath: c.ApplianceBinary, unitPath: c.ApplianceUnit, install: c.ApplianceInstallPath, envFile: c.ApplianceEnvFile, env: env,
-		typeKey: "APPLIANCE_INSTANCE_TYPE", instType: c.ApplianceInstanceType, versionTag: TagApplianceVersion, instName: d.applianceName}
+		typeKey: "APPLIANCE_INSTANCE_TYPE", instType: c.ApplianceInstanceType, versionTag: TagApplianceVersion, instName: d.applianceNameN}
 }
 
 // EnvFile renders an environment file for systemd's EnvironmentFile=: one
@@ -374,7 +374,9 @@ func (r *run) deploy(ctx context.Context, c component) error {
 		}
 		if len(inst) == 0 {
 			for _, w := range r.env.workload {
-				r.event(kind, c.instName(w.az), "", Create, detail)
+				for i := 1; i <= r.perAZ(c.role); i++ {
+					r.event(kind, c.instName(w.az, i), "", Create, detail)
+				}
 			}
 		}
 		return nil
@@ -521,5 +523,5 @@ func (c Config) withDeployDefaults() Config {
 	c.ApplianceInstallPath = orDefault(c.ApplianceInstallPath, DefaultApplianceInstallPath)
 	c.ApplianceEnvFile = orDefault(c.ApplianceEnvFile, DefaultApplianceEnvFile)
 	c.ProbeEnvFile = orDefault(c.ProbeEnvFile, DefaultProbeEnvFile)
-	return c
+	return c.withSizingDefaults()
 }

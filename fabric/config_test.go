@@ -25,7 +25,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ApplianceInstanceType != "c6g.large" || c.ProbeInstanceType != "c6gn.2xlarge" || c.MirrorVNI != 12345 ||
+	if c.ApplianceInstanceType != "c6g.8xlarge" || c.ProbeInstanceType != "c6gn.2xlarge" || c.MirrorVNI != 12345 ||
 		c.ProjectTag != "dx-monitoring" || c.AdminCIDR.IsValid() || len(c.OnPremCIDRs) != 2 || len(c.WorkloadSubnets) != 2 {
 		t.Fatalf("defaults: %+v", c)
 	}

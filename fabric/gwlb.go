@@ -227,12 +227,14 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	}
 	var ids []string
 	for _, w := range r.env.workload {
-		id, err := r.ensureInstance(ctx, instanceSpec{role: "appliance", name: d.applianceName(w.az), subnet: w.subnet, sg: sg,
-			instanceType: d.cfg.ApplianceInstanceType, profile: iamApp.profile, userData: ApplianceUserData})
-		if err != nil {
-			return err
+		for i := 1; i <= r.perAZ("appliance"); i++ {
+			id, err := r.ensureInstance(ctx, instanceSpec{role: "appliance", name: d.applianceNameN(w.az, i), subnet: w.subnet, sg: sg,
+				instanceType: d.cfg.ApplianceInstanceType, profile: iamApp.profile, userData: ApplianceUserData})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
 		}
-		ids = append(ids, id)
 	}
 	if err := r.waitRunning(ctx, "appliance-instance", ids); err != nil {
 		return err

@@ -25,6 +25,8 @@ type env struct {
 	// workload is the first WORKLOAD_SUBNETS subnet of each AZ, sorted by AZ:
 	// one appliance, one probe and one load balancer subnet per AZ.
 	workload []azSubnet
+	// sizing is stage 00's arithmetic: instances of each tier per AZ.
+	sizing Sizing
 }
 
 type azSubnet struct{ az, subnet string }
@@ -109,6 +111,9 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 	}
 	e.ami = aws.ToString(p.Parameter.Value)
 	r.event("ami", "al2023-arm64", e.ami, Exists, "")
+	if err := r.sizeTiers(ctx, e); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

@@ -35,11 +35,14 @@ func (r *run) stageNLB(ctx context.Context) error {
 	d := r.d
 	var probes []string
 	for _, w := range r.env.workload {
-		id, err := r.need(ctx, StageProbes, "probe-instance", d.probeName(w.az), d.findInstanceID("probe", d.probeName(w.az)))
-		if err != nil {
-			return err
+		for i := 1; i <= r.perAZ("probe"); i++ {
+			name := d.probeNameN(w.az, i)
+			id, err := r.need(ctx, StageProbes, "probe-instance", name, d.findInstanceID("probe", name))
+			if err != nil {
+				return err
+			}
+			probes = append(probes, id)
 		}
-		probes = append(probes, id)
 	}
 	tg, err := r.ensureWith(ctx, "target-group", d.probeTGName(), fmt.Sprintf("UDP %d, health check HTTP :%d/healthz", VXLANPort, d.cfg.ProbeHealthPort), d.findTG(d.probeTGName()), func(ctx context.Context) (string, error) {
 		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
