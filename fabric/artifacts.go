@@ -99,6 +99,10 @@ func (d *Deployer) applianceComponent() component {
 		{key: "APPLIANCE_HEALTH_ADDR", value: fmt.Sprintf(":%d", ApplianceHealthPort)},
 		{key: "APPLIANCE_HEALTH_PROTOCOL", value: "tcp"},
 		{key: "APPLIANCE_LISTEN", value: fmt.Sprintf(":%d", GenevePort)},
+		// On SIGTERM dxappliance fails its health check first and keeps
+		// returning packets this long, past the target group's
+		// deregistration delay (failover.go).
+		{key: "APPLIANCE_DRAIN_DELAY", value: ApplianceDrainDelay.String()},
 	}
 	return component{name: "dxappliance", role: "appliance", from: StageGWLB, binaryKey: "APPLIANCE_BINARY", unitKey: "APPLIANCE_UNIT",
 		binaryPath: c.ApplianceBinary, unitPath: c.ApplianceUnit, install: c.ApplianceInstallPath, envFile: c.ApplianceEnvFile, env: env,
@@ -383,6 +387,9 @@ func (r *run) deploy(ctx context.Context, c component) error {
 	}
 	if len(stale) == 0 {
 		return nil
+	}
+	if c.role == "appliance" {
+		return r.rollAppliances(ctx, c, bucket, a.version, stale)
 	}
 	cmdID, err := r.sendCommand(ctx, kind, stale, &ssm.SendCommandInput{
 		DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: stale,

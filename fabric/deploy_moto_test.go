@@ -162,8 +162,8 @@ AWS_REGION="us-east-1"
 			t.Errorf("appliance redeployed for a probe setting: %v", e)
 		}
 	}
-	if creates != 2 {
-		t.Errorf("plan after a new webhook: %d probe deployments, want 2: %v", creates, events)
+	if creates != 4 { // two AZs, two probes each (LINK_BPS=1G)
+		t.Errorf("plan after a new webhook: %d probe deployments, want 4: %v", creates, events)
 	}
 	if err := d2.Apply(ctx, fabric.StageDeploy); err != nil {
 		t.Fatal(err)
@@ -211,8 +211,10 @@ func TestMotoELFArchitecture(t *testing.T) {
 		want  string
 	}{
 		{fabric.StageDeploy, []string{"PROBE_BINARY", x86}, "stage 08: PROBE_BINARY: " + x86 + " is a linux/x86_64 ELF; PROBE_INSTANCE_TYPE c6gn.2xlarge needs arm64"},
-		{fabric.StageGWLB, []string{"APPLIANCE_BINARY", text}, "stage 02: APPLIANCE_BINARY: " + text + " is not an ELF file; APPLIANCE_INSTANCE_TYPE c6g.large needs a linux arm64 executable"},
-		{fabric.StageDeploy, []string{"PROBE_BINARY", arm, "PROBE_INSTANCE_TYPE", "c5.large"}, "stage 08: PROBE_BINARY: " + arm + " is a linux/arm64 ELF; PROBE_INSTANCE_TYPE c5.large needs x86_64"},
+		{fabric.StageGWLB, []string{"APPLIANCE_BINARY", text}, "stage 02: APPLIANCE_BINARY: " + text + " is not an ELF file; APPLIANCE_INSTANCE_TYPE c6g.8xlarge needs a linux arm64 executable"},
+		// An x86 type cannot run the arm64 AMI: stage 00 says so before
+		// any binary is looked at.
+		{fabric.StageDeploy, []string{"PROBE_BINARY", arm, "PROBE_INSTANCE_TYPE", "c5.large"}, "stage 00: instance-type c5.large: PROBE_INSTANCE_TYPE: c5.large runs x86_64, not arm64, the architecture of the AMI"},
 	}
 	for _, c := range cases {
 		d := shortWait(t, withKV(w.kv, c.set...), cfg, nil, 30*time.Second)

@@ -64,6 +64,7 @@ type fakeCloud struct {
 	profiles  map[string]*iamtypes.InstanceProfile
 	buckets   map[string][]s3types.Tag
 	objects   map[string]bool
+	attrs     map[string]map[string]string // target group or listener ARN → attributes (fakefailover_test.go)
 }
 
 var errFakeInterrupted = errors.New("fake: interrupted")
@@ -713,7 +714,8 @@ func (e fakeELB) DescribeTargetGroups(_ context.Context, in *elb.DescribeTargetG
 	defer e.f.mu.Unlock()
 	var out []elbtypes.TargetGroup
 	for _, g := range e.f.tgs {
-		if len(in.Names) == 0 || contains(in.Names, aws.ToString(g.TargetGroupName)) {
+		if (len(in.Names) == 0 || contains(in.Names, aws.ToString(g.TargetGroupName))) &&
+			(len(in.TargetGroupArns) == 0 || contains(in.TargetGroupArns, aws.ToString(g.TargetGroupArn))) {
 			out = append(out, *g)
 		}
 	}
@@ -730,7 +732,10 @@ func (e fakeELB) CreateTargetGroup(_ context.Context, in *elb.CreateTargetGroupI
 		return nil, err
 	}
 	arn := "arn:tg/" + aws.ToString(in.Name)
-	g := &elbtypes.TargetGroup{TargetGroupArn: aws.String(arn), TargetGroupName: in.Name}
+	g := &elbtypes.TargetGroup{TargetGroupArn: aws.String(arn), TargetGroupName: in.Name,
+		HealthCheckProtocol: in.HealthCheckProtocol, HealthCheckPort: in.HealthCheckPort,
+		HealthCheckIntervalSeconds: in.HealthCheckIntervalSeconds, HealthCheckTimeoutSeconds: in.HealthCheckTimeoutSeconds,
+		HealthyThresholdCount: in.HealthyThresholdCount, UnhealthyThresholdCount: in.UnhealthyThresholdCount}
 	e.f.tgs[arn] = g
 	e.f.elbTags[arn] = in.Tags
 	return &elb.CreateTargetGroupOutput{TargetGroups: []elbtypes.TargetGroup{*g}}, e.f.end()

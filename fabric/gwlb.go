@@ -243,19 +243,23 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return err
 	}
 
-	tg, err := r.ensureWith(ctx, "target-group", d.gwlbTGName(), fmt.Sprintf("GENEVE %d, health check TCP %d", GenevePort, ApplianceHealthPort), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
-		out, err := d.c.ELB.CreateTargetGroup(ctx, &elb.CreateTargetGroupInput{
+	tg, err := r.ensureWith(ctx, "target-group", d.gwlbTGName(), fmt.Sprintf("GENEVE %d, health check TCP %d every %s", GenevePort, ApplianceHealthPort, HealthCheckInterval), d.findTG(d.gwlbTGName()), func(ctx context.Context) (string, error) {
+		in := &elb.CreateTargetGroupInput{
 			Name: aws.String(d.gwlbTGName()), Protocol: elbtypes.ProtocolEnumGeneve, Port: aws.Int32(GenevePort),
 			VpcId: aws.String(d.cfg.VPCID), TargetType: elbtypes.TargetTypeEnumInstance,
-			HealthCheckProtocol: elbtypes.ProtocolEnumTcp, HealthCheckPort: aws.String(fmt.Sprint(ApplianceHealthPort)),
 			Tags: d.elbTags(d.gwlbTGName(), "appliance"),
-		})
+		}
+		applianceHealthCheck(in)
+		out, err := d.c.ELB.CreateTargetGroup(ctx, in)
 		if err != nil {
 			return "", err
 		}
 		return aws.ToString(out.TargetGroups[0].TargetGroupArn), nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := r.ensureApplianceTGFailover(ctx, tg); err != nil {
 		return err
 	}
 	if err := r.ensureTargets(ctx, d.gwlbTGName(), tg, ids); err != nil {
@@ -280,6 +284,12 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	}
 	if err := r.ensureListener(ctx, d.gwlbName(), lb, tg, "", 0); err != nil {
 		return err
+	}
+	if err := r.ensureGWLBFailover(ctx, lb); err != nil {
+		return err
+	}
+	if r.plan {
+		r.failoverNotice()
 	}
 
 	var svcName string

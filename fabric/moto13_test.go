@@ -69,7 +69,7 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 	proxy.SetPageSize(1)
 	ec := ec2.NewFromConfig(cfg)
 	sessions := ourSessions(t, ec)
-	if len(sessions) != 2 {
+	if len(sessions) != 4 { // two appliances in each of two AZs
 		t.Fatalf("sessions of ours: %v", sessions)
 	}
 	enis := make([]string, 0, 2)
@@ -436,7 +436,7 @@ func TestMotoPlanReadable(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"appliance-instance":    {"c6g.large in subnet-", "(us-east-1", "AMI ami-"},
+		"appliance-instance":    {"c6g.8xlarge in subnet-", "(us-east-1", "AMI ami-"},
 		"probe-instance":        {"c6gn.2xlarge in subnet-"},
 		"gwlb-endpoint":         {"subnet subnet-"},
 		"mirror-session":        {"VNI 12345", "packet length 128"},
