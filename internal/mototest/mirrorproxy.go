@@ -263,6 +263,9 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p.replaceRouteToEndpoint(w, req, form)
 		return
 	}
+	if serveELBValidation(w, action, form) { // elbattrs.go
+		return
+	}
 	if !isServed(action) {
 		req = req.WithContext(context.WithValue(req.Context(), actionKey{}, form))
 		p.rp.ServeHTTP(w, req)
