@@ -72,6 +72,9 @@ func (d *Deployer) probeComponent() component {
 		{key: "VPC_CIDR", value: c.VPCCIDR.String()},
 		{key: "MIRROR_VNI", value: fmt.Sprint(c.MirrorVNI)},
 		{key: "ONPREM_CIDRS", value: strings.Join(onprem, ",")},
+		// The unit runs -metrics :${PROBE_HEALTH_PORT}: the port the
+		// NLB's health check opens (probeport.go).
+		{key: "PROBE_HEALTH_PORT", value: fmt.Sprint(c.ProbeHealthPort)},
 	}
 	if c.SNSTopicARN != "" {
 		env = append(env, envVar{key: "SNS_TOPIC_ARN", value: c.SNSTopicARN})
@@ -328,6 +331,11 @@ func (r *run) deploy(ctx context.Context, c component) error {
 	if err := r.checkArch(ctx, c, a); err != nil {
 		return err
 	}
+	if c.role == "probe" {
+		if err := checkProbeUnitPort(a.unit, d.cfg.ProbeHealthPort); err != nil { // probeport.go
+			return fmt.Errorf("stage %s: %w", r.stage, err)
+		}
+	}
 	bucket, err := r.ensureBucket(ctx)
 	if err != nil {
 		return err
@@ -503,11 +511,8 @@ func (c Config) validateDeployment() error {
 			return fmt.Errorf("%s: %q must be an absolute path of letters, digits and ._/-", p.key, p.v)
 		}
 	}
-	if c.ProbeIPFIX != "" {
-		u, err := url.Parse(c.ProbeIPFIX)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			return fmt.Errorf("PROBE_IPFIX: %q is not a collector URL (e.g. udp://192.0.2.10:4739)", c.ProbeIPFIX)
-		}
+	if err := c.validateIPFIX(); err != nil {
+		return err
 	}
 	if c.SlackWebhookURL != "" {
 		u, err := url.Parse(c.SlackWebhookURL)

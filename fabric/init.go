@@ -100,6 +100,9 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 	}
 	sort.Slice(e.workload, func(i, j int) bool { return e.workload[i].az < e.workload[j].az })
 	r.event("subnets", fmt.Sprintf("%d subnets, %d AZs", len(all), len(e.workload)), "", Exists, "")
+	if err := checkGWLBESubnets(d.cfg.GWLBESubnets, e.subnetAZ, e.workload); err != nil {
+		return nil, r.fail("subnets", "GWLBE_SUBNETS", err)
+	}
 
 	if err := r.checkBusinessSubnets(ctx, e); err != nil {
 		return nil, err

@@ -68,6 +68,9 @@ func (d *Deployer) SecurityGroups() []SecurityGroupSpec {
 		Ingress: []Rule{{"udp", VXLANPort, VXLANPort, vpc}, {"tcp", d.cfg.ProbeHealthPort, d.cfg.ProbeHealthPort, vpc}},
 		Egress:  []Rule{{"tcp", 443, 443, "0.0.0.0/0"}, {"-1", 0, 0, vpc}},
 	}
+	if r, ok := d.cfg.ipfixEgress(); ok { // PROBE_IPFIX outside the VPC (ipfixegress.go)
+		probe.Egress = append(probe.Egress, r)
+	}
 	return []SecurityGroupSpec{app, probe}
 }
 

@@ -72,7 +72,7 @@ func World(t testing.TB, cfg aws.Config) map[string]string {
 	dir := t.TempDir()
 	files := map[string][]byte{
 		"dxprobe":             ELF(elf.EM_AARCH64),
-		"dxprobe.service":     []byte("[Service]\nEnvironmentFile=-/etc/dxmon/dxprobe.env\nExecStart=/usr/local/bin/dxprobe -metrics :9100 -enrich-vpc ${VPC_ID}\n"),
+		"dxprobe.service":     []byte("[Service]\nEnvironmentFile=-/etc/dxmon/dxprobe.env\nExecStart=/usr/local/bin/dxprobe -metrics :${PROBE_HEALTH_PORT} -enrich-vpc ${VPC_ID}\n"),
 		"dxappliance":         ELF(elf.EM_AARCH64),
 		"dxappliance.service": []byte("[Service]\nEnvironmentFile=-/etc/dxmon/dxappliance.env\nExecStart=/usr/local/bin/dxappliance\n"),
 	}
