@@ -109,6 +109,7 @@ func TestMotoEnvFilesAndVersions(t *testing.T) {
 AWS_REGION="us-east-1"
 MIRROR_VNI="12345"
 ONPREM_CIDRS="172.16.0.0/12,192.168.0.0/16"
+PROBE_HEALTH_PORT="9100"
 PROBE_IPFIX="udp://192.0.2.10:4739"
 PROBE_WORKERS="4"
 SLACK_WEBHOOK_URL="` + secret + `"
@@ -121,6 +122,7 @@ VPC_ID="` + kv["VPC_ID"] + `"
 	}
 	aversion, aenv := artifact(t, cfg, "dxappliance", "dxappliance.env")
 	wantApp := `# written by dxdeploy from dx-monitor.conf; replaced on every deployment
+APPLIANCE_DRAIN_DELAY="35s"
 APPLIANCE_HEALTH_ADDR=":80"
 APPLIANCE_HEALTH_PROTOCOL="tcp"
 APPLIANCE_LISTEN=":6081"
@@ -128,6 +130,23 @@ AWS_REGION="us-east-1"
 `
 	if diff := cmp.Diff(wantApp, aenv); diff != "" {
 		t.Errorf("dxappliance.env (-want +got):\n%s", diff)
+	}
+	// The collector is outside the VPC: the probes' security group lets
+	// the export out (issue 17 item 6).
+	sgs, err := ec2.NewFromConfig(cfg).DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:Name"), Values: []string{"dxtest-probe-sg"}}}})
+	if err != nil || len(sgs.SecurityGroups) != 1 {
+		t.Fatalf("probe security group: %v", err)
+	}
+	ipfixOut := false
+	for _, p := range sgs.SecurityGroups[0].IpPermissionsEgress {
+		for _, r := range p.IpRanges {
+			ipfixOut = ipfixOut || (aws.ToString(p.IpProtocol) == "udp" && aws.ToInt32(p.FromPort) == 4739 && aws.ToInt32(p.ToPort) == 4739 &&
+				aws.ToString(r.CidrIp) == "192.0.2.10/32")
+		}
+	}
+	if !ipfixOut {
+		t.Errorf("probe security group egress lacks udp/4739 to the IPFIX collector 192.0.2.10: %+v", sgs.SecurityGroups[0].IpPermissionsEgress)
 	}
 	for _, e := range events {
 		if strings.Contains(e.String(), "SECRET") {

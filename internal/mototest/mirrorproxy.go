@@ -63,6 +63,7 @@ type MirrorProxy struct {
 	mu      sync.Mutex
 	st      mirrorState
 	hits    map[string]int
+	eps     endpointState // endpoints.go
 }
 
 type mirrorState struct {
@@ -165,6 +166,7 @@ func (p *MirrorProxy) Config(t testing.TB) aws.Config {
 
 // Reset forgets every rule and session; call it with Server.Reset.
 func (p *MirrorProxy) Reset() {
+	p.eps.reset()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]tokenUse{},
@@ -263,7 +265,7 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		p.replaceRouteToEndpoint(w, req, form)
 		return
 	}
-	if serveELBValidation(w, action, form) { // elbattrs.go
+	if serveELBValidation(w, action, form) || p.serveEndpoints(w, req, action, form) { // elbattrs.go, endpoints.go
 		return
 	}
 	if !isServed(action) {
