@@ -200,8 +200,11 @@ func (s Sizing) Rows() []string {
 		if t.Set > t.Needed {
 			count += fmt.Sprintf(", %s=%d", t.Key, t.Set)
 		}
-		rows = append(rows, []string{t.Tier, t.Type.Type, per,
-			fmt.Sprintf("in %s, out %s, %s", FormatBPS(t.NeedIn), FormatBPS(t.NeedOut), formatPPS(t.NeedPPS)),
+		need := fmt.Sprintf("in %s, out %s, %s", FormatBPS(t.NeedIn), FormatBPS(t.NeedOut), formatPPS(t.NeedPPS))
+		if t.OutBytes == 0 {
+			need = fmt.Sprintf("in %s, %s", FormatBPS(t.NeedIn), formatPPS(t.NeedPPS))
+		}
+		rows = append(rows, []string{t.Tier, t.Type.Type, per, need,
 			fmt.Sprintf("%s, %d vCPU = %s", FormatBPS(t.EachBPS), t.Type.VCPUs, formatPPS(t.EachPPS)),
 			fmt.Sprintf("%s → %d", count, t.PerAZ)})
 	}
