@@ -340,3 +340,48 @@ func TestMotoSizingAtStageZero(t *testing.T) {
 		t.Errorf("plan creates %d probes, want 3 in each of 2 AZs", probes)
 	}
 }
+
+// TestMotoExampleConfigPlan: `plan` on config/dx-monitor.conf (its IDs
+// replaced by the emulator's) shows the sizing table for its 10 Gbps link,
+// the failover settings with their bound, and the idle-timeout warning.
+func TestMotoExampleConfigPlan(t *testing.T) {
+	_, _, cfg, _ := emulator(t)
+	f, err := os.Open("../config/dx-monitor.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kv, err := fabric.ReadKeyValues(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := makeWorld(t, cfg).kv
+	for _, k := range []string{"VPC_ID", "VGW_ID", "WORKLOAD_SUBNETS", "GWLBE_SUBNETS", "PROBE_BINARY", "PROBE_UNIT", "APPLIANCE_BINARY", "APPLIANCE_UNIT", "PROJECT_TAG"} {
+		kv[k] = w[k]
+	}
+	plan, err := newDeployer(t, kv, cfg, nil).Plan(context.Background())
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	var lines []string
+	for _, e := range plan {
+		if e.Kind == "sizing" || e.Kind == "failover" || e.Action == fabric.Warning {
+			lines = append(lines, e.String())
+		}
+	}
+	text := strings.Join(lines, "\n")
+	t.Logf("plan of the example configuration:\n%s", text)
+	for _, want := range []string{
+		"10 Gbps each way = 3.68 Mpps each way",
+		"appliance | c6g.8xlarge  | in 408 B, out 572 B | in 24 Gbps, out 33.65 Gbps, 7.35 Mpps",
+		"max(3 bw, 2 pps)+1 = 4 → 4",
+		"probe     | c6gn.2xlarge | in 164 B",
+		"max(1 bw, 4 pps)+1 = 5 → 5",
+		"4 per AZ, any one may be lost; cross-zone load balancing on; a dead appliance stops getting new flows within 13s",
+		"a TCP session idle for more than 5m50s (GWLB_TCP_IDLE_TIMEOUT",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan does not say %q", want)
+		}
+	}
+}
