@@ -271,3 +271,39 @@ func (r *run) idleTimeoutWarning() {
 			"SSH, message queues) need keepalives shorter than that, and sessions open while stage 03 switches the path may have to reconnect",
 		r.d.cfg.GWLBTCPIdleTimeout))
 }
+
+// checkFailover adds verify's problems with the failover settings: any
+// drift of the health check, the target group's or load balancer's
+// attributes or the listener's idle timeout (stage 02 repairs them).
+func (r *run) checkFailover(ctx context.Context, c *checker) {
+	d := r.d
+	tg, err := d.findTG(d.gwlbTGName())(ctx)
+	if err != nil || tg == "" {
+		return // checkAppliances reports a missing target group
+	}
+	var drift []string
+	if out, err := d.c.ELB.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{tg}}); err == nil && len(out.TargetGroups) > 0 {
+		drift = append(drift, healthCheckDrift(out.TargetGroups[0])...)
+	}
+	if attrs, err := d.c.ELB.DescribeTargetGroupAttributes(ctx, &elb.DescribeTargetGroupAttributesInput{TargetGroupArn: aws.String(tg)}); err == nil {
+		have := map[string]string{}
+		for _, a := range attrs.Attributes {
+			have[aws.ToString(a.Key)] = aws.ToString(a.Value)
+		}
+		drift = append(drift, attrDrift(have, wantTGAttributes())...)
+	} else {
+		c.problem("target group %s attributes: %v", d.gwlbTGName(), err)
+	}
+	if lb, err := d.findLBARN(d.gwlbName())(ctx); err == nil && lb != "" {
+		if attrs, err := d.c.ELB.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lb)}); err == nil {
+			have := map[string]string{}
+			for _, a := range attrs.Attributes {
+				have[aws.ToString(a.Key)] = aws.ToString(a.Value)
+			}
+			drift = append(drift, attrDrift(have, map[string]string{attrCrossZone: "true"})...)
+		}
+	}
+	for _, s := range drift {
+		c.problem("GWLB failover setting drifted: %s (run stage 02)", s)
+	}
+}

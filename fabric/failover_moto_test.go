@@ -138,6 +138,14 @@ func TestMotoFailoverSettings(t *testing.T) {
 		UnhealthyThresholdCount: aws.Int32(5)}); err != nil {
 		t.Fatal(err)
 	}
+	cs, err := d.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(cs[0].Problems, "; "); !strings.Contains(p, "GWLB failover setting drifted: load_balancing.cross_zone.enabled false → true") ||
+		!strings.Contains(p, "target_failover.on_unhealthy no_rebalance → rebalance") {
+		t.Errorf("verify infrastructure problems: %s", p)
+	}
 	events = nil
 	plan, err := d.Plan(ctx)
 	if err != nil {
@@ -172,6 +180,13 @@ func TestMotoFailoverSettings(t *testing.T) {
 		t.Fatalf("repair: %v", err)
 	}
 	check("after repair")
+	cs, err = d.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := strings.Join(cs[0].Problems, "; "); strings.Contains(p, "drifted") {
+		t.Errorf("verify after repair: %s", p)
+	}
 }
 
 // opRecorder records, in order, the calls that touch appliances one by

@@ -135,6 +135,7 @@ func (r *run) checkInfra(ctx context.Context) Check {
 	id, err = d.findFilter(ctx)
 	c.found("mirror filter "+d.filterName(), id, err)
 	r.checkAppliances(ctx, c)
+	r.checkFailover(ctx, c) // failover.go
 	return c.done()
 }
 
