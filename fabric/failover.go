@@ -151,7 +151,8 @@ func (r *run) ensureApplianceTGFailover(ctx context.Context, tg string) error {
 	d := r.d
 	name := d.gwlbTGName()
 	if isPlanned(tg) {
-		r.event("target-group-attributes", name, "", Create, strings.Join(attrDrift(nil, wantTGAttributes()), ", "))
+		// Set by a change right after the creation, as apply reports it.
+		r.event("target-group-attributes", name, "", Change, strings.Join(attrDrift(nil, wantTGAttributes()), ", "))
 		return nil
 	}
 	out, err := d.c.ELB.DescribeTargetGroups(ctx, &elb.DescribeTargetGroupsInput{TargetGroupArns: []string{tg}})
@@ -203,7 +204,10 @@ func (r *run) ensureGWLBFailover(ctx context.Context, lb string) error {
 	name := d.gwlbName()
 	idle := fmt.Sprint(int(d.cfg.GWLBTCPIdleTimeout / time.Second))
 	if isPlanned(lb) {
-		r.event("load-balancer-attributes", name, "", Create, attrCrossZone+" true, listener "+attrTCPIdleTimeout+" "+idle)
+		r.event("load-balancer-attributes", name, "", Change, attrCrossZone+" (default) → true")
+		if d.cfg.GWLBTCPIdleTimeout != DefaultGWLBTCPIdleTimeout { // AWS's default needs no change
+			r.event("listener-attributes", name, "", Change, attrTCPIdleTimeout+" 350 → "+idle)
+		}
 		return nil
 	}
 	attrs, err := d.c.ELB.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(lb)})
