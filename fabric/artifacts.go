@@ -48,7 +48,7 @@ type component struct {
 	typeKey    string // instance type and its key
 	instType   string
 	versionTag string
-	instName   func(az string) string
+	instName   func(az string, i int) string
 }
 
 // envVar is one line of a component's environment file. Secret values are
@@ -72,6 +72,9 @@ func (d *Deployer) probeComponent() component {
 		{key: "VPC_CIDR", value: c.VPCCIDR.String()},
 		{key: "MIRROR_VNI", value: fmt.Sprint(c.MirrorVNI)},
 		{key: "ONPREM_CIDRS", value: strings.Join(onprem, ",")},
+		// The unit runs -metrics :${PROBE_HEALTH_PORT}: the port the
+		// NLB's health check opens (probeport.go).
+		{key: "PROBE_HEALTH_PORT", value: fmt.Sprint(c.ProbeHealthPort)},
 	}
 	if c.SNSTopicARN != "" {
 		env = append(env, envVar{key: "SNS_TOPIC_ARN", value: c.SNSTopicARN})
@@ -87,7 +90,7 @@ func (d *Deployer) probeComponent() component {
 	}
 	return component{name: "dxprobe", role: "probe", from: StageProbes, binaryKey: "PROBE_BINARY", unitKey: "PROBE_UNIT",
 		binaryPath: c.ProbeBinary, unitPath: c.ProbeUnit, install: ProbeBinaryPath, envFile: c.ProbeEnvFile, env: env,
-		typeKey: "PROBE_INSTANCE_TYPE", instType: c.ProbeInstanceType, versionTag: TagProbeVersion, instName: d.probeName}
+		typeKey: "PROBE_INSTANCE_TYPE", instType: c.ProbeInstanceType, versionTag: TagProbeVersion, instName: d.probeNameN}
 }
 
 func (d *Deployer) applianceComponent() component {
@@ -99,10 +102,14 @@ func (d *Deployer) applianceComponent() component {
 		{key: "APPLIANCE_HEALTH_ADDR", value: fmt.Sprintf(":%d", ApplianceHealthPort)},
 		{key: "APPLIANCE_HEALTH_PROTOCOL", value: "tcp"},
 		{key: "APPLIANCE_LISTEN", value: fmt.Sprintf(":%d", GenevePort)},
+		// On SIGTERM dxappliance fails its health check first and keeps
+		// returning packets this long, past the target group's
+		// deregistration delay (failover.go).
+		{key: "APPLIANCE_DRAIN_DELAY", value: ApplianceDrainDelay.String()},
 	}
 	return component{name: "dxappliance", role: "appliance", from: StageGWLB, binaryKey: "APPLIANCE_BINARY", unitKey: "APPLIANCE_UNIT",
 		binaryPath: c.ApplianceBinary, unitPath: c.ApplianceUnit, install: c.ApplianceInstallPath, envFile: c.ApplianceEnvFile, env: env,
-		typeKey: "APPLIANCE_INSTANCE_TYPE", instType: c.ApplianceInstanceType, versionTag: TagApplianceVersion, instName: d.applianceName}
+		typeKey: "APPLIANCE_INSTANCE_TYPE", instType: c.ApplianceInstanceType, versionTag: TagApplianceVersion, instName: d.applianceNameN}
 }
 
 // EnvFile renders an environment file for systemd's EnvironmentFile=: one
@@ -324,6 +331,11 @@ func (r *run) deploy(ctx context.Context, c component) error {
 	if err := r.checkArch(ctx, c, a); err != nil {
 		return err
 	}
+	if c.role == "probe" {
+		if err := checkProbeUnitPort(a.unit, d.cfg.ProbeHealthPort); err != nil { // probeport.go
+			return fmt.Errorf("stage %s: %w", r.stage, err)
+		}
+	}
 	bucket, err := r.ensureBucket(ctx)
 	if err != nil {
 		return err
@@ -374,13 +386,18 @@ func (r *run) deploy(ctx context.Context, c component) error {
 		}
 		if len(inst) == 0 {
 			for _, w := range r.env.workload {
-				r.event(kind, c.instName(w.az), "", Create, detail)
+				for i := 1; i <= r.perAZ(c.role); i++ {
+					r.event(kind, c.instName(w.az, i), "", Create, detail)
+				}
 			}
 		}
 		return nil
 	}
 	if len(stale) == 0 {
 		return nil
+	}
+	if c.role == "appliance" {
+		return r.rollAppliances(ctx, c, bucket, a.version, stale)
 	}
 	cmdID, err := r.sendCommand(ctx, kind, stale, &ssm.SendCommandInput{
 		DocumentName: aws.String("AWS-RunShellScript"), InstanceIds: stale,
@@ -494,11 +511,8 @@ func (c Config) validateDeployment() error {
 			return fmt.Errorf("%s: %q must be an absolute path of letters, digits and ._/-", p.key, p.v)
 		}
 	}
-	if c.ProbeIPFIX != "" {
-		u, err := url.Parse(c.ProbeIPFIX)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			return fmt.Errorf("PROBE_IPFIX: %q is not a collector URL (e.g. udp://192.0.2.10:4739)", c.ProbeIPFIX)
-		}
+	if err := c.validateIPFIX(); err != nil {
+		return err
 	}
 	if c.SlackWebhookURL != "" {
 		u, err := url.Parse(c.SlackWebhookURL)
@@ -521,5 +535,5 @@ func (c Config) withDeployDefaults() Config {
 	c.ApplianceInstallPath = orDefault(c.ApplianceInstallPath, DefaultApplianceInstallPath)
 	c.ApplianceEnvFile = orDefault(c.ApplianceEnvFile, DefaultApplianceEnvFile)
 	c.ProbeEnvFile = orDefault(c.ProbeEnvFile, DefaultProbeEnvFile)
-	return c
+	return c.withSizingDefaults()
 }

@@ -92,6 +92,15 @@ type ELBAPI interface {
 	DescribeListeners(context.Context, *elb.DescribeListenersInput, ...func(*elb.Options)) (*elb.DescribeListenersOutput, error)
 	CreateListener(context.Context, *elb.CreateListenerInput, ...func(*elb.Options)) (*elb.CreateListenerOutput, error)
 	DescribeTags(context.Context, *elb.DescribeTagsInput, ...func(*elb.Options)) (*elb.DescribeTagsOutput, error)
+
+	// Failover of the appliances' target group and GWLB (failover.go) and
+	// their one-at-a-time replacement (rollout.go).
+	ModifyTargetGroup(context.Context, *elb.ModifyTargetGroupInput, ...func(*elb.Options)) (*elb.ModifyTargetGroupOutput, error)
+	DescribeTargetGroupAttributes(context.Context, *elb.DescribeTargetGroupAttributesInput, ...func(*elb.Options)) (*elb.DescribeTargetGroupAttributesOutput, error)
+	ModifyTargetGroupAttributes(context.Context, *elb.ModifyTargetGroupAttributesInput, ...func(*elb.Options)) (*elb.ModifyTargetGroupAttributesOutput, error)
+	DescribeListenerAttributes(context.Context, *elb.DescribeListenerAttributesInput, ...func(*elb.Options)) (*elb.DescribeListenerAttributesOutput, error)
+	ModifyListenerAttributes(context.Context, *elb.ModifyListenerAttributesInput, ...func(*elb.Options)) (*elb.ModifyListenerAttributesOutput, error)
+	DeregisterTargets(context.Context, *elb.DeregisterTargetsInput, ...func(*elb.Options)) (*elb.DeregisterTargetsOutput, error)
 }
 
 // IAMAPI is the part of the IAM client fabric calls.

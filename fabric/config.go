@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the deployment's configuration: the keys of
@@ -25,7 +26,7 @@ type Config struct {
 	WorkloadSubnets       []string       // WORKLOAD_SUBNETS: appliances, probes, GWLB, NLB
 	GWLBESubnets          []string       // GWLBE_SUBNETS: one GWLB endpoint each
 	BusinessCIDRs         []netip.Prefix // BUSINESS_SUBNET_CIDRS: routed through the endpoints
-	ApplianceInstanceType string         // APPLIANCE_INSTANCE_TYPE, default c6g.large
+	ApplianceInstanceType string         // APPLIANCE_INSTANCE_TYPE, default c6g.8xlarge (carries a 10 Gbps link, sizing.go)
 	ProbeInstanceType     string         // PROBE_INSTANCE_TYPE, default c6gn.2xlarge
 	MirrorVNI             int32          // MIRROR_VNI, default 12345
 	ProjectTag            string         // PROJECT_TAG, default dx-monitoring
@@ -48,6 +49,13 @@ type Config struct {
 	ReturnRoutes         bool   // RETURN_ROUTES, default true (ParseConfig; false in a zero Config): business subnets route on-prem CIDRs through their AZ's GWLB endpoint
 	GuardBinary          string // GUARD_BINARY: local path of a linux dxdeploy for the probes; empty: the guard is not installed (stage 08)
 	GuardUnit            string // GUARD_UNIT, default examples/dxdeploy/dxguard.service
+
+	// Sizing and failover of the in-line tier (sizing.go, failover.go).
+	LinkBPS             float64       // LINK_BPS, default 10G: each direction's capacity, several links added up
+	LinkMeanPacketBytes int           // LINK_MEAN_PACKET_BYTES, default 340 (Simple IMIX): mean IP packet size of the link
+	AppliancesPerAZ     int           // APPLIANCES_PER_AZ, 0 = computed: may raise the computed count, never lower it
+	ProbesPerAZ         int           // PROBES_PER_AZ, 0 = computed: may raise the computed count, never lower it
+	GWLBTCPIdleTimeout  time.Duration // GWLB_TCP_IDLE_TIMEOUT, default 350s: the GWLB listener's tcp.idle_timeout.seconds (60s-6000s)
 	// ProbeSettings holds the probe runtime keys set in the file
 	// (PROBE_WORKERS, PROBE_SAMPLE_RATE, ALERT_THRESHOLD_BPS/PPS), copied
 	// into the probes' environment file.
@@ -56,7 +64,7 @@ type Config struct {
 
 // Defaults of the optional keys (docs/CONTRACTS.md).
 const (
-	DefaultApplianceInstanceType = "c6g.large"
+	DefaultApplianceInstanceType = "c6g.8xlarge"
 	DefaultProbeInstanceType     = "c6gn.2xlarge"
 	DefaultMirrorVNI             = 12345
 	DefaultProjectTag            = "dx-monitoring"
@@ -65,6 +73,9 @@ const (
 	DefaultApplianceInstallPath  = "/usr/local/bin/dxappliance"
 	DefaultApplianceEnvFile      = "/etc/dxmon/dxappliance.env"
 	DefaultProbeEnvFile          = "/etc/dxmon/dxprobe.env"
+	DefaultLinkBPS               = 10e9
+	DefaultLinkMeanPacketBytes   = 340
+	DefaultGWLBTCPIdleTimeout    = 350 * time.Second
 )
 
 // requiredKeys are the keys a configuration file must set.
@@ -76,7 +87,8 @@ func ConfigKeys() []string {
 	return append(append([]string{}, requiredKeys...), "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
 		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT",
 		"APPLIANCE_BINARY", "APPLIANCE_UNIT", "APPLIANCE_INSTALL_PATH", "APPLIANCE_ENV_FILE", "PROBE_ENV_FILE", "PROBE_IPFIX",
-		"SLACK_WEBHOOK_URL", "RETURN_ROUTES", "GUARD_BINARY", "GUARD_UNIT")
+		"SLACK_WEBHOOK_URL", "RETURN_ROUTES", "GUARD_BINARY", "GUARD_UNIT",
+		"LINK_BPS", "LINK_MEAN_PACKET_BYTES", "APPLIANCES_PER_AZ", "PROBES_PER_AZ", "GWLB_TCP_IDLE_TIMEOUT")
 }
 
 // ignoredKeys are the probes' runtime keys, which may share the file;
@@ -226,6 +238,9 @@ func ParseConfig(kv map[string]string) (Config, error) {
 		}
 		c.ReturnRoutes = b
 	}
+	if err := c.parseSizing(kv); err != nil {
+		return Config{}, err
+	}
 	return c, c.Validate()
 }
 
@@ -297,6 +312,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("BUSINESS_SUBNET_CIDRS is missing")
 	case !projectRE.MatchString(c.ProjectTag):
 		return fmt.Errorf("PROJECT_TAG: %q must be 1-20 letters, digits or '-' (it prefixes load balancer names of at most 32)", c.ProjectTag)
+	case checkProjectBucket(c) != nil:
+		return checkProjectBucket(c)
 	case c.MirrorVNI < 0 || c.MirrorVNI > 1<<24-1:
 		return fmt.Errorf("MIRROR_VNI: %d is outside 0-16777215", c.MirrorVNI)
 	case c.ProbeHealthPort < 1 || c.ProbeHealthPort > 65535:
@@ -329,6 +346,9 @@ func (c Config) Validate() error {
 		if p.Overlaps(c.VPCCIDR) {
 			return fmt.Errorf("ONPREM_CIDRS: %s overlaps VPC_CIDR %s", p, c.VPCCIDR)
 		}
+	}
+	if err := c.validateSizing(); err != nil {
+		return err
 	}
 	if n := FilterRuleCount(); n > MaxRulesPerFilter {
 		return fmt.Errorf("mirror filter: %d rules, over the AWS limit of %d rules per filter", n, MaxRulesPerFilter)

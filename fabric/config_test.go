@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -25,7 +26,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ApplianceInstanceType != "c6g.large" || c.ProbeInstanceType != "c6gn.2xlarge" || c.MirrorVNI != 12345 ||
+	if c.ApplianceInstanceType != "c6g.8xlarge" || c.ProbeInstanceType != "c6gn.2xlarge" || c.MirrorVNI != 12345 ||
 		c.ProjectTag != "dx-monitoring" || c.AdminCIDR.IsValid() || len(c.OnPremCIDRs) != 2 || len(c.WorkloadSubnets) != 2 {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -164,5 +165,42 @@ func TestMotoBadSubnetsCreateNothing(t *testing.T) {
 	}
 	if inv := inventory(t, cfg, "dxtest"); len(inv) != 0 {
 		t.Fatalf("resources created: %v", inv)
+	}
+}
+
+// TestParseConfigSizingKeys: the sizing and failover keys, their defaults
+// and their errors, each naming the key.
+func TestParseConfigSizingKeys(t *testing.T) {
+	c, err := fabric.ParseConfig(goodKV())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LinkBPS != 10e9 || c.LinkMeanPacketBytes != 340 || c.GWLBTCPIdleTimeout != 350*time.Second || c.AppliancesPerAZ != 0 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	kv := goodKV()
+	kv["LINK_BPS"], kv["GWLB_TCP_IDLE_TIMEOUT"], kv["APPLIANCES_PER_AZ"] = "10G,1.5G", "3600", "3"
+	if c, err = fabric.ParseConfig(kv); err != nil || c.LinkBPS != 11.5e9 || c.GWLBTCPIdleTimeout != time.Hour || c.AppliancesPerAZ != 3 {
+		t.Fatalf("%+v, %v", c, err)
+	}
+	for set, want := range map[[2]string]string{
+		{"LINK_BPS", "10X"}:                   "LINK_BPS: \"10X\" is not a positive rate",
+		{"LINK_MEAN_PACKET_BYTES", "20"}:      "LINK_MEAN_PACKET_BYTES: 20 is outside 40-8500",
+		{"APPLIANCES_PER_AZ", "two"}:          "APPLIANCES_PER_AZ: \"two\" is not a whole number",
+		{"PROBES_PER_AZ", "99"}:               "PROBES_PER_AZ: 99 is outside 0 (computed)-16",
+		{"GWLB_TCP_IDLE_TIMEOUT", "59"}:       "GWLB_TCP_IDLE_TIMEOUT: 59s is not whole seconds in AWS's range 60s-6000s",
+		{"GWLB_TCP_IDLE_TIMEOUT", "2h"}:       "GWLB_TCP_IDLE_TIMEOUT: 2h0m0s is not whole seconds",
+		{"GWLB_TCP_IDLE_TIMEOUT", "soon"}:     "GWLB_TCP_IDLE_TIMEOUT: \"soon\" is not seconds",
+		{"PROJECT_TAG", "DxMon"}:              "PROJECT_TAG: \"DxMon\" cannot start the artifact bucket's name",
+		{"PROJECT_TAG", "xn--dx"}:             "PROJECT_TAG: \"xn--dx\" cannot start the artifact bucket's name",
+		{"PROBE_BUCKET", "My_Bucket"}:         "PROBE_BUCKET: \"My_Bucket\" must be 3-63 lowercase",
+		{"PROBE_BUCKET", "dxmon-art-s3alias"}: "PROBE_BUCKET: \"dxmon-art-s3alias\" ends with \"-s3alias\"",
+	} {
+		kv := goodKV()
+		kv[set[0]] = set[1]
+		_, err := fabric.ParseConfig(kv)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s=%s: err = %v, want %q", set[0], set[1], err, want)
+		}
 	}
 }

@@ -110,6 +110,7 @@ func TestMotoEnvFilesAndVersions(t *testing.T) {
 AWS_REGION="us-east-1"
 MIRROR_VNI="12345"
 ONPREM_CIDRS="172.16.0.0/12,192.168.0.0/16"
+PROBE_HEALTH_PORT="9100"
 PROBE_IPFIX="udp://192.0.2.10:4739"
 PROBE_WORKERS="4"
 SLACK_WEBHOOK_URL="` + secret + `"
@@ -122,6 +123,7 @@ VPC_ID="` + kv["VPC_ID"] + `"
 	}
 	aversion, aenv := artifact(t, cfg, "dxappliance", "dxappliance.env")
 	wantApp := `# written by dxdeploy from dx-monitor.conf; replaced on every deployment
+APPLIANCE_DRAIN_DELAY="35s"
 APPLIANCE_HEALTH_ADDR=":80"
 APPLIANCE_HEALTH_PROTOCOL="tcp"
 APPLIANCE_LISTEN=":6081"
@@ -129,6 +131,23 @@ AWS_REGION="us-east-1"
 `
 	if diff := cmp.Diff(wantApp, aenv); diff != "" {
 		t.Errorf("dxappliance.env (-want +got):\n%s", diff)
+	}
+	// The collector is outside the VPC: the probes' security group lets
+	// the export out (issue 17 item 6).
+	sgs, err := ec2.NewFromConfig(cfg).DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:Name"), Values: []string{"dxtest-probe-sg"}}}})
+	if err != nil || len(sgs.SecurityGroups) != 1 {
+		t.Fatalf("probe security group: %v", err)
+	}
+	ipfixOut := false
+	for _, p := range sgs.SecurityGroups[0].IpPermissionsEgress {
+		for _, r := range p.IpRanges {
+			ipfixOut = ipfixOut || (aws.ToString(p.IpProtocol) == "udp" && aws.ToInt32(p.FromPort) == 4739 && aws.ToInt32(p.ToPort) == 4739 &&
+				aws.ToString(r.CidrIp) == "192.0.2.10/32")
+		}
+	}
+	if !ipfixOut {
+		t.Errorf("probe security group egress lacks udp/4739 to the IPFIX collector 192.0.2.10: %+v", sgs.SecurityGroups[0].IpPermissionsEgress)
 	}
 	for _, e := range events {
 		if strings.Contains(e.String(), "SECRET") {
@@ -163,8 +182,8 @@ AWS_REGION="us-east-1"
 			t.Errorf("appliance redeployed for a probe setting: %v", e)
 		}
 	}
-	if creates != 2 {
-		t.Errorf("plan after a new webhook: %d probe deployments, want 2: %v", creates, events)
+	if creates != 4 { // two AZs, two probes each (LINK_BPS=1G)
+		t.Errorf("plan after a new webhook: %d probe deployments, want 4: %v", creates, events)
 	}
 	if err := d2.Apply(ctx, fabric.StageDeploy); err != nil {
 		t.Fatal(err)
@@ -213,8 +232,10 @@ func TestMotoELFArchitecture(t *testing.T) {
 		want  string
 	}{
 		{fabric.StageDeploy, []string{"PROBE_BINARY", x86}, "stage 08: PROBE_BINARY: " + x86 + " is a linux/x86_64 ELF; PROBE_INSTANCE_TYPE c6gn.2xlarge needs arm64"},
-		{fabric.StageGWLB, []string{"APPLIANCE_BINARY", text}, "stage 02: APPLIANCE_BINARY: " + text + " is not an ELF file; APPLIANCE_INSTANCE_TYPE c6g.large needs a linux arm64 executable"},
-		{fabric.StageDeploy, []string{"PROBE_BINARY", arm, "PROBE_INSTANCE_TYPE", "c5.large"}, "stage 08: PROBE_BINARY: " + arm + " is a linux/arm64 ELF; PROBE_INSTANCE_TYPE c5.large needs x86_64"},
+		{fabric.StageGWLB, []string{"APPLIANCE_BINARY", text}, "stage 02: APPLIANCE_BINARY: " + text + " is not an ELF file; APPLIANCE_INSTANCE_TYPE c6g.8xlarge needs a linux arm64 executable"},
+		// An x86 type cannot run the arm64 AMI: stage 00 says so before
+		// any binary is looked at.
+		{fabric.StageDeploy, []string{"PROBE_BINARY", arm, "PROBE_INSTANCE_TYPE", "c5.large"}, "stage 00: instance-type c5.large: PROBE_INSTANCE_TYPE: c5.large runs x86_64, not arm64, the architecture of the AMI"},
 	}
 	for _, c := range cases {
 		d := shortWait(t, withKV(w.kv, c.set...), cfg, nil, 30*time.Second)

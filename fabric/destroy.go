@@ -157,20 +157,20 @@ func (r *run) destroy(ctx context.Context) error {
 	for _, e := range eps {
 		eid := aws.ToString(e.VpcEndpointId)
 		if err := r.remove(ctx, "gwlb-endpoint", tagValue(e.Tags, TagName), eid, func(ctx context.Context) error {
-			_, err := ec.DeleteVpcEndpoints(ctx, &ec2.DeleteVpcEndpointsInput{VpcEndpointIds: []string{eid}})
+			out, err := ec.DeleteVpcEndpoints(ctx, &ec2.DeleteVpcEndpointsInput{VpcEndpointIds: []string{eid}})
+			if err == nil {
+				err = unsuccessful(out.Unsuccessful) // destroywait.go
+			}
 			return err
 		}); err != nil {
 			return err
 		}
 		gone = append(gone, eid)
 	}
-	if len(gone) > 0 {
-		if err := r.poll(ctx, "gwlb-endpoint", "*", fmt.Sprintf("%d gwlb endpoints deleted", len(gone)), func(ctx context.Context) (bool, error) {
-			left, err := d.endpoints(ctx)
-			return len(left) == 0, err
-		}); err != nil {
-			return r.fail("gwlb-endpoint", "*", err)
-		}
+	// Endpoints this run deleted, and those an interrupted destroy left
+	// "deleting": the endpoint service cannot go before they are gone.
+	if err := r.waitEndpointsGone(ctx, len(gone)); err != nil {
+		return err
 	}
 	svcs, err := ec.DescribeVpcEndpointServiceConfigurations(ctx, &ec2.DescribeVpcEndpointServiceConfigurationsInput{Filters: d.byRole("gwlb")})
 	if err != nil {
@@ -182,7 +182,10 @@ func (r *run) destroy(ctx context.Context) error {
 		}
 		sid := aws.ToString(svc.ServiceId)
 		if err := r.remove(ctx, "endpoint-service", tagValue(svc.Tags, TagName), sid, func(ctx context.Context) error {
-			_, err := ec.DeleteVpcEndpointServiceConfigurations(ctx, &ec2.DeleteVpcEndpointServiceConfigurationsInput{ServiceIds: []string{sid}})
+			out, err := ec.DeleteVpcEndpointServiceConfigurations(ctx, &ec2.DeleteVpcEndpointServiceConfigurationsInput{ServiceIds: []string{sid}})
+			if err == nil {
+				err = unsuccessful(out.Unsuccessful) // destroywait.go
+			}
 			return err
 		}); err != nil {
 			return err

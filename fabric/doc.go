@@ -84,6 +84,18 @@
 // source ENI (the sync picks the lowest free session number and reports the
 // ENIs that are full).
 //
+// # Sizing and failover
+//
+// Stage 00 reads the appliance and probe types from DescribeInstanceTypes
+// and computes how many of each every AZ needs to carry both directions of
+// the link (LINK_BPS, LINK_MEAN_PACKET_BYTES) at baseline bandwidth with
+// one instance lost, at least two (sizing.go); it refuses an appliance type
+// Traffic Mirroring does not take as a source and a type of another
+// architecture than the AMI (instancetypes.go). Stage 02 turns on the
+// GWLB's cross-zone load balancing, target failover, a short health check,
+// a deregistration delay and the TCP idle timeout (failover.go), and
+// replaces appliances one at a time (rollout.go).
+//
 // # Deployments and the production path
 //
 // Stage 02 installs dxappliance on the appliances and stage 08 dxprobe on

@@ -22,6 +22,9 @@ const (
 	// Skipped reports a step left out by the configuration (APPLIANCE_BINARY
 	// unset, RETURN_ROUTES off); the detail says why.
 	Skipped Action = "skipped"
+	// Info is a line of explanation that changes nothing: stage 00's
+	// sizing table, the failover settings.
+	Info Action = "info"
 )
 
 // Event is one progress line: a resource, what was done to it, its ID.

@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// Info is an event that states a setting or a guarantee in plain words; it
-// changes nothing and is not counted in a plan's summary.
-const Info Action = "info"
-
 // FailOpenStatement says, in plain words, what the guard does with the
 // default settings and how fast.
 func FailOpenStatement() string {

@@ -64,6 +64,7 @@ type fakeCloud struct {
 	profiles  map[string]*iamtypes.InstanceProfile
 	buckets   map[string][]s3types.Tag
 	objects   map[string]bool
+	attrs     map[string]map[string]string // target group or listener ARN → attributes (fakefailover_test.go)
 }
 
 var errFakeInterrupted = errors.New("fake: interrupted")
@@ -713,7 +714,8 @@ func (e fakeELB) DescribeTargetGroups(_ context.Context, in *elb.DescribeTargetG
 	defer e.f.mu.Unlock()
 	var out []elbtypes.TargetGroup
 	for _, g := range e.f.tgs {
-		if len(in.Names) == 0 || contains(in.Names, aws.ToString(g.TargetGroupName)) {
+		if (len(in.Names) == 0 || contains(in.Names, aws.ToString(g.TargetGroupName))) &&
+			(len(in.TargetGroupArns) == 0 || contains(in.TargetGroupArns, aws.ToString(g.TargetGroupArn))) {
 			out = append(out, *g)
 		}
 	}
@@ -730,7 +732,10 @@ func (e fakeELB) CreateTargetGroup(_ context.Context, in *elb.CreateTargetGroupI
 		return nil, err
 	}
 	arn := "arn:tg/" + aws.ToString(in.Name)
-	g := &elbtypes.TargetGroup{TargetGroupArn: aws.String(arn), TargetGroupName: in.Name}
+	g := &elbtypes.TargetGroup{TargetGroupArn: aws.String(arn), TargetGroupName: in.Name,
+		HealthCheckProtocol: in.HealthCheckProtocol, HealthCheckPort: in.HealthCheckPort,
+		HealthCheckIntervalSeconds: in.HealthCheckIntervalSeconds, HealthCheckTimeoutSeconds: in.HealthCheckTimeoutSeconds,
+		HealthyThresholdCount: in.HealthyThresholdCount, UnhealthyThresholdCount: in.UnhealthyThresholdCount}
 	e.f.tgs[arn] = g
 	e.f.elbTags[arn] = in.Tags
 	return &elb.CreateTargetGroupOutput{TargetGroups: []elbtypes.TargetGroup{*g}}, e.f.end()
@@ -1213,7 +1218,7 @@ func fakeDeployer(t interface{ Fatal(...any) }, f *fakeCloud, bin, unit string) 
 		BusinessCIDRs:         []netip.Prefix{netip.MustParsePrefix("10.0.21.0/24"), netip.MustParsePrefix("10.0.22.0/24")},
 		AdminCIDR:             netip.MustParsePrefix("203.0.113.0/24"),
 		ApplianceInstanceType: "c6g.large", ProbeInstanceType: "c6gn.2xlarge", MirrorVNI: 12345, ProjectTag: "fk", ProbeHealthPort: 9100,
-		ProbeBinary: bin, ProbeUnit: unit, ApplianceBinary: bin, ApplianceUnit: unit}
+		LinkBPS: 100e6, ProbeBinary: bin, ProbeUnit: unit, ApplianceBinary: bin, ApplianceUnit: unit}
 	d, err := New(cfg, f.clients(), Options{PollInterval: 1, WaitTimeout: 1e10})
 	if err != nil {
 		t.Fatal(err)
@@ -1232,7 +1237,7 @@ func TestFakeInterruptedApplyConverges(t *testing.T) {
 	if err := os.WriteFile(bin, elfHeader(elf.EM_AARCH64, elf.ELFOSABI_NONE), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(unit, []byte("unit"), 0o644); err != nil {
+	if err := os.WriteFile(unit, []byte("ExecStart=/usr/local/bin/dxprobe -metrics :${PROBE_HEALTH_PORT}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

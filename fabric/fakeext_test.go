@@ -31,11 +31,20 @@ func (f *fakeCloud) DeleteRoute(_ context.Context, in *ec2.DeleteRouteInput, _ .
 // DescribeInstanceTypes knows the Graviton types fabric defaults to and
 // one x86 type, as EC2 reports them (ProcessorInfo.SupportedArchitectures).
 func (f *fakeCloud) DescribeInstanceTypes(_ context.Context, in *ec2.DescribeInstanceTypesInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstanceTypesOutput, error) {
-	archs := map[string]ec2types.ArchitectureType{"c6g.large": "arm64", "c6gn.2xlarge": "arm64", "c5.large": "x86_64"}
+	// AWS's values (DescribeInstanceTypes): architecture, default vCPUs,
+	// baseline bandwidth in Gbps.
+	types := map[string]struct {
+		arch     ec2types.ArchitectureType
+		vcpus    int32
+		baseline float64
+	}{"c6g.large": {"arm64", 2, 0.75}, "c6g.8xlarge": {"arm64", 32, 12}, "c6gn.2xlarge": {"arm64", 8, 12.5}, "c5.large": {"x86_64", 2, 0.75}}
 	var out []ec2types.InstanceTypeInfo
 	for _, t := range in.InstanceTypes {
-		if a, ok := archs[string(t)]; ok {
-			out = append(out, ec2types.InstanceTypeInfo{InstanceType: t, ProcessorInfo: &ec2types.ProcessorInfo{SupportedArchitectures: []ec2types.ArchitectureType{a}}})
+		if a, ok := types[string(t)]; ok {
+			out = append(out, ec2types.InstanceTypeInfo{InstanceType: t, Hypervisor: "nitro",
+				ProcessorInfo: &ec2types.ProcessorInfo{SupportedArchitectures: []ec2types.ArchitectureType{a.arch}},
+				VCpuInfo:      &ec2types.VCpuInfo{DefaultVCpus: aws.Int32(a.vcpus)},
+				NetworkInfo:   &ec2types.NetworkInfo{NetworkCards: []ec2types.NetworkCardInfo{{BaselineBandwidthInGbps: aws.Float64(a.baseline)}}}})
 		}
 	}
 	if len(out) == 0 {

@@ -52,7 +52,7 @@ func (d *Deployer) guardComponent() component {
 	}
 	return component{name: "dxguard", role: "probe", from: StageProbes, binaryKey: "GUARD_BINARY", unitKey: "GUARD_UNIT",
 		binaryPath: c.GuardBinary, unitPath: orDefault(c.GuardUnit, DefaultGuardUnit), install: GuardBinaryPath, envFile: GuardConfigFile, env: env,
-		typeKey: "PROBE_INSTANCE_TYPE", instType: c.ProbeInstanceType, versionTag: TagGuardVersion, instName: d.probeName}
+		typeKey: "PROBE_INSTANCE_TYPE", instType: c.ProbeInstanceType, versionTag: TagGuardVersion, instName: d.probeNameN}
 }
 
 // deployGuard is stage 08's second part.

@@ -227,12 +227,14 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	}
 	var ids []string
 	for _, w := range r.env.workload {
-		id, err := r.ensureInstance(ctx, instanceSpec{role: "appliance", name: d.applianceName(w.az), subnet: w.subnet, sg: sg,
-			instanceType: d.cfg.ApplianceInstanceType, profile: iamApp.profile, userData: ApplianceUserData})
-		if err != nil {
-			return err
+		for i := 1; i <= r.perAZ("appliance"); i++ {
+			id, err := r.ensureInstance(ctx, instanceSpec{role: "appliance", name: d.applianceNameN(w.az, i), subnet: w.subnet, sg: sg,
+				instanceType: d.cfg.ApplianceInstanceType, profile: iamApp.profile, userData: ApplianceUserData})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
 		}
-		ids = append(ids, id)
 	}
 	if err := r.waitRunning(ctx, "appliance-instance", ids); err != nil {
 		return err
@@ -241,11 +243,15 @@ func (r *run) stageGWLB(ctx context.Context) error {
 		return err
 	}
 
-	tg, err := r.ensureTargetGroup(ctx, "appliance", fmt.Sprintf("GENEVE %d, health check TCP %d", GenevePort, ApplianceHealthPort), elb.CreateTargetGroupInput{
+	in := elb.CreateTargetGroupInput{
 		Name: aws.String(d.gwlbTGName()), Protocol: elbtypes.ProtocolEnumGeneve, Port: aws.Int32(GenevePort),
-		HealthCheckProtocol: elbtypes.ProtocolEnumTcp, HealthCheckPort: aws.String(fmt.Sprint(ApplianceHealthPort)),
-	})
+	}
+	applianceHealthCheck(&in)
+	tg, err := r.ensureTargetGroup(ctx, "appliance", fmt.Sprintf("GENEVE %d, health check TCP %d every %s", GenevePort, ApplianceHealthPort, HealthCheckInterval), in)
 	if err != nil {
+		return err
+	}
+	if err := r.ensureApplianceTGFailover(ctx, tg); err != nil {
 		return err
 	}
 	if err := r.ensureTargets(ctx, d.gwlbTGName(), tg, ids); err != nil {
@@ -260,6 +266,12 @@ func (r *run) stageGWLB(ctx context.Context) error {
 	}
 	if err := r.ensureListener(ctx, d.gwlbName(), lb, tg, "", 0); err != nil {
 		return err
+	}
+	if err := r.ensureGWLBFailover(ctx, lb); err != nil {
+		return err
+	}
+	if r.plan {
+		r.failoverNotice()
 	}
 
 	var svcName string

@@ -154,6 +154,7 @@ func (r *run) trafficPathNotice() {
 		detail += ", and RETURN_ROUTES sends the replies from the business subnets through them too"
 	}
 	r.event("traffic-path", "on-premises → business subnets", "", Change, detail)
+	r.idleTimeoutWarning()
 }
 
 // gateRouting runs before stage 03 changes anything: when the routing is

@@ -25,6 +25,8 @@ type env struct {
 	// workload is the first WORKLOAD_SUBNETS subnet of each AZ, sorted by AZ:
 	// one appliance, one probe and one load balancer subnet per AZ.
 	workload []azSubnet
+	// sizing is stage 00's arithmetic: instances of each tier per AZ.
+	sizing Sizing
 }
 
 type azSubnet struct{ az, subnet string }
@@ -98,6 +100,9 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 	}
 	sort.Slice(e.workload, func(i, j int) bool { return e.workload[i].az < e.workload[j].az })
 	r.event("subnets", fmt.Sprintf("%d subnets, %d AZs", len(all), len(e.workload)), "", Exists, "")
+	if err := checkGWLBESubnets(d.cfg.GWLBESubnets, e.subnetAZ, e.workload); err != nil {
+		return nil, r.fail("subnets", "GWLBE_SUBNETS", err)
+	}
 
 	if err := r.checkBusinessSubnets(ctx, e); err != nil {
 		return nil, err
@@ -109,6 +114,9 @@ func (r *run) initEnv(ctx context.Context) (*env, error) {
 	}
 	e.ami = aws.ToString(p.Parameter.Value)
 	r.event("ami", "al2023-arm64", e.ami, Exists, "")
+	if err := r.sizeTiers(ctx, e); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

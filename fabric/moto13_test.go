@@ -70,7 +70,7 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 	proxy.SetPageSize(1)
 	ec := ec2.NewFromConfig(cfg)
 	sessions := ourSessions(t, ec)
-	if len(sessions) != 2 {
+	if len(sessions) != 4 { // two appliances in each of two AZs
 		t.Fatalf("sessions of ours: %v", sessions)
 	}
 	enis := make([]string, 0, 2)
@@ -260,11 +260,16 @@ func TestMotoOwnershipByTags(t *testing.T) {
 	for k, v := range w.kv {
 		kv[k] = v
 	}
-	kv["GWLBE_SUBNETS"] += " " + extraID
 	var events []fabric.Event
+	if err := newDeployer(t, kv, cfg, &events).Apply(ctx); err != nil {
+		t.Fatalf("apply beside foreign look-alikes: %v", err)
+	}
+	// A later configuration moved us-east-1a's endpoint to extra (one
+	// endpoint per AZ each time, as stage 00 requires): the first stays.
+	kv["GWLBE_SUBNETS"] = extraID + " " + fabric.SplitList(w.kv["GWLBE_SUBNETS"])[1]
 	d := newDeployer(t, kv, cfg, &events)
 	if err := d.Apply(ctx); err != nil {
-		t.Fatalf("apply beside foreign look-alikes: %v", err)
+		t.Fatalf("apply with the endpoint moved: %v", err)
 	}
 	for _, e := range events {
 		for _, id := range foreignIDs {
@@ -443,7 +448,7 @@ func TestMotoPlanReadable(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"appliance-instance":    {"c6g.large in subnet-", "(us-east-1", "AMI ami-"},
+		"appliance-instance":    {"c6g.8xlarge in subnet-", "(us-east-1", "AMI ami-"},
 		"probe-instance":        {"c6gn.2xlarge in subnet-"},
 		"gwlb-endpoint":         {"subnet subnet-"},
 		"mirror-session":        {"VNI 12345", "packet length 128"},

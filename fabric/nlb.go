@@ -34,11 +34,14 @@ func (r *run) stageNLB(ctx context.Context) error {
 	d := r.d
 	var probes []string
 	for _, w := range r.env.workload {
-		id, err := r.need(ctx, StageProbes, "probe-instance", d.probeName(w.az), d.findInstanceID("probe", d.probeName(w.az)))
-		if err != nil {
-			return err
+		for i := 1; i <= r.perAZ("probe"); i++ {
+			name := d.probeNameN(w.az, i)
+			id, err := r.need(ctx, StageProbes, "probe-instance", name, d.findInstanceID("probe", name))
+			if err != nil {
+				return err
+			}
+			probes = append(probes, id)
 		}
-		probes = append(probes, id)
 	}
 	tg, err := r.ensureTargetGroup(ctx, "probe", fmt.Sprintf("UDP %d, health check HTTP :%d/healthz", VXLANPort, d.cfg.ProbeHealthPort), elb.CreateTargetGroupInput{
 		Name: aws.String(d.probeTGName()), Protocol: elbtypes.ProtocolEnumUdp, Port: aws.Int32(VXLANPort),

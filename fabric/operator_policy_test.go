@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -32,9 +33,16 @@ var iamAction = map[string]string{
 // resources during creation"; "ELB API permissions to tag resources during
 // creation": elasticloadbalancing:AddTags; IAM's CreateRole and
 // CreateInstanceProfile with Tags need iam:TagRole and
-// iam:TagInstanceProfile), and RunInstances with an instance profile
-// needs iam:PassRole on its role.
-var impliedActions = []string{"elasticloadbalancing:AddTags", "iam:PassRole", "iam:TagRole", "iam:TagInstanceProfile"}
+// iam:TagInstanceProfile), RunInstances with an instance profile
+// needs iam:PassRole on its role, and the first load balancer of an
+// account makes Elastic Load Balancing create its service-linked role
+// AWSServiceRoleForElasticLoadBalancing with the caller's permission
+// iam:CreateServiceLinkedRole ("Service-linked role for Elastic Load
+// Balancing": "You must configure permissions to allow an IAM entity ...
+// to create, edit, or delete a service-linked role"; the ELB API reference
+// lists iam:CreateServiceLinkedRole among the permissions of
+// CreateLoadBalancer), granted only for that service (TestOperatorPolicyServiceLinkedRole).
+var impliedActions = []string{"elasticloadbalancing:AddTags", "iam:PassRole", "iam:TagRole", "iam:TagInstanceProfile", "iam:CreateServiceLinkedRole"}
 
 // operatorActions derives, from the narrow client interfaces every AWS
 // call of fabric goes through (paginators and waiters included), the IAM
@@ -93,5 +101,38 @@ func TestOperatorPolicyMatchesCalls(t *testing.T) {
 	sort.Strings(granted)
 	if diff := cmp.Diff(operatorActions(), granted); diff != "" {
 		t.Fatalf("dxdeploy-policy.json's actions differ from fabric's calls (-calls +policy):\n%s", diff)
+	}
+}
+
+// TestOperatorPolicyServiceLinkedRole: the operator may create Elastic
+// Load Balancing's service-linked role, and no other service's: the
+// statement carries the condition iam:AWSServiceName =
+// elasticloadbalancing.amazonaws.com and names only that role.
+func TestOperatorPolicyServiceLinkedRole(t *testing.T) {
+	var doc struct {
+		Statement []struct {
+			Action    []string
+			Resource  []string
+			Condition map[string]map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(dxiam.OperatorPolicy), &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, s := range doc.Statement {
+		for _, a := range s.Action {
+			if a != "iam:CreateServiceLinkedRole" {
+				continue
+			}
+			found++
+			if len(s.Action) != 1 || s.Condition["StringEquals"]["iam:AWSServiceName"] != "elasticloadbalancing.amazonaws.com" ||
+				len(s.Resource) != 1 || !strings.HasSuffix(s.Resource[0], "/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing") {
+				t.Errorf("iam:CreateServiceLinkedRole statement not limited to Elastic Load Balancing: %+v", s)
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("iam:CreateServiceLinkedRole granted in %d statements, want 1", found)
 	}
 }

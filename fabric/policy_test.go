@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,5 +74,44 @@ func TestProbePolicyCoversDeployedPolicy(t *testing.T) {
 				t.Errorf("deploy/iam/probe-policy.json needs %s, which stage 04 does not grant", a)
 			}
 		}
+	}
+}
+
+// TestProbeIAMDocMatchesPolicy: deploy/iam's documentation names every
+// action fabric grants the probe role, and no action it does not grant.
+func TestProbeIAMDocMatchesPolicy(t *testing.T) {
+	conf, err := fabric.ParseConfig(map[string]string{
+		"AWS_REGION": "us-east-1", "VPC_ID": "vpc-1", "VPC_CIDR": "10.0.0.0/16", "VGW_ID": "vgw-1",
+		"ONPREM_CIDRS": "172.16.0.0/12", "WORKLOAD_SUBNETS": "subnet-1", "GWLBE_SUBNETS": "subnet-2",
+		"BUSINESS_SUBNET_CIDRS": "10.0.1.0/24", "SNS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:dx",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := fabric.New(conf, fabric.NewClients(aws.Config{}), fabric.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../deploy/iam/doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	granted := map[string]bool{}
+	for _, s := range d.ProbePolicy("123456789012").Statement {
+		for _, a := range s.Action {
+			granted[a] = true
+			if !regexp.MustCompile(`\b` + regexp.QuoteMeta(a) + `\b`).MatchString(doc) {
+				t.Errorf("deploy/iam/doc.go does not name %s, which stage 04 grants the probe role", a)
+			}
+		}
+	}
+	for _, m := range regexp.MustCompile(`\b(ec2|sns|s3|ssm|ssmmessages|ec2messages):[A-Za-z]+\b`).FindAllString(doc, -1) {
+		if !granted[m] {
+			t.Errorf("deploy/iam/doc.go names %s, which stage 04 does not grant", m)
+		}
+	}
+	if strings.Contains(doc, "exactly three") {
+		t.Error("deploy/iam/doc.go still says the probe needs exactly three actions")
 	}
 }

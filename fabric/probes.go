@@ -222,12 +222,14 @@ func (r *run) stageProbes(ctx context.Context) error {
 	}
 	var ids []string
 	for _, w := range r.env.workload {
-		id, err := r.ensureInstance(ctx, instanceSpec{role: "probe", name: d.probeName(w.az), subnet: w.subnet, sg: sg,
-			instanceType: d.cfg.ProbeInstanceType, profile: d.profileName(), userData: ProbeUserData})
-		if err != nil {
-			return err
+		for i := 1; i <= r.perAZ("probe"); i++ {
+			id, err := r.ensureInstance(ctx, instanceSpec{role: "probe", name: d.probeNameN(w.az, i), subnet: w.subnet, sg: sg,
+				instanceType: d.cfg.ProbeInstanceType, profile: d.profileName(), userData: ProbeUserData})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
 		}
-		ids = append(ids, id)
 	}
 	return r.waitRunning(ctx, "probe-instance", ids)
 }

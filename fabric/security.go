@@ -69,6 +69,9 @@ func (d *Deployer) SecurityGroups() []SecurityGroupSpec {
 		Egress:  []Rule{{"tcp", 443, 443, "0.0.0.0/0"}, {"-1", 0, 0, vpc}},
 	}
 	probe.Ingress = append(probe.Ingress, d.pageRules()...) // the page, from ADMIN_CIDR (page.go)
+	if r, ok := d.cfg.ipfixEgress(); ok {                   // PROBE_IPFIX outside the VPC (ipfixegress.go)
+		probe.Egress = append(probe.Egress, r)
+	}
 	return []SecurityGroupSpec{app, probe}
 }
 

@@ -71,8 +71,10 @@ func (r *run) syncSessions(ctx context.Context) (SyncResult, error) {
 func (r *run) planFirstSessions() {
 	d := r.d
 	for _, w := range r.env.workload {
-		r.event("mirror-session", d.applianceName(w.az)+" primary ENI", "", Create,
-			fmt.Sprintf("session number 1, VNI %d, packet length %d", d.cfg.MirrorVNI, MirrorPacketLength))
+		for i := 1; i <= r.perAZ("appliance"); i++ {
+			r.event("mirror-session", d.applianceNameN(w.az, i)+" primary ENI", "", Create,
+				fmt.Sprintf("session number 1, VNI %d, packet length %d", d.cfg.MirrorVNI, MirrorPacketLength))
+		}
 	}
 }
 

@@ -96,17 +96,19 @@ func (r *run) checkInfra(ctx context.Context) Check {
 	}
 	for _, role := range []string{"appliance", "probe"} {
 		for _, w := range r.env.workload {
-			name := d.applianceName(w.az)
-			if role == "probe" {
-				name = d.probeName(w.az)
-			}
-			in, err := d.findInstances(ctx, role, name)
-			if err != nil || len(in) == 0 {
-				c.found("instance "+name, "", err)
-				continue
-			}
-			if in[0].State == nil || in[0].State.Name != ec2types.InstanceStateNameRunning {
-				c.problem("instance %s %s is not running", name, aws.ToString(in[0].InstanceId))
+			for i := 1; i <= r.perAZ(role); i++ {
+				name := d.applianceNameN(w.az, i)
+				if role == "probe" {
+					name = d.probeNameN(w.az, i)
+				}
+				in, err := d.findInstances(ctx, role, name)
+				if err != nil || len(in) == 0 {
+					c.found("instance "+name, "", err)
+					continue
+				}
+				if in[0].State == nil || in[0].State.Name != ec2types.InstanceStateNameRunning {
+					c.problem("instance %s %s is not running", name, aws.ToString(in[0].InstanceId))
+				}
 			}
 		}
 	}
@@ -140,6 +142,7 @@ func (r *run) checkInfra(ctx context.Context) Check {
 	id, err = d.findFilter(ctx)
 	c.found("mirror filter "+d.filterName(), id, err)
 	r.checkAppliances(ctx, c)
+	r.checkFailover(ctx, c) // failover.go
 	return c.done()
 }
 

@@ -122,3 +122,14 @@ func TestProbePolicyAcceptedByIAM(t *testing.T) {
 		t.Error("moto accepted a policy with no Action and Resource; the check above proves nothing")
 	}
 }
+
+// TestOperatorPolicyAcceptedByIAM: moto's IAM validates the operator
+// policy, its service-linked-role condition included, as AWS does.
+func TestOperatorPolicyAcceptedByIAM(t *testing.T) {
+	s := mototest.Start(t)
+	c := awsiam.NewFromConfig(s.Config(t))
+	if _, err := c.CreatePolicy(context.Background(), &awsiam.CreatePolicyInput{
+		PolicyName: aws.String("dxdeploy"), PolicyDocument: aws.String(dxiam.OperatorPolicy)}); err != nil {
+		t.Fatalf("IAM rejected dxdeploy-policy.json: %v", err)
+	}
+}

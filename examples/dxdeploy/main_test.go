@@ -144,7 +144,8 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 		t.Fatalf("plan (want 1 notice that stage 03 changes the production path): %v", actions)
 	}
 	code, out, errOut = dxdeploy(t, append([]string{"plan"}, common...)...)
-	want := fmt.Sprintf("Plan: %d to create, %d to change, %d unchanged.", actions[fabric.Create], actions[fabric.Change], actions[fabric.Exists])
+	// Warnings (GWLB_TCP_IDLE_TIMEOUT before stage 03) end the line.
+	want := fabric.Summary{Create: actions[fabric.Create], Change: actions[fabric.Change], Unchanged: actions[fabric.Exists], Warnings: actions[fabric.Warning]}.PlanLine()
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), want) {
 		t.Fatalf("plan: exit %d: %s\n%s\nwant a last line %q", code, errOut, out, want)
 	}

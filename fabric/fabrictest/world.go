@@ -72,7 +72,7 @@ func World(t testing.TB, cfg aws.Config) map[string]string {
 	dir := t.TempDir()
 	files := map[string][]byte{
 		"dxprobe":             ELF(elf.EM_AARCH64),
-		"dxprobe.service":     []byte("[Service]\nEnvironmentFile=-/etc/dxmon/dxprobe.env\nExecStart=/usr/local/bin/dxprobe -metrics :9100 -enrich-vpc ${VPC_ID}\n"),
+		"dxprobe.service":     []byte("[Service]\nEnvironmentFile=-/etc/dxmon/dxprobe.env\nExecStart=/usr/local/bin/dxprobe -metrics :${PROBE_HEALTH_PORT} -enrich-vpc ${VPC_ID}\n"),
 		"dxappliance":         ELF(elf.EM_AARCH64),
 		"dxappliance.service": []byte("[Service]\nEnvironmentFile=-/etc/dxmon/dxappliance.env\nExecStart=/usr/local/bin/dxappliance\n"),
 	}
@@ -85,6 +85,8 @@ func World(t testing.TB, cfg aws.Config) map[string]string {
 		"AWS_REGION": "us-east-1", "VPC_ID": vpcID, "VPC_CIDR": "10.0.0.0/16", "VGW_ID": vgwID,
 		"ONPREM_CIDRS": "172.16.0.0/12,192.168.0.0/16", "WORKLOAD_SUBNETS": wa + "," + wb, "GWLBE_SUBNETS": ga + " " + gb,
 		"BUSINESS_SUBNET_CIDRS": "10.0.21.0/24,10.0.22.0/24", "ADMIN_CIDR": "203.0.113.0/24", "PROJECT_TAG": Project,
+		// Two appliances and two probes per AZ with the default types.
+		"LINK_BPS":     "1G",
 		"PROBE_BINARY": filepath.Join(dir, "dxprobe"), "PROBE_UNIT": filepath.Join(dir, "dxprobe.service"),
 		"APPLIANCE_BINARY": filepath.Join(dir, "dxappliance"), "APPLIANCE_UNIT": filepath.Join(dir, "dxappliance.service"),
 	}

@@ -59,6 +59,7 @@ type MirrorProxy struct {
 	mu      sync.Mutex
 	st      mirrorState
 	hits    map[string]int
+	eps     endpointState // endpoints.go
 }
 
 type mirrorState struct {
@@ -129,6 +130,7 @@ func (p *MirrorProxy) Account() string {
 
 // Reset forgets every rule and session; call it with Server.Reset.
 func (p *MirrorProxy) Reset() {
+	p.eps.reset()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.st = mirrorState{edges: map[string]string{}, rules: map[string]*mirrorRule{}, sessions: map[string]*mirrorSession{}, tokens: map[string]tokenUse{},
@@ -242,6 +244,9 @@ func (p *MirrorProxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	if action == "EnableVgwRoutePropagation" || action == "DisableVgwRoutePropagation" {
 		p.servePropagation(w, form)
+		return
+	}
+	if serveELBValidation(w, action, form) || p.serveEndpoints(w, req, action, form) { // elbattrs.go, endpoints.go
 		return
 	}
 	if !isServed(action) {
