@@ -34,6 +34,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dxmon/dxmon/gwlb"
+	"github.com/dxmon/dxmon/nicstat"
 	"github.com/dxmon/dxmon/reuseport"
 )
 
@@ -48,6 +49,8 @@ type options struct {
 	recvBuffer  int
 	batch       int
 	wait        reuseport.WaitMode
+	nic         string
+	drainDelay  time.Duration
 }
 
 // usageError is bad configuration: exit status 2.
@@ -60,7 +63,7 @@ var envs = []envflag.Var{
 	{"listen", "APPLIANCE_LISTEN"}, {"workers", "APPLIANCE_WORKERS"},
 	{"health", "APPLIANCE_HEALTH_ADDR"}, {"health-protocol", "APPLIANCE_HEALTH_PROTOCOL"},
 	{"health-path", "APPLIANCE_HEALTH_PATH"}, {"metrics", "APPLIANCE_METRICS"},
-	{"wait", "APPLIANCE_WAIT"},
+	{"wait", "APPLIANCE_WAIT"}, {"nic", "APPLIANCE_NIC"}, {"drain-delay", "APPLIANCE_DRAIN_DELAY"},
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -77,6 +80,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 32<<20, "receive buffer asked for each socket, bytes")
 	fs.IntVar(&o.batch, "batch", 64, "datagrams per recvmmsg and sendmmsg")
 	fs.StringVar(&wait, "wait", "auto", "how readers wait: tick, netpoll, blocking or auto (env APPLIANCE_WAIT)")
+	fs.StringVar(&o.nic, "nic", nicstat.Auto, "network device whose ENA allowance counters /metrics exports; auto = the one holding -listen's address, else the default route's (env APPLIANCE_NIC)")
+	fs.DurationVar(&o.drainDelay, "drain-delay", gwlb.DefaultDrainDelay, "on SIGTERM, how long to keep returning packets after the health check stops answering; above the target group's deregistration delay (env APPLIANCE_DRAIN_DELAY)")
 	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
 	}
@@ -95,6 +100,14 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, usageError{fmt.Sprintf("-health-protocol %q (APPLIANCE_HEALTH_PROTOCOL): want tcp or http", o.healthProto)}
 	case len(o.healthPath) == 0 || o.healthPath[0] != '/':
 		return o, usageError{fmt.Sprintf("-health-path %q (APPLIANCE_HEALTH_PATH): want a path starting with /", o.healthPath)}
+	}
+	if o.drainDelay < 0 || o.drainDelay > time.Hour {
+		return o, usageError{fmt.Sprintf("-drain-delay %v (APPLIANCE_DRAIN_DELAY): want 0 to 1h", o.drainDelay)}
+	}
+	if o.nic != nicstat.Auto {
+		if _, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+			return o, usageError{fmt.Sprintf("-nic %q (APPLIANCE_NIC): want auto or a network device of this host: %v", o.nic, err)}
+		}
 	}
 	if err := checkAddr(o.listen, true); err != nil {
 		return o, usageError{fmt.Sprintf("-listen %q (APPLIANCE_LISTEN): %v", o.listen, err)}
@@ -148,18 +161,21 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, o, log); err != nil {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := serve(sigs, o, log); err != nil {
 		log.Error("dxappliance stopped", "err", err)
 		return 1
 	}
 	return 0
 }
 
-// serve opens everything, then reflects until ctx is done or a worker
-// fails; the health check stops answering as soon as the reflector stops.
-func serve(ctx context.Context, o options, log *slog.Logger) error {
+// serve opens everything, then reflects until a worker fails or a stop
+// request on sigs has been drained (gwlb.Drain: the health check stops
+// answering first, packets are returned for -drain-delay, a second request
+// stops at once).
+func serve(sigs <-chan os.Signal, o options, log *slog.Logger) error {
 	rf, err := gwlb.New(gwlb.Config{Addr: o.listen, Workers: o.workers, Wait: o.wait,
 		RecvBuffer: o.recvBuffer, BatchSize: o.batch, Log: log})
 	if err != nil {
@@ -175,6 +191,11 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	if err := rf.Register(reg); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
+	if dev, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+		log.Warn("no ENA allowance counters in /metrics", "err", err) // auto found nothing; never a reason not to run
+	} else if _, err := nicstat.NewCollector(reg, nicstat.Ethtool{}, dev); err != nil {
+		return fmt.Errorf("register nic metrics: %w", err)
+	}
 	var metricsSrv *http.Server
 	var metricsLn net.Listener
 	if o.metrics != "" {
@@ -186,7 +207,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
 
-	runCtx, cancelRun := context.WithCancel(ctx)
+	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	healthCtx, cancelHealth := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -201,9 +222,17 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		})
 	}
 	log.Info("dxappliance started", "listen", rf.LocalAddr().String(), "workers", rf.Workers(),
-		"health", hs.Addr().String(), "health_protocol", o.healthProto, "metrics", o.metrics)
+		"health", hs.Addr().String(), "health_protocol", o.healthProto, "metrics", o.metrics,
+		"drain_delay", o.drainDelay.String())
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		gwlb.Drain(runCtx, sigs, o.drainDelay, cancelHealth, log)
+		cancelRun()
+	}()
 	runErr := rf.Run(runCtx)
-	// Stop answering the health check first, so GWLB takes the target out.
+	cancelRun() // a failed reflector ends the drain: nothing is returned any more
+	<-drained
 	cancelHealth()
 	if metricsSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

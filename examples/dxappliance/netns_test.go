@@ -89,25 +89,34 @@ type appliance struct {
 	stderr *bytes.Buffer // written by the log reader; read once it is done
 	exited chan struct{} // closed when the process has exited
 	logged chan struct{} // closed when its stderr is read to the end
+	// draining is closed when it logs that its health check stopped on
+	// SIGTERM.
+	draining chan struct{}
 }
 
 // startAppliance runs the binary in ns and waits for its "started" line.
+// It drains for 0s on SIGTERM unless args say otherwise.
 func startAppliance(t *testing.T, bin, ns string, args ...string) *appliance {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "-drain-delay", "0s"}, args...)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &appliance{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{}), logged: make(chan struct{})}
+	a := &appliance{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{}), logged: make(chan struct{}),
+		draining: make(chan struct{})}
 	started := make(chan bool, 1)
 	go func() {
 		defer close(a.logged)
 		sc := bufio.NewScanner(pr)
-		said := false
+		said, draining := false, false
 		for sc.Scan() {
 			a.stderr.WriteString(sc.Text() + "\n") // read only after the process exited
+			if !draining && strings.Contains(sc.Text(), "draining: health check stopped") {
+				draining = true
+				close(a.draining)
+			}
 			if !said && strings.Contains(sc.Text(), "dxappliance started") {
 				said = true
 				started <- true

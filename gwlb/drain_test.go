@@ -1,0 +1,58 @@
+package gwlb
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The health check stops before Drain returns, and a second request cuts
+// the delay short.
+func TestDrainSecondSignal(t *testing.T) {
+	stop := make(chan os.Signal, 2)
+	unhealthy := make(chan struct{})
+	done := make(chan bool)
+	go func() {
+		done <- Drain(context.Background(), stop, time.Hour, func() { close(unhealthy) }, nil)
+	}()
+	select {
+	case <-unhealthy:
+		t.Fatal("unhealthy before any stop request")
+	default:
+	}
+	stop <- syscall.SIGTERM
+	<-unhealthy // first: the health check
+	select {
+	case <-done:
+		t.Fatal("Drain returned before the delay or a second request")
+	default:
+	}
+	stop <- syscall.SIGINT
+	if full := <-done; full {
+		t.Error("Drain reported a full drain after a second request")
+	}
+}
+
+func TestDrainFullDelay(t *testing.T) {
+	stop := make(chan os.Signal, 1)
+	stop <- syscall.SIGTERM
+	calls := 0
+	if !Drain(context.Background(), stop, time.Millisecond, func() { calls++ }, nil) {
+		t.Error("Drain with nothing but its delay did not report a full drain")
+	}
+	if calls != 1 {
+		t.Errorf("unhealthy called %d times, want 1", calls)
+	}
+}
+
+// A reflector that fails (ctx done) ends Drain, health check stopped.
+func TestDrainContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	if Drain(ctx, make(chan os.Signal), time.Hour, func() { calls++ }, nil) || calls != 1 {
+		t.Errorf("Drain after ctx: calls %d; want false and 1 call", calls)
+	}
+}
