@@ -202,8 +202,9 @@ func queued(c *net.UDPConn) bool {
 func TestApplianceNetns(t *testing.T) {
 	ns := netns(t, []string{gwlb1, gwlb2, bystander}, []string{appl1, appl2})
 	bin := buildBinary(t)
+	nsIf := "dxa" + strconv.Itoa(os.Getpid()%100000) + "n" // netns's name for the namespace's end
 	a := startAppliance(t, bin, ns, "-workers", "2", "-health", ":80", "-health-protocol", "http",
-		"-health-path", "/healthz", "-metrics", ":9102", "-recv-buffer", "4194304")
+		"-health-path", "/healthz", "-metrics", ":9102", "-recv-buffer", "4194304", "-nic", nsIf)
 
 	// Each GWLB hears answers on the Geneve port of its own address.
 	back1 := listenUDP(t, gwlb1+":6081")
@@ -267,6 +268,13 @@ func TestApplianceNetns(t *testing.T) {
 		if !strings.Contains(metrics, line) {
 			t.Errorf("metrics lack %q", strings.TrimSpace(line))
 		}
+	}
+	// A veth has no ENA allowance counters: said so, and no counter at 0.
+	if line := fmt.Sprintf("dxmon_nic_allowance_counters_supported{interface=%q} 0\n", nsIf); !strings.Contains(metrics, line) {
+		t.Errorf("metrics lack %q", strings.TrimSpace(line))
+	}
+	if strings.Contains(metrics, "allowance_exceeded_total{") {
+		t.Error("metrics hold allowance counters for a veth, which has none")
 	}
 	returned := fmt.Sprintf("dxmon_appliance_returned_packets_total %d\n", len(sent1)+len(sent2)+2)
 	if !strings.Contains(metrics, returned) {

@@ -25,6 +25,8 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"-wait", "spin"}, nil, `-wait "spin"`},
 		{[]string{"-batch", "0"}, nil, "-batch 0"},
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
+		{[]string{"-nic", "dxena-none0"}, nil, `-nic "dxena-none0" (APPLIANCE_NIC)`},
+		{nil, map[string]string{"APPLIANCE_DRAIN_DELAY": "-1s"}, `-drain-delay -1s (APPLIANCE_DRAIN_DELAY)`},
 	}
 	for _, c := range cases {
 		var stderr bytes.Buffer
