@@ -81,6 +81,10 @@ type Pipeline struct {
 	workers []*Worker
 	last    atomic.Pointer[report.Report]
 	onDone  func(d time.Duration, r *report.Report, activeFlows int, overflowPackets uint64)
+
+	// For Health: Run began, Run was cancelled, the first worker error.
+	started, stopping atomic.Bool
+	failure           atomic.Pointer[error]
 }
 
 // New returns a pipeline of n workers (n ≥ 1), after checking the
@@ -180,12 +184,15 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	for i, src := range sources {
 		w := p.workers[i]
 		w.cur.start = start
+		w.lastRead.Store(time.Now().UnixNano())
+		w.reading.Store(true)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			errs[i] = p.runWorker(w, src, parts, free[i], &drainAt)
 		}()
 	}
+	p.started.Store(true)
 	stop := make(chan struct{})
 	go func() { // on cancellation: drain, then make every blocked read return
 		select {
@@ -193,6 +200,7 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 		case <-stop:
 			return
 		}
+		p.stopping.Store(true)
 		at := time.Now().Add(p.cfg.DrainGrace)
 		drainAt.Store(at.UnixNano())
 		for {
@@ -232,6 +240,7 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 		setDeadline()
 		n, err := src.Read()
 		now := time.Now()
+		w.lastRead.Store(now.UnixNano()) // for Health: one atomic store per batch
 		if err != nil {
 			switch {
 			case errors.Is(err, os.ErrDeadlineExceeded):
@@ -255,6 +264,12 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 		w.publish()
 	}
 done:
+	// Unhealthy before the last part is handed over, so that a report
+	// that holds it is never emitted while Health still says all is well.
+	w.reading.Store(false)
+	if runErr != nil {
+		p.failure.CompareAndSwap(nil, &runErr)
+	}
 	w.publish()
 	last := w.take(time.Time{}, nil)
 	last.last = true

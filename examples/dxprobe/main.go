@@ -40,6 +40,7 @@ import (
 	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/enrich"
 	"github.com/dxmon/dxmon/ipfix"
+	"github.com/dxmon/dxmon/nicstat"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
@@ -74,6 +75,7 @@ type options struct {
 	ipfixMax       int
 	ipfixQueue     int
 	imdsEndpoint   string // for the default observation domain ID; empty = none
+	nic            string // device of the ENA allowance counters; nicstat.Auto = found
 }
 
 // usageError is bad configuration: exit status 2.
@@ -111,6 +113,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.UintVar(&o.ipfixDomain, "ipfix-domain", 0, "IPFIX observation domain ID; 0 = derived from the EC2 instance ID, else the hostname")
 	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
 	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
+	fs.StringVar(&o.nic, "nic", nicstat.Auto, "network device whose ENA allowance counters /metrics exports; auto = the one holding -listen's address, else the default route's (env PROBE_NIC)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []envflag.Var{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -118,6 +121,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
+		{"nic", "PROBE_NIC"},
 	}
 	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
@@ -149,6 +153,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.batch < 1 || o.batch > 1024 {
 		return o, usageError{fmt.Sprintf("-batch %d: want 1 to 1024", o.batch)}
+	}
+	if o.nic != nicstat.Auto {
+		if _, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+			return o, usageError{fmt.Sprintf("-nic %q (PROBE_NIC): want auto or a network device of this host: %v", o.nic, err)}
+		}
 	}
 	if _, _, err := splitListen(o.listen); err != nil {
 		return o, usageError{fmt.Sprintf("-listen %q: %v", o.listen, err)}
@@ -440,6 +449,11 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 	m := probe.NewMetrics(reg, pl, socks)
 	pl.OnReport(m.Observe)
+	if dev, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+		log.Warn("no ENA allowance counters in /metrics", "err", err) // auto found nothing; the probe runs on
+	} else if _, err := nicstat.NewCollector(reg, nicstat.Ethtool{}, dev); err != nil {
+		return fmt.Errorf("register nic metrics: %w", err)
+	}
 	if o.metrics != "" {
 		ln, err := net.Listen("tcp", o.metrics)
 		if err != nil {
@@ -447,10 +461,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain")
-			fmt.Fprintln(w, "ok")
-		})
+		mux.Handle("/healthz", pl.HealthHandler()) // 200 only while every worker reads
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
