@@ -676,6 +676,9 @@ func contains(list []string, s string) bool {
 // targets deleted through the proxy from their Describe answers.
 func (p *MirrorProxy) repair(resp *http.Response) error {
 	if sr, ok := resp.Request.Context().Value(ssmKey{}).(ssmRequest); ok {
+		if err := p.nicMetrics(resp, sr); err != nil {
+			return err
+		}
 		return p.repairSSM(resp, sr)
 	}
 	form, _ := resp.Request.Context().Value(actionKey{}).(url.Values)
