@@ -114,3 +114,18 @@ dxmon_nic_stats_read_errors_total{interface=%q} 0
 		t.Error(err)
 	}
 }
+
+// BenchmarkEthtoolStats is one scrape's read of the default route's device
+// (three ioctls and the parsing), off the packet path.
+func BenchmarkEthtoolStats(b *testing.B) {
+	dev, err := Resolve(Auto, "")
+	if err != nil {
+		b.Skipf("no default route device: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (Ethtool{}).Stats(dev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
