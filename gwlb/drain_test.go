@@ -2,6 +2,7 @@ package gwlb
 
 import (
 	"context"
+	"net"
 	"os"
 	"syscall"
 	"testing"
@@ -54,5 +55,30 @@ func TestDrainContext(t *testing.T) {
 	calls := 0
 	if Drain(ctx, make(chan os.Signal), time.Hour, func() { calls++ }, nil) || calls != 1 {
 		t.Errorf("Drain after ctx: calls %d; want false and 1 call", calls)
+	}
+}
+
+// Close refuses the check by the time it returns.
+func TestHealthCloseIsImmediate(t *testing.T) {
+	hs, err := ListenHealth(HealthConfig{Addr: "127.0.0.1:0", Protocol: HealthTCP}, func() bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ctx) }()
+	c, err := net.Dial("tcp", hs.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	cancel()
+	hs.Close()
+	if c, err := net.Dial("tcp", hs.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the check still accepts after Close returned")
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve after cancel and Close: %v", err)
 	}
 }

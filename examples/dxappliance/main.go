@@ -227,7 +227,7 @@ func serve(sigs <-chan os.Signal, o options, log *slog.Logger) error {
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
-		gwlb.Drain(runCtx, sigs, o.drainDelay, cancelHealth, log)
+		gwlb.Drain(runCtx, sigs, o.drainDelay, func() { cancelHealth(); hs.Close() }, log) // refused from here on
 		cancelRun()
 	}()
 	runErr := rf.Run(runCtx)
