@@ -146,10 +146,13 @@ func (d *Deployer) Apply(ctx context.Context, stages ...Stage) error {
 	return err
 }
 
-// Verify runs stage 09's five read-only checks: infrastructure, routing,
-// mirror (with CloudWatch's NetworkPacketsSkipMirrorIn/Out of the
-// appliances), probe and traffic. The error is for a failure to check at
-// all; failed checks are in the result.
+// Verify runs stage 09's checks: infrastructure, routing, mirror (with
+// CloudWatch's NetworkPacketsSkipMirrorIn/Out of the appliances), probe,
+// traffic and allowance (the ENA allowance counters of every appliance and
+// probe, read through Run Command, against the dxmon:nic-allowance tag:
+// see TagNICAllowance). All but the last are read-only; the last runs a
+// read-only script on the instances and rewrites that tag. The error is
+// for a failure to check at all; failed checks are in the result.
 func (d *Deployer) Verify(ctx context.Context) (Checks, error) {
 	r, err := d.newRun(ctx, true, nil)
 	if err != nil {

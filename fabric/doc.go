@@ -21,7 +21,8 @@
 //
 // and probe instances also carry dxmon:probe-version, the content hash of
 // the dxprobe build stage 08 installed (appliances: dxmon:appliance-version,
-// stage 02). EC2 resources are found by the
+// stage 02), and both carry dxmon:nic-allowance, the ENA allowance
+// counters verify saw there last (allowance.go). EC2 resources are found by the
 // Project and Name (or role) tags; load balancers, target groups and IAM
 // names, which depend on PROJECT_TAG alone, by name. In both cases fabric
 // then checks the Project tag itself on what Describe returned: a tag

@@ -71,11 +71,11 @@ func failoverState(t *testing.T, c *elb.Client) map[string]string {
 	}
 	hc := g.TargetGroups[0]
 	out["hc"] = strings.Join([]string{string(hc.HealthCheckProtocol), aws.ToString(hc.HealthCheckPort),
-		itoa(hc.HealthCheckIntervalSeconds), itoa(hc.HealthCheckTimeoutSeconds), itoa(hc.HealthyThresholdCount), itoa(hc.UnhealthyThresholdCount)}, " ")
+		itoa32(hc.HealthCheckIntervalSeconds), itoa32(hc.HealthCheckTimeoutSeconds), itoa32(hc.HealthyThresholdCount), itoa32(hc.UnhealthyThresholdCount)}, " ")
 	return out
 }
 
-func itoa(p *int32) string { return strconv.Itoa(int(aws.ToInt32(p))) }
+func itoa32(p *int32) string { return strconv.Itoa(int(aws.ToInt32(p))) }
 
 // TestMotoFailoverSettings (issue 17 item 2): stage 02 turns cross-zone
 // load balancing on, sets target failover to rebalance on deregistration

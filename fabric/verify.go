@@ -14,9 +14,9 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
-// Check is one of verify's five stages.
+// Check is one of verify's checks.
 type Check struct {
-	Name     string   `json:"name"` // infrastructure, routing, mirror, probe, traffic
+	Name     string   `json:"name"` // infrastructure, routing, mirror, probe, traffic, allowance
 	OK       bool     `json:"ok"`
 	Problems []string `json:"problems,omitempty"`
 	Detail   string   `json:"detail,omitempty"`
@@ -80,11 +80,11 @@ func (c *checker) found(what, id string, err error) bool {
 
 func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 
-// verify runs the five read-only checks.
+// verify runs the checks (the last, allowance, rewrites a tag).
 func (r *run) verify(ctx context.Context) Checks {
 	infra, routing := r.checkInfra(ctx), r.checkRouting(ctx)
 	r.checkFailOpen(ctx, &routing) // failopen.go
-	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx)}
+	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx), r.checkAllowance(ctx)}
 }
 
 func (r *run) checkInfra(ctx context.Context) Check {

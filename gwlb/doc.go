@@ -75,7 +75,12 @@
 // Healthy is true while every socket is open and every worker runs;
 // HealthServer answers the check (TCP: accept; HTTP: 200 on the path) only
 // then, and closes its listener when the Reflector stops, so the target
-// fails its checks and GWLB stops sending to it.
+// fails its checks and GWLB stops sending to it. Drain orders a graceful
+// stop the other way round: on the first SIGTERM the health check stops
+// answering while the Reflector keeps returning packets for a drain delay
+// (DefaultDrainDelay, above the target group's deregistration delay), so
+// that no flow still hashed to the appliance loses a packet; a second
+// signal stops at once.
 //
 // Metrics (Register, names dxmon_appliance_*): received and returned
 // packets and bytes, malformed packets by reason, send errors, kernel

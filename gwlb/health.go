@@ -64,6 +64,12 @@ func ListenHealth(cfg HealthConfig, healthy func() bool) (*HealthServer, error) 
 // Addr returns the bound address.
 func (h *HealthServer) Addr() net.Addr { return h.ln.Addr() }
 
+// Close closes the listener now, so that the check is refused from the
+// moment it returns (cancelling Serve's context closes it too, but from
+// another goroutine, a moment later). Cancel Serve's context first: Serve
+// then returns nil.
+func (h *HealthServer) Close() error { return h.ln.Close() }
+
 // Serve answers until ctx is done, then closes the listener, so that the
 // check fails from then on (connection refused). In TCP mode, where a
 // check succeeds on the handshake alone, it also stops at the first

@@ -84,6 +84,10 @@ type Pipeline struct {
 	workers []*Worker
 	last    atomic.Pointer[report.Report]
 	onDone  func(d time.Duration, r *report.Report, activeFlows int, overflowPackets uint64)
+
+	// For Health: Run began, Run was cancelled, the first worker error.
+	started, stopping atomic.Bool
+	failure           atomic.Pointer[error]
 }
 
 // New returns a pipeline of n workers (n ≥ 1), after checking the
@@ -208,8 +212,11 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	for i, src := range sources {
 		w := p.workers[i]
 		w.cur.start = start
+		w.lastRead.Store(time.Now().UnixNano())
+		w.reading.Store(true)
 		wg.Go(func() { errs[i] = p.runWorker(w, src, parts, free[i], &drainAt) })
 	}
+	p.started.Store(true)
 	stop := make(chan struct{})
 	go p.drainOnCancel(ctx, stop, sources, &drainAt)
 	go func() { wg.Wait(); close(parts) }()
@@ -227,6 +234,7 @@ func (p *Pipeline) drainOnCancel(ctx context.Context, stop <-chan struct{}, sour
 	case <-stop:
 		return
 	}
+	p.stopping.Store(true)
 	at := time.Now().Add(p.cfg.DrainGrace)
 	drainAt.Store(at.UnixNano())
 	for {
@@ -250,6 +258,12 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 	if err != nil {
 		err = fmt.Errorf("worker %d: %w", w.id, err)
 		p.cfg.Log.Error("worker stopped; the others go on", "worker", w.id, "err", err)
+	}
+	// Unhealthy before the last part is handed over, so that a report
+	// that holds it is never emitted while Health still says all is well.
+	w.reading.Store(false)
+	if err != nil {
+		p.failure.CompareAndSwap(nil, &err)
 	}
 	w.publish()
 	last := w.take(time.Time{}, nil)
@@ -277,6 +291,7 @@ func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan 
 		}
 		n, err := src.Read()
 		now := time.Now()
+		w.lastRead.Store(now.UnixNano()) // for Health: one atomic store per batch
 		switch {
 		case err == nil:
 		case errors.Is(err, net.ErrClosed):

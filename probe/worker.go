@@ -91,6 +91,11 @@ type Worker struct {
 	lastEP  uint64     // the last GWLB endpoint ID met, and its tag
 	lastTag uint16
 
+	// For Pipeline.Health: the worker is in its read loop; when its last
+	// read returned (unix nanoseconds).
+	reading  atomic.Bool
+	lastRead atomic.Int64
+
 	// A batch's kept packets, added to the table together (AddBatch).
 	keys   []flow.Key
 	hashes []uint64

@@ -36,6 +36,7 @@ import (
 	"github.com/dxmon/dxmon/gwlb"
 	"github.com/dxmon/dxmon/internal/envflag"
 	"github.com/dxmon/dxmon/internal/logging"
+	"github.com/dxmon/dxmon/nicstat"
 	"github.com/dxmon/dxmon/reuseport"
 )
 
@@ -52,6 +53,8 @@ type options struct {
 	wait        reuseport.WaitMode
 	logFormat   string
 	set         *envflag.Set // to name a flag and its variable in errors at run time
+	nic         string
+	drainDelay  time.Duration
 }
 
 // usageError is bad configuration: exit status 2.
@@ -66,6 +69,7 @@ var envs = []envflag.Var{
 	{"health", "APPLIANCE_HEALTH_ADDR"}, {"health-protocol", "APPLIANCE_HEALTH_PROTOCOL"},
 	{"health-path", "APPLIANCE_HEALTH_PATH"}, {"metrics", "APPLIANCE_METRICS"},
 	{"wait", "APPLIANCE_WAIT"}, {"recv-buffer", "APPLIANCE_RECV_BUFFER"}, {"batch", "APPLIANCE_BATCH"},
+	{"nic", "APPLIANCE_NIC"}, {"drain-delay", "APPLIANCE_DRAIN_DELAY"},
 	{logging.FlagName, logging.EnvName},
 }
 
@@ -83,6 +87,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.recvBuffer, "recv-buffer", 32<<20, "receive buffer asked for each socket, bytes (env APPLIANCE_RECV_BUFFER)")
 	fs.IntVar(&o.batch, "batch", 64, "datagrams per recvmmsg and sendmmsg (env APPLIANCE_BATCH)")
 	fs.StringVar(&wait, "wait", "auto", "how readers wait: tick, netpoll, blocking or auto (env APPLIANCE_WAIT)")
+	fs.StringVar(&o.nic, "nic", nicstat.Auto, "network device whose ENA allowance counters /metrics exports; auto = the one holding -listen's address, else the default route's (env APPLIANCE_NIC)")
+	fs.DurationVar(&o.drainDelay, "drain-delay", gwlb.DefaultDrainDelay, "on SIGTERM, how long to keep returning packets after the health check stops answering; above the target group's deregistration delay (env APPLIANCE_DRAIN_DELAY)")
 	logFormat := logging.Define(fs)
 	set := envflag.New(fs, envs)
 	if err := set.Parse(args, getenv); err != nil {
@@ -107,6 +113,14 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if err := logging.Check(o.logFormat); err != nil {
 		return o, usageError{set.Invalid(logging.FlagName, err.Error())}
+	}
+	if o.drainDelay < 0 || o.drainDelay > time.Hour {
+		return o, usageError{set.Invalid("drain-delay", "want a duration from 0s to 1h, such as 35s")}
+	}
+	if o.nic != nicstat.Auto {
+		if _, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+			return o, usageError{set.Invalid("nic", "want auto or a network device of this host")}
+		}
 	}
 	if _, _, err := envflag.HostPort(o.listen, true); err != nil {
 		return o, usageError{set.Invalid("listen", err.Error())}
@@ -144,9 +158,10 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 		return 2
 	}
 	log, _ := logging.New(stderr, o.logFormat) // checked by parseOptions
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := serve(ctx, o, log); err != nil {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := serve(sigs, o, log); err != nil {
 		var ue usageError
 		var pe privilegeError
 		switch {
@@ -163,9 +178,11 @@ func run(args []string, getenv func(string) string, stderr io.Writer) int {
 	return 0
 }
 
-// serve opens everything, then reflects until ctx is done or a worker
-// fails; the health check stops answering as soon as the reflector stops.
-func serve(ctx context.Context, o options, log *slog.Logger) error {
+// serve opens everything, then reflects until a worker fails or a stop
+// request on sigs has been drained (gwlb.Drain: the health check stops
+// answering first, packets are returned for -drain-delay, a second request
+// stops at once).
+func serve(sigs <-chan os.Signal, o options, log *slog.Logger) error {
 	rf, err := gwlb.New(gwlb.Config{Addr: o.listen, Workers: o.workers, Wait: o.wait,
 		RecvBuffer: o.recvBuffer, BatchSize: o.batch, Log: log})
 	if err != nil {
@@ -181,6 +198,11 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 	if err := rf.Register(reg); err != nil {
 		return fmt.Errorf("register metrics: %w", err)
 	}
+	if dev, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+		log.Warn("no ENA allowance counters in /metrics", "err", err) // auto found nothing; never a reason not to run
+	} else if _, err := nicstat.NewCollector(reg, nicstat.Ethtool{}, dev); err != nil {
+		return fmt.Errorf("register nic metrics: %w", err)
+	}
 	var metricsSrv *http.Server
 	var metricsLn net.Listener
 	if o.metrics != "" {
@@ -192,7 +214,7 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
 
-	runCtx, cancelRun := context.WithCancel(ctx)
+	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	healthCtx, cancelHealth := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -207,9 +229,17 @@ func serve(ctx context.Context, o options, log *slog.Logger) error {
 		})
 	}
 	log.Info("dxappliance started", "listen", rf.LocalAddr().String(), "workers", rf.Workers(),
-		"health", hs.Addr().String(), "health_protocol", o.healthProto, "metrics", o.metrics)
+		"health", hs.Addr().String(), "health_protocol", o.healthProto, "metrics", o.metrics,
+		"drain_delay", o.drainDelay.String())
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		gwlb.Drain(runCtx, sigs, o.drainDelay, func() { cancelHealth(); hs.Close() }, log) // refused from here on
+		cancelRun()
+	}()
 	runErr := rf.Run(runCtx)
-	// Stop answering the health check first, so GWLB takes the target out.
+	cancelRun() // a failed reflector ends the drain: nothing is returned any more
+	<-drained
 	cancelHealth()
 	if metricsSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -89,25 +89,34 @@ type appliance struct {
 	stderr *bytes.Buffer // written by the log reader; read once it is done
 	exited chan struct{} // closed when the process has exited
 	logged chan struct{} // closed when its stderr is read to the end
+	// draining is closed when it logs that its health check stopped on
+	// SIGTERM.
+	draining chan struct{}
 }
 
 // startAppliance runs the binary in ns and waits for its "started" line.
+// It drains for 0s on SIGTERM unless args say otherwise.
 func startAppliance(t *testing.T, bin, ns string, args ...string) *appliance {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "-drain-delay", "0s"}, args...)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	a := &appliance{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{}), logged: make(chan struct{})}
+	a := &appliance{cmd: cmd, stderr: &bytes.Buffer{}, exited: make(chan struct{}), logged: make(chan struct{}),
+		draining: make(chan struct{})}
 	started := make(chan bool, 1)
 	go func() {
 		defer close(a.logged)
 		sc := bufio.NewScanner(pr)
-		said := false
+		said, draining := false, false
 		for sc.Scan() {
 			a.stderr.WriteString(sc.Text() + "\n") // read only after the process exited
+			if !draining && strings.Contains(sc.Text(), "draining: health check stopped") {
+				draining = true
+				close(a.draining)
+			}
 			if !said && strings.Contains(sc.Text(), "dxappliance started") {
 				said = true
 				started <- true
@@ -193,8 +202,9 @@ func queued(c *net.UDPConn) bool {
 func TestApplianceNetns(t *testing.T) {
 	ns := netns(t, []string{gwlb1, gwlb2, bystander}, []string{appl1, appl2})
 	bin := buildBinary(t)
+	nsIf := "dxa" + strconv.Itoa(os.Getpid()%100000) + "n" // netns's name for the namespace's end
 	a := startAppliance(t, bin, ns, "-workers", "2", "-health", ":80", "-health-protocol", "http",
-		"-health-path", "/healthz", "-metrics", ":9102", "-recv-buffer", "4194304")
+		"-health-path", "/healthz", "-metrics", ":9102", "-recv-buffer", "4194304", "-nic", nsIf)
 
 	// Each GWLB hears answers on the Geneve port of its own address.
 	back1 := listenUDP(t, gwlb1+":6081")
@@ -258,6 +268,13 @@ func TestApplianceNetns(t *testing.T) {
 		if !strings.Contains(metrics, line) {
 			t.Errorf("metrics lack %q", strings.TrimSpace(line))
 		}
+	}
+	// A veth has no ENA allowance counters: said so, and no counter at 0.
+	if line := fmt.Sprintf("dxmon_nic_allowance_counters_supported{interface=%q} 0\n", nsIf); !strings.Contains(metrics, line) {
+		t.Errorf("metrics lack %q", strings.TrimSpace(line))
+	}
+	if strings.Contains(metrics, "allowance_exceeded_total{") {
+		t.Error("metrics hold allowance counters for a veth, which has none")
 	}
 	returned := fmt.Sprintf("dxmon_appliance_returned_packets_total %d\n", len(sent1)+len(sent2)+2)
 	if !strings.Contains(metrics, returned) {

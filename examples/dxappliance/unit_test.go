@@ -38,6 +38,8 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"-log-format", "xml"}, nil, `-log-format "xml" (env LOG_FORMAT): want text or json`},
 		{[]string{"-bogus"}, nil, `unknown flag -bogus (dxappliance -h lists the flags)`},
 		{[]string{"extra"}, nil, `unexpected argument "extra": every setting is a flag (dxappliance -h lists them)`},
+		{[]string{"-nic", "dxena-none0"}, nil, `-nic "dxena-none0" (env APPLIANCE_NIC): want auto or a network device of this host`},
+		{nil, []string{"APPLIANCE_DRAIN_DELAY=-1s"}, `APPLIANCE_DRAIN_DELAY="-1s" (flag -drain-delay): want a duration from 0s to 1h, such as 35s`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {

@@ -43,6 +43,7 @@ import (
 	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/linkrate"
+	"github.com/dxmon/dxmon/nicstat"
 	"github.com/dxmon/dxmon/page"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
@@ -83,6 +84,7 @@ type options struct {
 	alertUtil      float64
 	logFormat      string
 	set            *envflag.Set // to name a flag and its variable in errors at run time
+	nic            string       // device of the ENA allowance counters; nicstat.Auto = found
 }
 
 // usageError is bad configuration: exit status 2.
@@ -123,6 +125,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
 	fs.Var(&o.linkBPS, "link-bps", "capacity of each direction of the link, bits per second, plain or with an SI suffix (500M, 1.5G, 10G); several links, comma-separated, add up; 0 = unknown (env LINK_BPS)")
 	fs.Float64Var(&o.alertUtil, "alert-utilization", 0, "alert when either direction's bps exceeds this fraction of -link-bps, in (0, 1]; 0 = off (env ALERT_UTILIZATION)")
+	fs.StringVar(&o.nic, "nic", nicstat.Auto, "network device whose ENA allowance counters /metrics exports; auto = the one holding -listen's address, else the default route's (env PROBE_NIC)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []envflag.Var{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -132,6 +135,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"vpc-cidrs", "VPC_CIDR"},
 		{"link-bps", "LINK_BPS"}, {"alert-utilization", "ALERT_UTILIZATION"},
 		{logging.FlagName, logging.EnvName},
+		{"nic", "PROBE_NIC"},
 	}
 	logFormat := logging.Define(fs)
 	set := envflag.New(fs, envs).Secret("slack-webhook-url") // never echo the webhook's secret
@@ -415,6 +419,11 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 	m := probe.NewMetrics(reg, pl, socks)
 	pl.OnReport(m.Observe)
+	if dev, err := nicstat.Resolve(o.nic, o.listen); err != nil {
+		log.Warn("no ENA allowance counters in /metrics", "err", err) // auto found nothing; the probe runs on
+	} else if _, err := nicstat.NewCollector(reg, nicstat.Ethtool{}, dev); err != nil {
+		return fmt.Errorf("register nic metrics: %w", err)
+	}
 	if o.metrics != "" {
 		ln, err := net.Listen("tcp", o.metrics)
 		if err != nil {
@@ -422,10 +431,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "text/plain")
-			fmt.Fprintln(w, "ok")
-		})
+		mux.Handle("/healthz", pl.HealthHandler()) // 200 only while every worker reads
 		page.New(pageConfig(o), history, pageAlerts).Register(mux)
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(ln) }()

@@ -9,6 +9,7 @@ import (
 	"github.com/dxmon/dxmon/internal/envflag"
 	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
+	"github.com/dxmon/dxmon/nicstat"
 	"github.com/dxmon/dxmon/reuseport"
 )
 
@@ -47,6 +48,8 @@ func checkOptions(o options, set *envflag.Set) error {
 		return set.Invalid("alert-utilization", "want a fraction of -link-bps above 0 and at most 1, such as 0.9, or 0 for off")
 	case o.alertUtil > 0 && o.linkBPS == 0:
 		return set.Invalid("alert-utilization", "needs -link-bps (LINK_BPS), the capacity of each direction")
+	case o.nic != nicstat.Auto && !nicExists(o.nic, o.listen):
+		return set.Invalid("nic", "want auto or a network device of this host")
 	case o.html != "" && o.readFile == "":
 		return set.Invalid("html", "needs -r (the static page is of a capture; a live probe serves its page on -metrics)")
 	case o.maxFlows < 0 || o.maxFlows > 1<<28:
@@ -101,4 +104,10 @@ func checkOptions(o options, set *envflag.Set) error {
 		}
 	}
 	return nil
+}
+
+// nicExists reports whether dev names a network device of this host.
+func nicExists(dev, listen string) bool {
+	_, err := nicstat.Resolve(dev, listen)
+	return err == nil
 }

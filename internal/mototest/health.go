@@ -45,11 +45,12 @@ type ssmState struct {
 	failed       map[[2]string]string     // (command, instance) → stderr
 	serving      map[string]bool          // instances a service was restarted on
 	health       map[string]*targetHealth // overrides
+	nic          nicState                 // metrics commands, see nicmetrics.go
 }
 
 func newSSMState() ssmState {
 	return ssmState{unregistered: map[string]int{}, failing: map[string]string{}, failed: map[[2]string]string{},
-		serving: map[string]bool{}, health: map[string]*targetHealth{}}
+		serving: map[string]bool{}, health: map[string]*targetHealth{}, nic: newNICState()}
 }
 
 // SetTargetHealth makes DescribeTargetHealth report the target (an instance

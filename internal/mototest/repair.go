@@ -38,6 +38,9 @@ var repairs = map[string]func(p *MirrorProxy, resp *http.Response, form url.Valu
 // through the proxy from their Describe answers.
 func (p *MirrorProxy) repair(resp *http.Response) error {
 	if sr, ok := resp.Request.Context().Value(ssmKey{}).(ssmRequest); ok {
+		if err := p.nicMetrics(resp, sr); err != nil { // nicmetrics.go
+			return err
+		}
 		return p.repairSSM(resp, sr)
 	}
 	form, _ := resp.Request.Context().Value(actionKey{}).(url.Values)
