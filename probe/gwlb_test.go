@@ -171,7 +171,7 @@ func gwlbTraffic(t *testing.T) (pkts [][]byte, want []report.Flow, wantSkipped m
 			Packets: 30, Bytes: 30 * 1500, GWLBE: "vpce-00123456789abcdef", Dir: report.ToAWS},
 		{Src: netip.MustParseAddr("2001:db8:2::1"), Dst: netip.MustParseAddr("2001:db8:2:1::5"), Proto: 17, Sport: 5000, Dport: 53,
 			Packets: 20, Bytes: 20 * 1200, GWLBE: "vpce-00fedcba987654321", Dir: report.ToAWS},
-		{Src: netip.MustParseAddr("2001:db8:2::2"), Dst: netip.MustParseAddr("2001:db8:2:1::6"), Proto: 60, // ports cut: the extension header's type
+		{Src: netip.MustParseAddr("2001:db8:2::2"), Dst: netip.MustParseAddr("2001:db8:2:1::6"), Proto: 6, // ports cut: the upper-layer protocol the cut header names
 			Packets: 10, Bytes: 10 * 1000, GWLBE: "vpce-00123456789abcdef", Dir: report.ToAWS},
 		{Src: netip.MustParseAddr("192.0.2.3"), Dst: netip.MustParseAddr("192.0.2.130"), Proto: 17, Sport: 7, Dport: 6081,
 			Packets: 5, Bytes: 5 * 300, Dir: report.ToAWS},

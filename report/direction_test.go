@@ -93,7 +93,7 @@ func TestTextDirections(t *testing.T) {
 	if err := report.WriteText(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	if want := "to AWS 1.50 Mbps 260 pps (15.0 % of 10.0 Mbps) · from AWS 750 Kbps 78 pps (7.5 % of 10.0 Mbps)\n"; !strings.Contains(b.String(), want) {
+	if want := "to AWS 1.50 Mbps 260 pps (15.0 % of 10.0 Mbps) · from AWS 750 kbps 78 pps (7.5 % of 10.0 Mbps)\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("text lacks %q:\n%s", want, b.String())
 	}
 	r.Directions = nil
