@@ -27,6 +27,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 
 	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/enrich"
+	"github.com/dxmon/dxmon/fleet"
 	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
@@ -74,6 +76,9 @@ type options struct {
 	ipfixMax       int
 	ipfixQueue     int
 	imdsEndpoint   string // for the default observation domain ID; empty = none
+	fleetTable     string // DynamoDB table shared by the probes; empty = this probe alone
+	fleetWait      time.Duration
+	probeID        string
 }
 
 // usageError is bad configuration: exit status 2.
@@ -111,6 +116,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.UintVar(&o.ipfixDomain, "ipfix-domain", 0, "IPFIX observation domain ID; 0 = derived from the EC2 instance ID, else the hostname")
 	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
 	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
+	fs.StringVar(&o.fleetTable, "fleet", "", "DynamoDB table shared by one deployment's probes: write each window's summary, print and alert on the fleet's report; empty = this probe alone (env PROBE_FLEET_TABLE)")
+	fs.DurationVar(&o.fleetWait, "fleet-wait", fleet.DefaultWait, "with -fleet, how long after a window's end to read the other probes' summaries")
+	fs.StringVar(&o.probeID, "probe-id", "", "this probe's name in the fleet table; empty = the EC2 instance ID, else hostname:port (env PROBE_ID)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []envflag.Var{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -118,6 +126,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
+		{"fleet", "PROBE_FLEET_TABLE"}, {"probe-id", "PROBE_ID"},
 	}
 	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
@@ -185,6 +194,17 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.ipfixQueue < 1 || o.ipfixQueue > 1<<22 {
 		return o, usageError{fmt.Sprintf("-ipfix-queue %d: want 1 to 4194304", o.ipfixQueue)}
+	}
+	if o.fleetTable != "" {
+		if err := fleet.CheckTableName(o.fleetTable); err != nil {
+			return o, usageError{fmt.Sprintf("-fleet (PROBE_FLEET_TABLE): %v", err)}
+		}
+		if o.readFile != "" {
+			return o, usageError{"-fleet (PROBE_FLEET_TABLE) with -r: a capture's windows are not the fleet's; unset one"}
+		}
+	}
+	if o.fleetWait < 0 || o.fleetWait > time.Minute {
+		return o, usageError{fmt.Sprintf("-fleet-wait %v: want 0 to 1m", o.fleetWait)}
 	}
 	// The AWS SDK's variables for IMDS, honoured for the domain ID.
 	o.imdsEndpoint = ipfix.DefaultIMDSEndpoint
@@ -271,7 +291,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	var lookup report.Lookup
 	var enr *enrich.Enricher
 	var bg []func(context.Context) error
-	if o.enrichVPC != "" || o.snsTopic != "" {
+	if o.enrichVPC != "" || o.snsTopic != "" || o.fleetTable != "" {
 		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return fmt.Errorf("load AWS configuration: %w", err)
@@ -344,7 +364,10 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 
 	enc := json.NewEncoder(stdout)
-	emit := func(r *report.Report) {
+	var outMu sync.Mutex // the coordinator prints its own reports, the fleet's goroutine the fleet's
+	printReport := func(r *report.Report) {
+		outMu.Lock()
+		defer outMu.Unlock()
 		var err error
 		if o.format == "json" {
 			err = enc.Encode(r)
@@ -354,6 +377,27 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if err != nil {
 			log.Error("write report", "err", err)
 		}
+	}
+	_, port, _ := splitListen(o.listen)
+	var fl *fleet.Fleet
+	if o.fleetTable != "" {
+		var send func(alert.Message)
+		if disp != nil {
+			send = disp.Submit
+		}
+		fl, err = newFleet(ctx, o, port, policy.Config(), send, lookup, printReport, reg, log)
+		if err != nil {
+			return err
+		}
+		bg = append(bg, fl.Run)
+	}
+	emit := func(r *report.Report) {
+		if fl != nil {
+			fl.Take(r) // trims r to -top; the fleet's goroutine alerts
+			printReport(r)
+			return
+		}
+		printReport(r)
 		if d := policy.Observe(r, time.Now()); d.Kind != alert.None && disp != nil {
 			disp.Submit(alert.NewMessage(r, d, infoOf))
 		}
@@ -382,7 +426,6 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		log.Info("exporting IPFIX", "collector", o.ipfix, "observation_domain", domain, "domain_from", from)
 	}
 
-	_, port, _ := splitListen(o.listen)
 	workers := o.workers
 	if o.readFile != "" {
 		workers = 1
@@ -391,6 +434,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc}
 	if exporter != nil {
 		pcfg.Export = exporter
+	}
+	if fl != nil {
+		pcfg.Top = fl.K() // the summary's rankings; Take trims the printed ones to -top
 	}
 	pl, err := probe.New(pcfg, workers)
 	if err != nil {
