@@ -3,7 +3,6 @@ package alert
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,40 +18,22 @@ const TopN = 5
 // Format renders an alert (or resolved) message for r and d: which threshold
 // was crossed and by how much, the window's totals, and the top sources,
 // destinations and 5-tuples with what is known of each address, in human
-// units. An address's Info is taken from the report when present, else from
-// lookup (which may be nil). The subject is one line; sinks shorten it to
-// their own limits.
+// units. With directions (d.Dirs), it says which direction and how full
+// ("to AWS 9.30 Gbps, 93 % of 10.0 Gbps") and lists that direction's top
+// talkers (see formatDirections). An address's Info is taken from the
+// report when present, else from lookup (which may be nil). The subject is
+// one line; sinks shorten it to their own limits.
 func Format(r *report.Report, d Decision, lookup func(netip.Addr) enrich.Info) (subject, body string) {
-	info := func(ip netip.Addr, have *enrich.Info) enrich.Info {
-		switch {
-		case have != nil:
-			return *have
-		case lookup != nil:
-			return lookup(ip)
-		}
-		return enrich.Info{}
+	f := &formatter{r: r, lookup: lookup}
+	if len(d.Dirs) > 0 && r.Directions != nil {
+		return f.directions(d)
 	}
-	name := func(ip netip.Addr, have *enrich.Info) string { return describe(info(ip, have)) }
-	short := func(ip netip.Addr, have *enrich.Info) string {
-		if l := info(ip, have).Label(); l != "" {
-			return l
-		}
-		return "-"
-	}
-	secs := r.Duration().Seconds()
-	rate := func(bytes uint64) string {
-		if secs <= 0 {
-			return "-"
-		}
-		return report.Bps(float64(bytes) * 8 / secs)
-	}
-
-	var b strings.Builder
+	b := &f.b
 	switch d.Kind {
 	case Resolve:
 		subject = fmt.Sprintf("dxmon resolved: %s, %s under %s / %s",
 			report.Bps(d.BPS), report.Pps(d.PPS), report.Bps(d.ThresholdBPS), report.Pps(d.ThresholdPPS))
-		fmt.Fprintf(&b, "Traffic is back under the thresholds (alert fired %s).\n", stamp(d.LastFired))
+		fmt.Fprintf(b, "Traffic is back under the thresholds (alert fired %s).\n", stamp(d.LastFired))
 	default:
 		var over []string
 		if d.OverBPS {
@@ -61,54 +42,26 @@ func Format(r *report.Report, d Decision, lookup func(netip.Addr) enrich.Info) (
 		if d.OverPPS {
 			over = append(over, fmt.Sprintf("%s > %s", report.Pps(d.PPS), report.Pps(d.ThresholdPPS)))
 		}
+		if d.OverUtil {
+			over = append(over, fmt.Sprintf("%s of %s (both directions together) > %s", percent(d.BPS/d.LinkBPS), report.Bps(d.LinkBPS), percent(d.ThresholdUtil)))
+		}
 		if len(over) == 0 {
 			over = append(over, fmt.Sprintf("%s, %s", report.Bps(d.BPS), report.Pps(d.PPS)))
 		}
-		subject = "dxmon ALERT: " + strings.Join(over, ", ")
-		if len(r.TopSrc) > 0 {
-			top := r.TopSrc[0]
-			subject += " top src " + top.IP.String()
-			if n := info(top.IP, top.Info).Label(); n != "" {
-				subject += " (" + n + ")"
-			}
-		}
+		subject = "dxmon ALERT: " + strings.Join(over, ", ") + f.topSource(r.TopSrc)
 		b.WriteString("Traffic over threshold.\n")
 	}
-
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	f.scope()
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Window\t%s – %s (%s)%s\n", stamp(r.WindowStart), stamp(r.WindowEnd), r.Duration(), partial(r))
 	fmt.Fprintf(tw, "Bandwidth\t%s\tthreshold %s\t%s\n", report.Bps(d.BPS), report.Bps(d.ThresholdBPS), excess(d.BPS, d.ThresholdBPS, report.Bps))
 	fmt.Fprintf(tw, "Packets\t%s\tthreshold %s\t%s\n", report.Pps(d.PPS), report.Pps(d.ThresholdPPS), excess(d.PPS, d.ThresholdPPS, report.Pps))
-	fmt.Fprintf(tw, "Totals\t%s\t%d packets\tsample rate %s\n", report.Bytes(float64(r.Bytes)), r.Packets,
-		strconv.FormatFloat(r.SampleRate, 'g', 4, 64))
+	if d.LinkBPS > 0 && d.ThresholdUtil > 0 {
+		fmt.Fprintf(tw, "Utilization\t%s of %s\tthreshold %s\t(both directions together)\n", percent(d.BPS/d.LinkBPS), report.Bps(d.LinkBPS), percent(d.ThresholdUtil))
+	}
+	f.totals(tw)
 	tw.Flush()
-
-	hosts := func(title string, hs []report.Host) {
-		if len(hs) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n%s\n", title)
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tIP\tBytes\tRate\tPackets\tName")
-		for i, h := range hs[:min(TopN, len(hs))] {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", i+1, h.IP, report.Bytes(float64(h.Bytes)), rate(h.Bytes), h.Packets, name(h.IP, h.Info))
-		}
-		tw.Flush()
-	}
-	hosts("Top sources", r.TopSrc)
-	hosts("Top destinations", r.TopDst)
-	if len(r.TopFlows) > 0 {
-		b.WriteString("\nTop flows\n")
-		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tSource\tDestination\tProto\tBytes\tRate\tPackets\tNames")
-		for i, f := range r.TopFlows[:min(TopN, len(r.TopFlows))] {
-			names := short(f.Src, f.SrcInfo) + " → " + short(f.Dst, f.DstInfo)
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", i+1,
-				netip.AddrPortFrom(f.Src, f.Sport), netip.AddrPortFrom(f.Dst, f.Dport), report.ProtoName(f.Proto),
-				report.Bytes(float64(f.Bytes)), rate(f.Bytes), f.Packets, names)
-		}
-		tw.Flush()
-	}
+	f.talkers("", r.TopSrc, r.TopDst, r.TopFlows, nil)
 	return oneLine(subject), b.String()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -24,7 +25,9 @@ const (
 	DefaultQueue   = 4
 )
 
-// AlertKey is the claim key of the link's alert.
+// AlertKey is the claim key of the link's alert: "link" for the total
+// (reports without directions), "link#to_aws" and "link#from_aws" for each
+// direction.
 const AlertKey = "link"
 
 // ShareOnly is what a message sent from a probe's own window says.
@@ -263,33 +266,70 @@ func (f *Fleet) fall(ctx context.Context, own *report.Report, err error) {
 	f.cfg.Send(m)
 }
 
-// alertFleet evaluates the fleet's report and sends what it asks for when
-// this probe wins the claim.
+// alertFleet evaluates the fleet's report and sends what it asks for:
+// each acting direction (or the total, without directions) is claimed on
+// its own, and the message covers the claims this probe won.
 func (f *Fleet) alertFleet(ctx context.Context, fr *report.Report, sums []*Summary, own *report.Report) {
 	d := f.fleetPol.Observe(fr, fr.WindowEnd)
 	if d.Kind == alert.None {
 		return
 	}
-	kind := d.Kind.String()
-	c, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
-	var err error
-	if d.Kind == alert.Fire {
-		err = f.cfg.Store.ClaimFire(c, AlertKey, f.cfg.Probe, fr.WindowEnd, f.fleetPol.Config().Cooldown, fr.Probes)
+	won := func(key string, k alert.Kind) (bool, error) {
+		c, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+		defer cancel()
+		var err error
+		if k == alert.Fire {
+			err = f.cfg.Store.ClaimFire(c, key, f.cfg.Probe, fr.WindowEnd, f.fleetPol.Config().Cooldown, fr.Probes)
+		} else {
+			err = f.cfg.Store.ClaimResolve(c, key, f.cfg.Probe, fr.WindowEnd, fr.Probes)
+		}
+		switch {
+		case errors.Is(err, ErrClaimed):
+			f.claims.WithLabelValues(k.String(), "lost").Inc()
+			f.cfg.Log.Info("fleet alert sent by another probe", "key", key, "kind", k.String(), "window_start", fr.WindowStart)
+			return false, nil
+		case err != nil:
+			f.claims.WithLabelValues(k.String(), "error").Inc()
+			return false, err
+		}
+		f.claims.WithLabelValues(k.String(), "won").Inc()
+		return true, nil
+	}
+	if d.Dirs == nil {
+		ok, err := won(AlertKey, d.Kind)
+		if err != nil {
+			f.fall(ctx, own, err)
+			return
+		}
+		if !ok {
+			return
+		}
 	} else {
-		err = f.cfg.Store.ClaimResolve(c, AlertKey, f.cfg.Probe, fr.WindowEnd, fr.Probes)
+		d.Dirs = append([]alert.DirDecision(nil), d.Dirs...)
+		d.Kind = alert.None
+		for i := range d.Dirs {
+			v := &d.Dirs[i]
+			if v.Kind == alert.None {
+				continue
+			}
+			ok, err := won(AlertKey+"#"+v.Dir, v.Kind)
+			if err != nil {
+				f.fall(ctx, own, err)
+				return
+			}
+			switch {
+			case !ok:
+				v.Kind = alert.None
+			case v.Kind == alert.Fire:
+				d.Kind = alert.Fire
+			case d.Kind == alert.None:
+				d.Kind = alert.Resolve
+			}
+		}
+		if d.Kind == alert.None {
+			return
+		}
 	}
-	cancel()
-	switch {
-	case errors.Is(err, ErrClaimed):
-		f.claims.WithLabelValues(kind, "lost").Inc()
-		f.cfg.Log.Info("fleet alert sent by another probe", "kind", kind, "window_start", fr.WindowStart)
-		return
-	case err != nil:
-		f.claims.WithLabelValues(kind, "error").Inc()
-		f.fall(ctx, own, err)
-		return
-	}
-	f.claims.WithLabelValues(kind, "won").Inc()
 	if f.cfg.Send == nil {
 		return
 	}
@@ -298,34 +338,15 @@ func (f *Fleet) alertFleet(ctx context.Context, fr *report.Report, sums []*Summa
 	f.cfg.Send(m)
 }
 
-// FleetPreamble is the first lines of a fleet alert: how many probes'
-// windows were merged (and which), and each direction's rate.
+// FleetPreamble is the first line of a fleet alert: which probes' windows
+// were merged (the message itself says how many).
 func FleetPreamble(fr *report.Report, sums []*Summary) string {
-	var b strings.Builder
 	names := make([]string, 0, len(sums))
 	for _, s := range sums {
 		names = append(names, s.Probe)
 	}
-	fmt.Fprintf(&b, "Fleet view: the windows of %d probes merged (%s).\n", fr.Probes, strings.Join(names, ", "))
-	if d := fr.Directions; d != nil && d.ToAWS != nil && d.FromAWS != nil {
-		line := func(name string, x *report.Direction) string {
-			s := name + " " + report.Bps(x.BPS)
-			if fr.LinkBPS > 0 {
-				s += fmt.Sprintf(", %.0f %% of %s", 100*x.Utilization, report.Bps(fr.LinkBPS))
-			}
-			if len(x.TopSrc) > 0 {
-				s += ", top source " + x.TopSrc[0].IP.String()
-			}
-			return s
-		}
-		first, second := line("to AWS", d.ToAWS), line("from AWS", d.FromAWS)
-		if d.FromAWS.BPS > d.ToAWS.BPS {
-			first, second = second, first
-		}
-		fmt.Fprintf(&b, "Direction: %s; %s.\n", first, second)
-	}
-	b.WriteString("\n")
-	return b.String()
+	slices.Sort(names)
+	return fmt.Sprintf("Fleet view of %d probes: %s.\n", fr.Probes, strings.Join(names, ", "))
 }
 
 func (f *Fleet) info(a netip.Addr) enrich.Info {

@@ -46,6 +46,13 @@ type Merged struct {
 	// Overflow is the part of Total whose flows were not held exactly.
 	Overflow Counter
 	dims     [numDims]*Table
+
+	// Each direction's share of the window (SplitDirections): split[d]
+	// for DirToAWS and DirFromAWS, slotDir the direction of each slot of
+	// dims[DimFlow], splitDone whether this window was split.
+	split     [NumDirections]*Merged
+	slotDir   []Direction
+	splitDone bool
 }
 
 // NewMerged returns an empty Merged.
@@ -154,17 +161,7 @@ func (m *Merged) addDims(d Dim, ts []*Table, left int) {
 // says), then its heavy hitters.
 func (m *Merged) addDim(d Dim, t *Table, left int) {
 	c := mergeChunker{left: left}
-	if t.dense() {
-		for i := range t.slots {
-			if e := &t.slots[i]; e.packets != 0 {
-				c.add(m, d, e)
-			}
-		}
-	} else {
-		for _, i := range t.used {
-			c.add(m, d, &t.slots[i])
-		}
-	}
+	eachSlot(t, func(_ uint32, e *entry) { c.add(m, d, e) })
 	c.flush(m, d)
 	m.reserve(d, HeavySlots) // at most this many: one growth, not one per key
 	t.EachHeavy(d, func(k *Key, c Counter) { m.add(d, k, c) })
@@ -252,16 +249,7 @@ func (m *Merged) Len(d Dim) int { return m.dims[d].Len() }
 // held exactly and the heavy hitters found in overflow (whose traffic is a
 // lower bound). fn must not keep k.
 func (m *Merged) Each(d Dim, fn func(k *Key, c Counter)) {
-	t := m.dims[d]
-	if t.dense() {
-		for i := range t.slots {
-			if e := &t.slots[i]; e.packets != 0 {
-				fn(&e.key, Counter{e.packets, e.bytes})
-			}
-		}
-		return
-	}
-	t.Each(fn)
+	eachSlot(m.dims[d], func(_ uint32, e *entry) { fn(&e.key, Counter{e.packets, e.bytes}) })
 }
 
 // Get returns the traffic of key k in dimension d.
@@ -273,6 +261,12 @@ func (m *Merged) Reset() {
 	for _, t := range m.dims {
 		t.Reset()
 	}
+	for _, s := range m.split {
+		if s != nil {
+			s.Reset()
+		}
+	}
+	m.splitDone = false
 }
 
 // Better reports whether a ranks above b: more bytes, then more packets,
@@ -307,17 +301,7 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 			heap.Fix(&h, 0)
 		}
 	}
-	if t.dense() {
-		for i := range t.slots {
-			if s := &t.slots[i]; s.packets != 0 {
-				consider(s)
-			}
-		}
-	} else {
-		for _, i := range t.used {
-			consider(&t.slots[i])
-		}
-	}
+	eachSlot(t, func(_ uint32, s *entry) { consider(s) })
 	out := make([]Entry, len(h))
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(&h).(Entry)

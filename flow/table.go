@@ -50,7 +50,8 @@ type Counter struct {
 
 // Table counts one window's flows for one worker. It is not safe for
 // concurrent use: each worker owns its tables and hands a full one to the
-// coordinator at the window's end (see Rotator). Add does not allocate.
+// coordinator at the window's end (probe's pipeline recycles two tables per
+// worker). Add does not allocate.
 //
 // When MaxFlows flows are held, a new flow's traffic goes to an overflow
 // counter, so Total stays exact, and to Space-Saving summaries of flows,
@@ -248,6 +249,22 @@ func (t *Table) EachHeavy(d Dim, fn func(k *Key, c Counter)) {
 		if c := (Counter{h.packets[i], h.bytes[i] - h.errs[i]}); c.Packets > 0 {
 			fn(&h.keys[i], c)
 		}
+	}
+}
+
+// eachSlot calls fn for every occupied slot of t with its index: in slot
+// order when t is dense, in insertion order (t.used) when it is sparse.
+func eachSlot(t *Table, fn func(i uint32, e *entry)) {
+	if t.dense() {
+		for i := range t.slots {
+			if e := &t.slots[i]; e.packets != 0 {
+				fn(uint32(i), e)
+			}
+		}
+		return
+	}
+	for _, i := range t.used {
+		fn(i, &t.slots[i])
 	}
 }
 

@@ -168,13 +168,13 @@ func gwlbTraffic(t *testing.T) (pkts [][]byte, want []report.Flow, wantSkipped m
 		Proto: vxlan.ProtoTCP, SrcPort: 8, DstPort: 9, Length: 100, Snap: 128}, 3) // on-prem, not to the VPC
 	want = []report.Flow{
 		{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.200"), Proto: 6, Sport: 40000, Dport: 443,
-			Packets: 30, Bytes: 30 * 1500, GWLBE: "vpce-00123456789abcdef"},
+			Packets: 30, Bytes: 30 * 1500, GWLBE: "vpce-00123456789abcdef", Dir: report.ToAWS},
 		{Src: netip.MustParseAddr("2001:db8:2::1"), Dst: netip.MustParseAddr("2001:db8:2:1::5"), Proto: 17, Sport: 5000, Dport: 53,
-			Packets: 20, Bytes: 20 * 1200, GWLBE: "vpce-00fedcba987654321"},
+			Packets: 20, Bytes: 20 * 1200, GWLBE: "vpce-00fedcba987654321", Dir: report.ToAWS},
 		{Src: netip.MustParseAddr("2001:db8:2::2"), Dst: netip.MustParseAddr("2001:db8:2:1::6"), Proto: 60, // ports cut: the extension header's type
-			Packets: 10, Bytes: 10 * 1000, GWLBE: "vpce-00123456789abcdef"},
+			Packets: 10, Bytes: 10 * 1000, GWLBE: "vpce-00123456789abcdef", Dir: report.ToAWS},
 		{Src: netip.MustParseAddr("192.0.2.3"), Dst: netip.MustParseAddr("192.0.2.130"), Proto: 17, Sport: 7, Dport: 6081,
-			Packets: 5, Bytes: 5 * 300},
+			Packets: 5, Bytes: 5 * 300, Dir: report.ToAWS},
 	}
 	return pkts, want, map[string]uint64{"not_onprem": 10}, 10
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,9 +67,10 @@ type Config struct {
 	// not_onprem. Empty OnPrem counts everything; VPC needs OnPrem. At
 	// most 64 prefixes each, IPv4 or IPv6.
 	OnPrem, VPC []netip.Prefix
-
-	// Sampler is derived from SampleRate by New.
-	Sampler sample.Sampler
+	// LinkBPS is the capacity of each direction of the link in bits per
+	// second (-link-bps), for the reports' link_bps and utilization; 0 is
+	// unknown.
+	LinkBPS float64
 }
 
 // Pipeline is workers plus a coordinator: each worker owns a socket and a
@@ -77,6 +78,8 @@ type Config struct {
 // which merges all workers' tables, builds the report and calls Emit.
 type Pipeline struct {
 	cfg     Config
+	sampler sample.Sampler // from cfg.SampleRate
+	scope   *scope         // from cfg.OnPrem and cfg.VPC; nil counts everything
 	eps     *endpoints
 	workers []*Worker
 	last    atomic.Pointer[report.Report]
@@ -99,7 +102,6 @@ func New(cfg Config, n int) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.Sampler = s
 	if cfg.MaxFlows == 0 {
 		cfg.MaxFlows = flow.DefaultMaxFlows
 	}
@@ -124,19 +126,45 @@ func New(cfg Config, n int) (*Pipeline, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("workers %d: need at least 1", n)
 	}
+	if cfg.LinkBPS < 0 || math.IsNaN(cfg.LinkBPS) || math.IsInf(cfg.LinkBPS, 0) {
+		return nil, fmt.Errorf("link bps %v: must be a finite number ≥ 0", cfg.LinkBPS)
+	}
 	sc, err := newScope(cfg.OnPrem, cfg.VPC)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, eps: &endpoints{}}
+	p := &Pipeline{cfg: cfg, sampler: s, scope: sc, eps: &endpoints{}}
 	for i := range n {
 		t, err := flow.NewTable(cfg.MaxFlows)
 		if err != nil {
 			return nil, err
 		}
-		p.workers = append(p.workers, newWorker(i, &p.cfg, t, sc, p.eps))
+		p.workers = append(p.workers, newWorker(i, &p.cfg, s, t, sc, p.eps))
 	}
 	return p, nil
+}
+
+// Classifier tells a flow's direction from its key with the pipeline's
+// on-premises (and VPC) prefixes, as the workers count it; nil without
+// Config.OnPrem. An IPFIX exporter uses it for flowDirection.
+func (p *Pipeline) Classifier() flow.Classifier {
+	if p.scope == nil {
+		return nil
+	}
+	return p.scope.direction
+}
+
+// buildReport makes the report of one window from its merged flows and
+// its counters.
+func (p *Pipeline) buildReport(start, end time.Time, partial bool, m *flow.Merged, t *tally) *report.Report {
+	w := report.Window{Start: start, End: end, Partial: partial, Merged: m,
+		SampleRate: p.cfg.SampleRate, Skipped: skippedByLabel(&t.skipped), SampledOut: t.sampledOut,
+		PortsCut: t.portsCut, Top: p.cfg.Top, Tag: p.eps.name, LinkBPS: p.cfg.LinkBPS, Scope: report.ScopeProbe}
+	if p.scope != nil {
+		w.Classify = p.scope.direction
+		w.DirTotals = t.dirs
+	}
+	return report.Build(w, p.cfg.Lookup)
 }
 
 // Workers returns the workers, for their Stats.
@@ -180,44 +208,65 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	for i, src := range sources {
 		w := p.workers[i]
 		w.cur.start = start
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = p.runWorker(w, src, parts, free[i], &drainAt)
-		}()
+		wg.Go(func() { errs[i] = p.runWorker(w, src, parts, free[i], &drainAt) })
 	}
 	stop := make(chan struct{})
-	go func() { // on cancellation: drain, then make every blocked read return
-		select {
-		case <-ctx.Done():
-		case <-stop:
-			return
-		}
-		at := time.Now().Add(p.cfg.DrainGrace)
-		drainAt.Store(at.UnixNano())
-		for {
-			for _, s := range sources {
-				_ = s.SetReadDeadline(at)
-			}
-			// Set again until the workers are gone: a worker may have set
-			// its window deadline just after we set ours.
-			select {
-			case <-stop:
-				return
-			case <-time.After(p.cfg.DrainGrace):
-			}
-		}
-	}()
+	go p.drainOnCancel(ctx, stop, sources, &drainAt)
 	go func() { wg.Wait(); close(parts) }()
-	p.coordinate(parts, free, len(p.workers))
+	newCoordinator(p, free).run(parts)
 	close(stop)
 	return errors.Join(errs...)
 }
 
+// drainOnCancel waits for ctx's cancellation (or stop), then sets drainAt
+// to DrainGrace from now and makes every source's read return by then:
+// the workers read what the sockets already hold, then stop.
+func (p *Pipeline) drainOnCancel(ctx context.Context, stop <-chan struct{}, sources []Source, drainAt *atomic.Int64) {
+	select {
+	case <-ctx.Done():
+	case <-stop:
+		return
+	}
+	at := time.Now().Add(p.cfg.DrainGrace)
+	drainAt.Store(at.UnixNano())
+	for {
+		for _, s := range sources {
+			_ = s.SetReadDeadline(at)
+		}
+		// Set again until the workers are gone: a worker may have set its
+		// window deadline just after we set ours.
+		select {
+		case <-stop:
+			return
+		case <-time.After(p.cfg.DrainGrace):
+		}
+	}
+}
+
+// runWorker reads src into w until the source closes, fails, or the
+// drain after cancellation ends, then hands over its last part.
 func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) error {
+	err := p.readLoop(w, src, parts, free, drainAt)
+	if err != nil {
+		err = fmt.Errorf("worker %d: %w", w.id, err)
+		p.cfg.Log.Error("worker stopped; the others go on", "worker", w.id, "err", err)
+	}
+	w.publish()
+	last := w.take(time.Time{}, nil)
+	last.last = true
+	parts <- last
+	return err
+}
+
+// readLoop reads batches and counts them, handing each finished window's
+// part to the coordinator. It returns nil when the source is closed or the
+// drain is over, and the read error otherwise.
+func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) error {
 	end := w.cur.start.Add(p.cfg.Window)
-	deadline := time.Time{}
-	setDeadline := func() {
+	var deadline time.Time
+	for {
+		// The read returns at the window's end, or at the drain's if
+		// that comes first.
 		d := end
 		if n := drainAt.Load(); n != 0 && n < d.UnixNano() {
 			d = time.Unix(0, n)
@@ -226,25 +275,16 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 			deadline = d
 			_ = src.SetReadDeadline(d)
 		}
-	}
-	var runErr error
-	for {
-		setDeadline()
 		n, err := src.Read()
 		now := time.Now()
-		if err != nil {
-			switch {
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				if n := drainAt.Load(); n != 0 && now.UnixNano() >= n {
-					goto done
-				}
-			case errors.Is(err, net.ErrClosed):
-				goto done
-			default:
-				runErr = fmt.Errorf("worker %d: %w", w.id, err)
-				p.cfg.Log.Error("worker stopped; the others go on", "worker", w.id, "err", err)
-				goto done
-			}
+		switch {
+		case err == nil:
+		case errors.Is(err, net.ErrClosed):
+			return nil
+		case !errors.Is(err, os.ErrDeadlineExceeded):
+			return err
+		case drainAt.Load() != 0 && now.UnixNano() >= drainAt.Load():
+			return nil // the drain is over
 		}
 		if !now.Before(end) {
 			start := flow.WindowStart(now, p.cfg.Window)
@@ -254,112 +294,6 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 		w.HandleBatch(src, n)
 		w.publish()
 	}
-done:
-	w.publish()
-	last := w.take(time.Time{}, nil)
-	last.last = true
-	parts <- last
-	return runErr
-}
-
-// window accumulates the parts of one window.
-type window struct {
-	start      time.Time
-	merged     *flow.Merged
-	skipped    [vxlan.NumReasons]uint64
-	sampledOut uint64
-	portsCut   uint64
-	parts      []part // merged at once when the window is complete
-	lastParts  int    // parts from workers that stopped after them
-	partial    bool
-	firstPart  time.Time // when the first worker handed its part over
-}
-
-func (p *Pipeline) coordinate(parts <-chan part, free []chan *flow.Table, n int) {
-	pending := map[time.Time]*window{}
-	var spare []*flow.Merged
-	alive := n
-	flush := func(w *window) {
-		// Every part at once: the merged tables grow at most once, not
-		// once per part.
-		tables := make([]*flow.Table, len(w.parts))
-		for i := range w.parts {
-			tables[i] = w.parts[i].table
-		}
-		w.merged.AddTables(tables...)
-		skipped := skippedByLabel(&w.skipped)
-		end := w.start.Add(p.cfg.Window)
-		if w.partial {
-			end = time.Now()
-			if end.Before(w.start) || end.After(w.start.Add(p.cfg.Window)) {
-				end = w.start.Add(p.cfg.Window)
-			}
-		}
-		r := report.Build(report.Window{Start: w.start, End: end, Partial: w.partial, Merged: w.merged,
-			SampleRate: p.cfg.SampleRate, Skipped: skipped, PortsCut: w.portsCut, Top: p.cfg.Top, Tag: p.eps.name}, p.cfg.Lookup)
-		p.cfg.Emit(r)
-		if p.cfg.Export != nil {
-			p.cfg.Export.ExportWindow(w.start, end, w.merged)
-		}
-		p.last.Store(r)
-		d := time.Since(w.firstPart) // merging every part and reporting
-		if p.onDone != nil {
-			p.onDone(d, r, w.merged.Len(flow.DimFlow), w.merged.Overflow.Packets)
-		}
-		w.merged.Reset()
-		spare = append(spare, w.merged)
-		// Back to the workers, which meanwhile fill their other table.
-		for _, pt := range w.parts {
-			pt.table.Reset()
-			if !pt.last {
-				free[pt.worker] <- pt.table
-			}
-		}
-		delete(pending, w.start)
-	}
-	flushReady := func(force bool) {
-		starts := make([]time.Time, 0, len(pending))
-		for s := range pending {
-			starts = append(starts, s)
-		}
-		sort.Slice(starts, func(i, j int) bool { return starts[i].Before(starts[j]) })
-		for _, s := range starts {
-			w := pending[s]
-			// Complete when every worker still running has handed over
-			// its part: a worker that stopped (an error) no longer holds
-			// the others' reports back.
-			if force || len(w.parts)-w.lastParts >= alive {
-				flush(w)
-			} else {
-				return // keep window order
-			}
-		}
-	}
-	for pt := range parts {
-		w := pending[pt.start]
-		if w == nil {
-			w = &window{start: pt.start, firstPart: time.Now()}
-			if len(spare) > 0 {
-				w.merged, spare = spare[len(spare)-1], spare[:len(spare)-1]
-			} else {
-				w.merged = flow.NewMerged()
-			}
-			pending[pt.start] = w
-		}
-		w.parts = append(w.parts, pt)
-		for r, c := range pt.skipped {
-			w.skipped[r] += c
-		}
-		w.sampledOut += pt.sampledOut
-		w.portsCut += pt.portsCut
-		if pt.last {
-			w.partial = true
-			w.lastParts++
-			alive--
-		}
-		flushReady(alive == 0)
-	}
-	flushReady(true)
 }
 
 // skippedByLabel turns per-reason counts into the report's map, leaving out

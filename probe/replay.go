@@ -13,7 +13,6 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/dxmon/dxmon/flow"
-	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/vxlan"
 )
 
@@ -91,17 +90,14 @@ func (p *Pipeline) Replay(r io.Reader, vxlanPort uint16) error {
 	emit := func(partial bool) {
 		m.Reset()
 		m.AddTable(w.cur.table)
-		skipped := skippedByLabel(&w.cur.skipped)
-		rep := report.Build(report.Window{Start: start, End: start.Add(p.cfg.Window), Partial: partial, Merged: m,
-			SampleRate: p.cfg.SampleRate, Skipped: skipped, Top: p.cfg.Top}, p.cfg.Lookup)
+		rep := p.buildReport(start, start.Add(p.cfg.Window), partial, m, &w.cur.tally)
 		p.cfg.Emit(rep)
 		if p.cfg.Export != nil {
 			p.cfg.Export.ExportWindow(rep.WindowStart, rep.WindowEnd, m)
 		}
 		p.last.Store(rep)
 		w.cur.table.Reset()
-		w.cur.skipped = [vxlan.NumReasons]uint64{}
-		w.cur.sampledOut = 0
+		w.cur.tally = tally{}
 	}
 	seen := false
 	for {

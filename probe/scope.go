@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+
+	"github.com/dxmon/dxmon/flow"
 )
 
 // maxScopePrefixes bounds each list of Config.OnPrem and Config.VPC: the
@@ -90,17 +92,42 @@ func inPrefixes(ps []scopePrefix, hi, lo uint64) bool {
 	return false
 }
 
-// keep reports whether a packet from src to dst (vxlan.Packet layout) is
-// on-premises ↔ VPC traffic: one end on premises, and, when VPC CIDRs are
-// given, the other in the VPC. Without VPC CIDRs, traffic between two
-// on-premises addresses is kept too. It neither allocates nor locks.
-func (s *scope) keep(src, dst *[16]byte) bool {
+// classify reports whether a packet from src to dst (vxlan.Packet layout)
+// is on-premises ↔ VPC traffic, and its direction: keep when one end is on
+// premises and, when VPC CIDRs are given, the other in the VPC (without VPC
+// CIDRs, traffic between two on-premises addresses is kept too). The
+// direction is flow.DirToAWS when the source is the on-premises end,
+// flow.DirFromAWS when the destination is, and flow.DirUnknown when both
+// ends qualify (two on-premises addresses, or overlapping lists). It
+// neither allocates nor locks.
+func (s *scope) classify(src, dst *[16]byte) (keep bool, dir flow.Direction) {
 	be := binary.BigEndian
 	shi, slo := be.Uint64(src[:8]), be.Uint64(src[8:])
 	dhi, dlo := be.Uint64(dst[:8]), be.Uint64(dst[8:])
 	srcOn, dstOn := inPrefixes(s.onPrem, shi, slo), inPrefixes(s.onPrem, dhi, dlo)
-	if len(s.vpc) == 0 {
-		return srcOn || dstOn
+	to, from := srcOn, dstOn
+	if len(s.vpc) != 0 {
+		to = srcOn && inPrefixes(s.vpc, dhi, dlo)
+		from = dstOn && inPrefixes(s.vpc, shi, slo)
 	}
-	return srcOn && inPrefixes(s.vpc, dhi, dlo) || dstOn && inPrefixes(s.vpc, shi, slo)
+	switch {
+	case to && !from:
+		return true, flow.DirToAWS
+	case from && !to:
+		return true, flow.DirFromAWS
+	}
+	return to, flow.DirUnknown // to == from here
+}
+
+// keep reports whether a packet from src to dst is counted (see classify).
+func (s *scope) keep(src, dst *[16]byte) bool {
+	k, _ := s.classify(src, dst)
+	return k
+}
+
+// direction is the direction of a flow's key, as classify tells it for
+// the flow's packets; a flow.Classifier.
+func (s *scope) direction(k *flow.Key) flow.Direction {
+	_, d := s.classify((*[16]byte)(k[0:16]), (*[16]byte)(k[16:32]))
+	return d
 }

@@ -11,20 +11,25 @@ import (
 
 // counts are a worker's cumulative counters.
 type counts struct {
-	rxPackets, rxBytes           uint64
-	decodedPackets, decodedBytes uint64
-	sampledOut                   uint64
-	skipped                      [vxlan.NumReasons]uint64
-	gwlbPackets, portsCut        uint64
+	rxPackets, rxBytes    uint64
+	decoded               [flow.NumDirections]flow.Counter // by direction
+	sampledOut            uint64
+	skipped               [vxlan.NumReasons]uint64
+	gwlbPackets, portsCut uint64
 }
 
 // Stats are a worker's cumulative counters as last published (once per
 // batch): safe to read from any goroutine.
 type Stats struct {
-	RxPackets, RxBytes           uint64
+	RxPackets, RxBytes uint64
+	// DecodedPackets and DecodedBytes are the sums of Decoded.
 	DecodedPackets, DecodedBytes uint64
-	SampledOut                   uint64
-	Skipped                      [vxlan.NumReasons]uint64
+	// Decoded counts the decoded packets kept by the VNI and on-premises
+	// filters, by direction (all flow.DirUnknown without -onprem-cidrs),
+	// before sampling.
+	Decoded    [flow.NumDirections]flow.Counter
+	SampledOut uint64
+	Skipped    [vxlan.NumReasons]uint64
 	// GWLBPackets were decoded from inside a Gateway Load Balancer's
 	// Geneve; PortsCut of them (counted, not skipped) had their ports cut
 	// off by the mirror's packet length and count with ports 0.
@@ -33,21 +38,42 @@ type Stats struct {
 
 type atomicCounts struct {
 	rxPackets, rxBytes           atomic.Uint64
-	decodedPackets, decodedBytes atomic.Uint64
+	decodedPackets, decodedBytes [flow.NumDirections]atomic.Uint64
 	sampledOut                   atomic.Uint64
 	skipped                      [vxlan.NumReasons]atomic.Uint64
 	gwlbPackets, portsCut        atomic.Uint64
 }
 
-// part is one worker's share of one window, handed to the coordinator.
-type part struct {
-	worker     int
-	start      time.Time
-	table      *flow.Table
+// tally is a window's counters beside its flow table (unscaled).
+type tally struct {
 	skipped    [vxlan.NumReasons]uint64
 	sampledOut uint64
 	portsCut   uint64
-	last       bool // the worker stopped after this part
+	// dirs counts the packets added to the table, by direction: exact
+	// per-direction totals, whatever the table's overflow.
+	dirs [flow.NumDirections]flow.Counter
+}
+
+// add adds o's counts to t.
+func (t *tally) add(o *tally) {
+	for r, c := range o.skipped {
+		t.skipped[r] += c
+	}
+	t.sampledOut += o.sampledOut
+	t.portsCut += o.portsCut
+	for d := range o.dirs {
+		t.dirs[d].Packets += o.dirs[d].Packets
+		t.dirs[d].Bytes += o.dirs[d].Bytes
+	}
+}
+
+// part is one worker's share of one window, handed to the coordinator.
+type part struct {
+	worker int
+	start  time.Time
+	table  *flow.Table
+	tally
+	last bool // the worker stopped after this part
 }
 
 // Worker decodes, samples and counts the packets of one socket (or one
@@ -72,8 +98,8 @@ type Worker struct {
 	sizes  []uint64
 }
 
-func newWorker(id int, cfg *Config, t *flow.Table, sc *scope, eps *endpoints) *Worker {
-	return &Worker{id: id, vni: cfg.VNI, sampler: cfg.Sampler, cur: part{worker: id, table: t}, scope: sc, eps: eps}
+func newWorker(id int, cfg *Config, s sample.Sampler, t *flow.Table, sc *scope, eps *endpoints) *Worker {
+	return &Worker{id: id, vni: cfg.VNI, sampler: s, cur: part{worker: id, table: t}, scope: sc, eps: eps}
 }
 
 // Handle counts one mirror packet: the UDP payload, VXLAN first.
@@ -109,33 +135,19 @@ func (w *Worker) account(r vxlan.Reason) {
 // keep counts a decode's outcome and, for a packet to be counted, fills k
 // and returns its hash and its flow's tag (the GWLB endpoint, 0 for none).
 func (w *Worker) keep(r vxlan.Reason, k *flow.Key) (uint64, uint16, bool) {
-	if r == vxlan.OK && w.vni != 0 && w.pkt.VNI != w.vni {
-		r = vxlan.WrongVNI
-	}
-	if r == vxlan.OK && w.scope != nil && !w.scope.keep(&w.pkt.Src, &w.pkt.Dst) {
-		r = vxlan.NotOnPrem
+	dir := flow.DirUnknown
+	if r == vxlan.OK {
+		r, dir = w.filter()
 	}
 	if r != vxlan.OK {
 		w.c.skipped[r]++
 		w.cur.skipped[r]++
 		return 0, 0, false
 	}
-	w.c.decodedPackets++
-	w.c.decodedBytes += uint64(w.pkt.Length)
-	var tag uint16
-	if w.pkt.GWLB.Has != 0 {
-		w.c.gwlbPackets++
-		if w.pkt.PortsCut {
-			w.c.portsCut++
-			w.cur.portsCut++
-		}
-		if w.pkt.GWLB.Has&vxlan.HasEndpointID != 0 {
-			if id := w.pkt.GWLB.EndpointID; id != w.lastEP {
-				w.lastEP, w.lastTag = id, w.eps.tag(id)
-			}
-			tag = w.lastTag
-		}
-	}
+	size := uint64(w.pkt.Length)
+	w.c.decoded[dir].Packets++
+	w.c.decoded[dir].Bytes += size
+	tag := w.gwlbTag()
 	*k = flow.KeyOf(&w.pkt)
 	h := k.Hash()
 	if !w.sampler.Keep(h) {
@@ -143,7 +155,45 @@ func (w *Worker) keep(r vxlan.Reason, k *flow.Key) (uint64, uint16, bool) {
 		w.cur.sampledOut++
 		return 0, 0, false
 	}
+	w.cur.dirs[dir].Packets++
+	w.cur.dirs[dir].Bytes += size
 	return h, tag, true
+}
+
+// filter applies the VNI and on-premises filters to a decoded packet and
+// tells its direction.
+func (w *Worker) filter() (vxlan.Reason, flow.Direction) {
+	if w.vni != 0 && w.pkt.VNI != w.vni {
+		return vxlan.WrongVNI, flow.DirUnknown
+	}
+	if w.scope == nil {
+		return vxlan.OK, flow.DirUnknown
+	}
+	keep, dir := w.scope.classify(&w.pkt.Src, &w.pkt.Dst)
+	if !keep {
+		return vxlan.NotOnPrem, flow.DirUnknown
+	}
+	return vxlan.OK, dir
+}
+
+// gwlbTag counts a packet that came inside a Gateway Load Balancer's
+// Geneve and returns the tag of its endpoint (0 for none).
+func (w *Worker) gwlbTag() uint16 {
+	if w.pkt.GWLB.Has == 0 {
+		return 0
+	}
+	w.c.gwlbPackets++
+	if w.pkt.PortsCut {
+		w.c.portsCut++
+		w.cur.portsCut++
+	}
+	if w.pkt.GWLB.Has&vxlan.HasEndpointID == 0 {
+		return 0
+	}
+	if id := w.pkt.GWLB.EndpointID; id != w.lastEP {
+		w.lastEP, w.lastTag = id, w.eps.tag(id)
+	}
+	return w.lastTag
 }
 
 // HandleBatch counts the n packets of a batch (UDP payloads), adding the
@@ -171,8 +221,10 @@ func (w *Worker) HandleBatch(src Source, n int) {
 func (w *Worker) publish() {
 	w.pub.rxPackets.Store(w.c.rxPackets)
 	w.pub.rxBytes.Store(w.c.rxBytes)
-	w.pub.decodedPackets.Store(w.c.decodedPackets)
-	w.pub.decodedBytes.Store(w.c.decodedBytes)
+	for d := range w.c.decoded {
+		w.pub.decodedPackets[d].Store(w.c.decoded[d].Packets)
+		w.pub.decodedBytes[d].Store(w.c.decoded[d].Bytes)
+	}
 	w.pub.sampledOut.Store(w.c.sampledOut)
 	w.pub.gwlbPackets.Store(w.c.gwlbPackets)
 	w.pub.portsCut.Store(w.c.portsCut)
@@ -187,9 +239,13 @@ func (w *Worker) publish() {
 func (w *Worker) Stats() Stats {
 	s := Stats{
 		RxPackets: w.pub.rxPackets.Load(), RxBytes: w.pub.rxBytes.Load(),
-		DecodedPackets: w.pub.decodedPackets.Load(), DecodedBytes: w.pub.decodedBytes.Load(),
 		SampledOut:  w.pub.sampledOut.Load(),
 		GWLBPackets: w.pub.gwlbPackets.Load(), PortsCut: w.pub.portsCut.Load(),
+	}
+	for d := range s.Decoded {
+		s.Decoded[d] = flow.Counter{Packets: w.pub.decodedPackets[d].Load(), Bytes: w.pub.decodedBytes[d].Load()}
+		s.DecodedPackets += s.Decoded[d].Packets
+		s.DecodedBytes += s.Decoded[d].Bytes
 	}
 	for i := range s.Skipped {
 		s.Skipped[i] = w.pub.skipped[i].Load()

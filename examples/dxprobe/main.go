@@ -42,6 +42,7 @@ import (
 	"github.com/dxmon/dxmon/enrich"
 	"github.com/dxmon/dxmon/fleet"
 	"github.com/dxmon/dxmon/ipfix"
+	"github.com/dxmon/dxmon/linkrate"
 	"github.com/dxmon/dxmon/probe"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
@@ -79,6 +80,8 @@ type options struct {
 	fleetTable     string // DynamoDB table shared by the probes; empty = this probe alone
 	fleetWait      time.Duration
 	probeID        string
+	linkBPS        linkrate.Value
+	alertUtil      float64
 }
 
 // usageError is bad configuration: exit status 2.
@@ -119,6 +122,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.fleetTable, "fleet", "", "DynamoDB table shared by one deployment's probes: write each window's summary, print and alert on the fleet's report; empty = this probe alone (env PROBE_FLEET_TABLE)")
 	fs.DurationVar(&o.fleetWait, "fleet-wait", fleet.DefaultWait, "with -fleet, how long after a window's end to read the other probes' summaries")
 	fs.StringVar(&o.probeID, "probe-id", "", "this probe's name in the fleet table; empty = the EC2 instance ID, else hostname:port (env PROBE_ID)")
+	fs.Var(&o.linkBPS, "link-bps", "capacity of each direction of the link, bits per second, plain or with an SI suffix (500M, 1.5G, 10G); several links, comma-separated, add up; 0 = unknown (env LINK_BPS)")
+	fs.Float64Var(&o.alertUtil, "alert-utilization", 0, "alert when either direction's bps exceeds this fraction of -link-bps, in (0, 1]; 0 = off (env ALERT_UTILIZATION)")
 	// Environment variables give defaults; flags on the command line win.
 	envs := []envflag.Var{
 		{"workers", "PROBE_WORKERS"}, {"sample-rate", "PROBE_SAMPLE_RATE"}, {"vni", "MIRROR_VNI"},
@@ -127,6 +132,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
 		{"fleet", "PROBE_FLEET_TABLE"}, {"probe-id", "PROBE_ID"},
+		{"link-bps", "LINK_BPS"}, {"alert-utilization", "ALERT_UTILIZATION"},
 	}
 	if err := envflag.Parse(fs, args, getenv, envs); err != nil {
 		return o, usageError{err.Error()}
@@ -150,6 +156,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, usageError{fmt.Sprintf("-alert-pps %v (ALERT_THRESHOLD_PPS): want a positive number", o.alertPPS)}
 	case o.alertCooldown < 0:
 		return o, usageError{fmt.Sprintf("-alert-cooldown %v: want a non-negative duration", o.alertCooldown)}
+	case !(o.alertUtil >= 0 && o.alertUtil <= 1):
+		return o, usageError{fmt.Sprintf("-alert-utilization %v (ALERT_UTILIZATION): want a fraction of -link-bps in (0, 1], or 0 for off", o.alertUtil)}
+	case o.alertUtil > 0 && o.linkBPS == 0:
+		return o, usageError{fmt.Sprintf("-alert-utilization %v (ALERT_UTILIZATION) needs -link-bps (LINK_BPS), the capacity of each direction", o.alertUtil)}
 	case o.maxFlows < 0 || o.maxFlows > 1<<28:
 		return o, usageError{fmt.Sprintf("-max-flows %d: want 0 to 2^28", o.maxFlows)}
 	}
@@ -285,6 +295,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		log.Warn("-vpc-cidrs (VPC_CIDR) without -onprem-cidrs (ONPREM_CIDRS) filters nothing; counting all traffic", "vpc_cidrs", o.vpcCIDRs)
 		vpc = nil
 	}
+	if o.alertUtil > 0 && len(onPrem) == 0 {
+		log.Warn("-alert-utilization without -onprem-cidrs (ONPREM_CIDRS) holds both directions together to one direction's capacity")
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -323,7 +336,8 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 
 	// Alerting: policy in the coordinator, delivery in the background.
-	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown})
+	policy, err := alert.NewPolicy(alert.Config{BPS: o.alertBPS, PPS: o.alertPPS, Cooldown: o.alertCooldown,
+		Utilization: o.alertUtil, LinkBPS: float64(o.linkBPS)})
 	if err != nil {
 		return usageError{err.Error()}
 	}
@@ -431,7 +445,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		workers = 1
 	}
 	pcfg := probe.Config{Window: o.window, VNI: uint32(o.vni), SampleRate: o.sampleRate, MaxFlows: o.maxFlows,
-		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc}
+		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc, LinkBPS: float64(o.linkBPS)}
 	if exporter != nil {
 		pcfg.Export = exporter
 	}
