@@ -18,11 +18,13 @@ import (
 )
 
 // newTestTable starts moto and creates a fleet table as dxdeploy does
-// (pk/sk strings, on demand, TTL on ttl).
+// (pk/sk strings, on demand, TTL on ttl), behind mototest's DynamoProxy.
 func newTestTable(t *testing.T) (*dynamodb.Client, *Store) {
 	t.Helper()
 	moto := mototest.Start(t)
-	db := dynamodb.NewFromConfig(moto.Config(t))
+	// moto applies racing conditional writes without a lock; the proxy
+	// serialises DynamoDB's requests, as AWS's atomic writes behave.
+	db := dynamodb.NewFromConfig(mototest.StartDynamoProxy(t, moto).Config(t))
 	if err := CreateTestTable(context.Background(), db, "dxmon-fleet-test"); err != nil {
 		t.Fatal(err)
 	}
