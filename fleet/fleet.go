@@ -261,8 +261,8 @@ func (f *Fleet) fall(ctx context.Context, own *report.Report, err error) {
 	}
 	m := alert.NewMessage(own, d, f.info)
 	m.Subject = strings.Replace(m.Subject, "dxmon ", "dxmon ("+ShareOnly+") ", 1)
-	m.Body = fmt.Sprintf("The fleet table %s could not be reached, so this is %s: probe %s's window, not the link's.\n"+
-		"Other probes may send their own.\n(%v)\n\n", f.cfg.Store.Table(), ShareOnly, f.cfg.Probe, err) + m.Body
+	m.Body = fmt.Sprintf("The fleet table %s could not be reached: these figures are %s (probe %s's window), not the whole link's.\n"+
+		"Other probes may alert on their own shares.\n(%v)\n\n", f.cfg.Store.Table(), ShareOnly, f.cfg.Probe, err) + m.Body
 	f.cfg.Send(m)
 }
 

@@ -39,7 +39,9 @@ func NewDynamoProxy(motoURL string) (*DynamoProxy, error) {
 	if err != nil || target.Host == "" {
 		return nil, fmt.Errorf("moto URL %q: not an http URL (%v)", motoURL, err)
 	}
-	return &DynamoProxy{rp: httputil.NewSingleHostReverseProxy(target)}, nil
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { w.WriteHeader(http.StatusBadGateway) } // moto stopped: expected, not logged
+	return &DynamoProxy{rp: rp}, nil
 }
 
 // StartDynamoProxy starts a proxy in front of s on a free loopback port and
