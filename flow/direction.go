@@ -40,14 +40,15 @@ type Classifier func(k *Key) Direction
 
 // SplitDirections fills each known direction's share of the window from
 // its flows: every flow of the DimFlow dimension (those held exactly and the
-// heavy hitters found in overflow) is classified once and its traffic added
-// to its direction's flows, sources, destinations and ports, read back with
-// Direction. Call it after the window's AddTables; Reset empties the
-// shares. The direction's rankings are therefore exact for flows held
-// exactly; sources, destinations and ports found only by the overflow's
-// own Space-Saving summaries (not as flows) are not in them. Totals per
-// direction are the caller's: they are counted exactly on the packet path,
-// not here.
+// heavy hitters found in overflow) is classified once, and its traffic added
+// to its direction's sources, destinations and ports; a share's flows are
+// the window's own, read in place through the classification (nothing is
+// copied). Read the shares with Direction. Call it after the window's
+// AddTables; Reset empties the shares. The rankings of a direction are
+// exact for flows held exactly; sources, destinations and ports found only
+// by the overflow's own Space-Saving summaries (not as flows) are not in
+// them. The exact totals per direction are the caller's: probe counts them
+// on the packet path.
 //
 // Direction is derived from the key at merge time rather than stored in
 // each table entry, so the 64-byte entry does not grow and the packet path
@@ -58,13 +59,22 @@ func (m *Merged) SplitDirections(classify Classifier) {
 		m.slotDir = make([]Direction, len(ft.slots))
 	}
 	dirs := m.slotDir[:len(ft.slots)]
-	eachSlot(ft, func(i uint32, e *entry) { dirs[i] = classify(&e.key) })
 	for d := DirToAWS; d < NumDirections; d++ {
 		if m.split[d] == nil {
 			m.split[d] = NewMerged()
+			m.split[d].parent, m.split[d].dir = m, d
 		}
 		m.split[d].Reset()
 	}
+	eachSlot(ft, func(i uint32, e *entry) {
+		dir := classify(&e.key)
+		dirs[i] = dir
+		if s := m.split[dir]; s != nil {
+			s.flows++
+			s.Total.Packets += e.packets
+			s.Total.Bytes += e.bytes
+		}
+	})
 	split := func(d Dim) {
 		var c [NumDirections]mergeChunker
 		for dir := range c {
@@ -79,13 +89,14 @@ func (m *Merged) SplitDirections(classify Classifier) {
 			c[dir].flush(m.split[dir], d)
 		}
 	}
+	others := []Dim{DimSrc, DimDst, DimPort}
 	if ft.Len() < parallelMerge {
-		for _, d := range Dims {
+		for _, d := range others {
 			split(d)
 		}
 	} else {
 		var wg sync.WaitGroup
-		for _, d := range Dims {
+		for _, d := range others {
 			wg.Go(func() { split(d) })
 		}
 		wg.Wait()
@@ -94,12 +105,23 @@ func (m *Merged) SplitDirections(classify Classifier) {
 }
 
 // Direction returns direction d's share of the window as SplitDirections
-// made it (its Top and Each work as the whole window's), or nil when the
-// window was not split or d is DirUnknown. Its Total is the sum of its
-// flows, not the exact total (see SplitDirections).
+// made it, or nil when the window was not split or d is DirUnknown. The
+// share is read-only: its Top, Each, Len and Get work as the window's
+// (its DimFlow reads the window's flows of direction d in place), and its
+// Total is the sum of its flows, not the exact total.
 func (m *Merged) Direction(d Direction) *Merged {
 	if !m.splitDone || d == DirUnknown || d >= NumDirections {
 		return nil
 	}
 	return m.split[d]
+}
+
+// flowsOf returns the table holding m's flows and, for a direction's
+// share, the filter that keeps its own: a slot is the share's when
+// dirs[i] == dir.
+func (m *Merged) flowsOf() (t *Table, dirs []Direction, dir Direction, share bool) {
+	if m.parent == nil {
+		return m.dims[DimFlow], nil, DirUnknown, false
+	}
+	return m.parent.dims[DimFlow], m.parent.slotDir, m.dir, true
 }

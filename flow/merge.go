@@ -53,6 +53,11 @@ type Merged struct {
 	split     [NumDirections]*Merged
 	slotDir   []Direction
 	splitDone bool
+	// In a direction's share: the window it is part of, its direction,
+	// and how many of the window's flows are its own.
+	parent *Merged
+	dir    Direction
+	flows  int
 }
 
 // NewMerged returns an empty Merged.
@@ -243,17 +248,41 @@ func (m *Merged) AddMerged(o *Merged) {
 }
 
 // Len is the number of distinct keys of dimension d.
-func (m *Merged) Len(d Dim) int { return m.dims[d].Len() }
+func (m *Merged) Len(d Dim) int {
+	if d == DimFlow && m.parent != nil {
+		return m.flows
+	}
+	return m.dims[d].Len()
+}
 
 // Each calls fn for every key of dimension d with its traffic: the keys
 // held exactly and the heavy hitters found in overflow (whose traffic is a
 // lower bound). fn must not keep k.
 func (m *Merged) Each(d Dim, fn func(k *Key, c Counter)) {
+	if d == DimFlow {
+		t, dirs, dir, share := m.flowsOf()
+		eachSlot(t, func(i uint32, e *entry) {
+			if !share || dirs[i] == dir {
+				fn(&e.key, Counter{e.packets, e.bytes})
+			}
+		})
+		return
+	}
 	eachSlot(m.dims[d], func(_ uint32, e *entry) { fn(&e.key, Counter{e.packets, e.bytes}) })
 }
 
 // Get returns the traffic of key k in dimension d.
-func (m *Merged) Get(d Dim, k Key) Counter { return m.dims[d].get(&k) }
+func (m *Merged) Get(d Dim, k Key) Counter {
+	if d == DimFlow && m.parent != nil {
+		t, dirs, dir, _ := m.flowsOf()
+		if i, ok := t.find(&k); ok && dirs[i] == dir {
+			e := &t.slots[i]
+			return Counter{e.packets, e.bytes}
+		}
+		return Counter{}
+	}
+	return m.dims[d].get(&k)
+}
 
 // Reset empties m, keeping its memory.
 func (m *Merged) Reset() {
@@ -267,6 +296,7 @@ func (m *Merged) Reset() {
 		}
 	}
 	m.splitDone = false
+	m.flows = 0
 }
 
 // Better reports whether a ranks above b: more bytes, then more packets,
@@ -287,8 +317,11 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 	if n <= 0 {
 		return nil
 	}
-	t := m.dims[d]
-	h := make(worstFirst, 0, min(n, t.Len()))
+	t, dirs, dir, share := m.dims[d], []Direction(nil), DirUnknown, false
+	if d == DimFlow {
+		t, dirs, dir, share = m.flowsOf()
+	}
+	h := make(worstFirst, 0, min(n, m.Len(d)))
 	consider := func(s *entry) {
 		if len(h) == n && (s.bytes < h[0].Bytes || s.bytes == h[0].Bytes && s.packets < h[0].Packets) {
 			return // worse than the worst kept: most entries stop here
@@ -301,7 +334,11 @@ func (m *Merged) Top(d Dim, n int) []Entry {
 			heap.Fix(&h, 0)
 		}
 	}
-	eachSlot(t, func(_ uint32, s *entry) { consider(s) })
+	eachSlot(t, func(i uint32, s *entry) {
+		if !share || dirs[i] == dir {
+			consider(s)
+		}
+	})
 	out := make([]Entry, len(h))
 	for i := len(out) - 1; i >= 0; i-- {
 		out[i] = heap.Pop(&h).(Entry)

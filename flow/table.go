@@ -198,14 +198,22 @@ func (t *Table) addCounter(k *Key, h uint64, c Counter) {
 
 // get returns the traffic of key k.
 func (t *Table) get(k *Key) Counter {
+	if i, ok := t.find(k); ok {
+		return Counter{t.slots[i].packets, t.slots[i].bytes}
+	}
+	return Counter{}
+}
+
+// find returns the slot of key k, if t holds it.
+func (t *Table) find(k *Key) (uint64, bool) {
 	h := k.Hash()
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
 		if e.packets == 0 {
-			return Counter{}
+			return 0, false
 		}
 		if (e.hash^h)&hashBits == 0 && e.key.equal(k) {
-			return Counter{e.packets, e.bytes}
+			return i, true
 		}
 	}
 }

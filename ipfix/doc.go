@@ -32,6 +32,21 @@
 //	152  flowStartMilliseconds        dateTimeMilliseconds   8
 //	153  flowEndMilliseconds          dateTimeMilliseconds   8
 //	351  layer2SegmentId              unsigned64             8   (only with Config.VNI)
+//	61   flowDirection                unsigned8              1   (only with Config.Direction)
+//
+// flowDirection is, in IANA's registry (from RFC 5102 §5.11.6), "The
+// direction of the Flow observed at the Observation Point. There are only
+// two values defined. 0x00: ingress flow 0x01: egress flow". dxmon's
+// Observation Point is the VPC's end of the Direct Connect or VPN link:
+// to_aws flows (source on-premises) enter the VPC there and are ingress
+// (0x00, FlowIngress); from_aws flows (destination on-premises) leave it
+// and are egress (0x01, FlowEgress). A flow of no known direction (both
+// ends on-premises) and the remainder record carry 0xFF
+// (FlowDirectionUnknown), outside the registry's two values. The field is
+// in the templates only when the probe knows its on-premises prefixes
+// (-onprem-cidrs), as probe.NewClassifier gives them; Wireshark's
+// dissector reads it as cflow.direction (TestIPFIXTsharkDirection in
+// examples/dxprobe).
 //
 // layer2SegmentId holds the overlay type in its top byte (0x01, VXLAN) and
 // the segment ID (the VNI) in its low bytes. Flow tables are not keyed by

@@ -24,6 +24,7 @@ const (
 	IEDestinationIPv6Address   = 28  // ipv6Address
 	IESamplingInterval         = 34  // unsigned32 (deprecated for 305; still read by collectors)
 	IEObservationDomainID      = 149 // unsigned32
+	IEFlowDirection            = 61  // unsigned8: 0x00 ingress, 0x01 egress (see FlowDirectionOf)
 	IEFlowStartMilliseconds    = 152 // dateTimeMilliseconds
 	IEFlowEndMilliseconds      = 153 // dateTimeMilliseconds
 	IESamplingPacketInterval   = 305 // unsigned32
@@ -67,6 +68,35 @@ const (
 	VXLANSegmentType = 0x01
 )
 
+// flowDirection values (IANA "IPFIX Information Elements", element 61,
+// from RFC 5102 §5.11.6: "The direction of the Flow observed at the
+// Observation Point. There are only two values defined. 0x00: ingress flow
+// 0x01: egress flow"). dxmon's Observation Point is the VPC's end of the
+// Direct Connect or VPN link, where the mirrored appliances sit: traffic
+// from on-premises enters the VPC there, traffic to on-premises leaves it.
+const (
+	// FlowIngress is to_aws: the source is on-premises.
+	FlowIngress = 0x00
+	// FlowEgress is from_aws: the destination is on-premises.
+	FlowEgress = 0x01
+	// FlowDirectionUnknown marks a flow of no known direction (both ends
+	// on-premises, and the remainder record). The registry defines no
+	// such value; 0xFF is outside its two and is what other exporters
+	// (Juniper's MX, as collectors note) send for "unknown".
+	FlowDirectionUnknown = 0xFF
+)
+
+// FlowDirectionOf is the flowDirection value of a flow's direction.
+func FlowDirectionOf(d flow.Direction) uint8 {
+	switch d {
+	case flow.DirToAWS:
+		return FlowIngress
+	case flow.DirFromAWS:
+		return FlowEgress
+	}
+	return FlowDirectionUnknown
+}
+
 // Config is an encoder's behaviour.
 type Config struct {
 	// DomainID is the message header's observation domain ID: one per
@@ -92,6 +122,11 @@ type Config struct {
 	// (defaults DefaultTemplateRefresh, DefaultTemplateRefreshMessages).
 	TemplateRefresh         time.Duration
 	TemplateRefreshMessages int
+	// Direction, when not nil, tells each flow's direction (probe's
+	// NewClassifier, from -onprem-cidrs): every record then carries
+	// flowDirection (IE 61) as the last field of its template (see
+	// FlowDirectionOf). Nil leaves the field out: no direction is known.
+	Direction flow.Classifier
 }
 
 func (c *Config) fill() error {
@@ -135,6 +170,7 @@ var (
 		{IESourceTransportPort, 2}, {IEDestinationTransportPort, 2}, {IEOctetDeltaCount, 8}, {IEPacketDeltaCount, 8},
 		{IEFlowStartMilliseconds, 8}, {IEFlowEndMilliseconds, 8}}
 	fieldVNI = field{IELayer2SegmentID, 8}
+	fieldDir = field{IEFlowDirection, 1}
 	// The sampling options template: one scope field, then the rate as
 	// an interval (two IEs, for collectors that read one or the other)
 	// and as a probability.
@@ -169,6 +205,7 @@ type Encoder struct {
 	v4, v6    family
 	templates []byte // the template message, sequence number patched in
 	vni       uint64 // layer2SegmentId, 0 if none
+	dirOff    int    // flowDirection's offset in a record after the ports, 0 if none
 	seq       uint32 // data records sent before the next message
 	sinceTmpl int    // data messages since templates were last sent
 	tmplAt    time.Time
@@ -192,6 +229,11 @@ func NewEncoder(cfg Config, send func(msg []byte, records int)) (*Encoder, error
 		e.vni = uint64(VXLANSegmentType)<<56 | uint64(cfg.VNI)
 		f4 = append(f4[:len(f4):len(f4)], fieldVNI)
 		f6 = append(f6[:len(f6):len(f6)], fieldVNI)
+	}
+	if cfg.Direction != nil {
+		e.dirOff = recordLen(f4) - 8 // after the two IPv4 addresses, as r is sliced in Add
+		f4 = append(f4[:len(f4):len(f4)], fieldDir)
+		f6 = append(f6[:len(f6):len(f6)], fieldDir)
 	}
 	e.v4 = family{template: TemplateIPv4, recLen: recordLen(f4), buf: make([]byte, 0, cfg.MaxMessage)}
 	e.v6 = family{template: TemplateIPv6, recLen: recordLen(f6), buf: make([]byte, 0, cfg.MaxMessage)}
@@ -288,6 +330,9 @@ func (e *Encoder) Add(k *flow.Key, c flow.Counter) {
 	binary.BigEndian.PutUint64(r[29:], e.endMS)
 	if e.vni != 0 {
 		binary.BigEndian.PutUint64(r[37:], e.vni)
+	}
+	if e.dirOff != 0 {
+		r[e.dirOff] = FlowDirectionOf(e.cfg.Direction(k))
 	}
 	fam.records++
 }

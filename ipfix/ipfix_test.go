@@ -71,6 +71,8 @@ type flowOut struct {
 	StartMS, EndMS   uint64
 	Segment          uint64
 	HasSegment       bool
+	Direction        uint64
+	HasDirection     bool
 	Template         uint16
 	AddressesPresent int
 }
@@ -88,8 +90,15 @@ func want(f flowIn, cfg Config) flowOut {
 	if cfg.VNI != 0 {
 		o.Segment, o.HasSegment = 1<<56|uint64(cfg.VNI), true
 	}
+	if cfg.Direction != nil {
+		o.Direction, o.HasDirection = uint64(FlowDirectionOf(cfg.Direction(&k))), true
+	}
 	return o
 }
+
+// byLastByte is a classifier for the tests: a pure function of the key
+// that gives every direction.
+func byLastByte(k *flow.Key) flow.Direction { return flow.Direction(k[15] % 3) }
 
 func got(r decodedRecord) flowOut {
 	o := flowOut{Proto: uint8(r.uint(IEProtocolIdentifier)), Sport: uint16(r.uint(IESourceTransportPort)),
@@ -109,6 +118,9 @@ func got(r decodedRecord) flowOut {
 	}
 	if _, ok := r.fields[IELayer2SegmentID]; ok {
 		o.Segment, o.HasSegment = r.uint(IELayer2SegmentID), true
+	}
+	if b, ok := r.fields[IEFlowDirection]; ok && len(b) == 1 {
+		o.Direction, o.HasDirection = r.uint(IEFlowDirection), true
 	}
 	return o
 }
@@ -200,13 +212,16 @@ func genFlow(t *rapid.T) flowIn {
 }
 
 // TestEncodeRoundTrip: any mix of IPv4 and IPv6 flows, any message bound,
-// VNI and sampling rate decodes to the same flows, in messages within the
+// VNI, sampling rate and direction classifier decodes to the same flows, in messages within the
 // bound, templates first, sequence numbers counting the records before.
 func TestEncodeRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := Config{DomainID: rapid.Uint32().Draw(t, "domain"), MaxMessage: rapid.IntRange(MinMaxMessage, 9000).Draw(t, "max"),
 			SampleRate: rapid.SampledFrom([]float64{1, 0.5, 0.25, 0.1, 0.3, 0.001}).Draw(t, "rate"),
 			VNI:        rapid.SampledFrom([]uint32{0, 1, 12345, 1<<24 - 1}).Draw(t, "vni")}
+		if rapid.Bool().Draw(t, "direction") {
+			cfg.Direction = byLastByte
+		}
 		flows := rapid.SliceOfN(rapid.Custom(genFlow), 0, 400).Draw(t, "flows")
 		checkRoundTrip(t, cfg, flows, encodeAll(t, cfg, flows))
 	})
@@ -218,6 +233,53 @@ func TestRemainderRecordIsZeroIPv4(t *testing.T) {
 	cfg := Config{DomainID: 7}
 	flows := []flowIn{{flow.Key{}, flow.Counter{Packets: 3, Bytes: 300}}}
 	checkRoundTrip(t, cfg, flows, encodeAll(t, cfg, flows))
+}
+
+// TestFlowDirectionValues: to_aws is ingress (0x00) and from_aws egress
+// (0x01), the registry's two values; unknown is 0xFF. The field is the
+// templates' last, one byte.
+func TestFlowDirectionValues(t *testing.T) {
+	if FlowDirectionOf(flow.DirToAWS) != 0 || FlowDirectionOf(flow.DirFromAWS) != 1 || FlowDirectionOf(flow.DirUnknown) != 0xFF {
+		t.Fatal("flowDirection values")
+	}
+	onPrem := netip.MustParsePrefix("192.0.2.0/24")
+	cls := func(k *flow.Key) flow.Direction {
+		switch {
+		case onPrem.Contains(k.Src()):
+			return flow.DirToAWS
+		case onPrem.Contains(k.Dst()):
+			return flow.DirFromAWS
+		}
+		return flow.DirUnknown
+	}
+	cfg := Config{DomainID: 3, VNI: 7, Direction: cls}
+	flows := []flowIn{
+		{flow.NewKey(netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("198.51.100.2"), 6, 1, 2), flow.Counter{Packets: 1, Bytes: 40}},
+		{flow.NewKey(netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("192.0.2.1"), 6, 2, 1), flow.Counter{Packets: 2, Bytes: 80}},
+		{flow.NewKey(netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 17, 3, 4), flow.Counter{Packets: 3, Bytes: 90}},
+		{flow.Key{}, flow.Counter{Packets: 4, Bytes: 400}}, // the remainder
+	}
+	msgs := encodeAll(t, cfg, flows)
+	checkRoundTrip(t, cfg, flows, msgs)
+	c := newCollector()
+	var dirs []uint64
+	for _, m := range msgs {
+		d, err := c.decode(m.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range d.records {
+			dirs = append(dirs, r.uint(IEFlowDirection))
+		}
+	}
+	if diff := cmp.Diff([]uint64{0x00, 0x01, 0xFF, 0xFF}, dirs); diff != "" {
+		t.Errorf("flowDirection per record, IPv4 first (-want +got):\n%s", diff)
+	}
+	for _, fs := range c.templates[3] {
+		if fs.scope == 0 && fs.fields[len(fs.fields)-1] != (field{IEFlowDirection, 1}) {
+			t.Errorf("template's last field %v, want flowDirection of 1 byte", fs.fields[len(fs.fields)-1])
+		}
+	}
 }
 
 // TestTemplateRefresh: templates go out before the first data message, and
@@ -252,7 +314,7 @@ func TestTemplateRefresh(t *testing.T) {
 
 // TestAddDoesNotAllocate: encoding a record allocates nothing.
 func TestAddDoesNotAllocate(t *testing.T) {
-	e, err := NewEncoder(Config{DomainID: 1, VNI: 12345}, func([]byte, int) {})
+	e, err := NewEncoder(Config{DomainID: 1, VNI: 12345, Direction: byLastByte}, func([]byte, int) {})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dxmon/dxmon/flow"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/vxlan"
 )
@@ -36,6 +37,8 @@ type Metrics struct {
 	overflow    prometheus.Counter
 	windowBPS   prometheus.Gauge
 	windowPPS   prometheus.Gauge
+	dirBPS      *prometheus.GaugeVec
+	dirUtil     *prometheus.GaugeVec
 	reportDur   prometheus.Histogram
 	windows     prometheus.Counter
 	topSrcBPS   *prometheus.GaugeVec
@@ -54,8 +57,8 @@ func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Me
 	}
 	m.rxPackets = d("received_packets_total", "Mirror packets read from the sockets (or capture).", "worker")
 	m.rxBytes = d("received_bytes_total", "Bytes of mirror packets read (UDP payloads).", "worker")
-	m.decPackets = d("decoded_packets_total", "Inner IP packets decoded.", "worker")
-	m.decBytes = d("decoded_bytes_total", "Inner IP bytes decoded, as the inner headers declare them.", "worker")
+	m.decPackets = d("decoded_packets_total", "Inner IP packets decoded and kept by the VNI and on-premises filters (before sampling), by direction: to_aws (source on-premises), from_aws (destination on-premises), unknown (no -onprem-cidrs, or both ends on-premises).", "worker", "direction")
+	m.decBytes = d("decoded_bytes_total", "Inner IP bytes decoded, as the inner headers declare them, by direction (see decoded_packets_total).", "worker", "direction")
 	m.sampledOut = d("sampled_out_packets_total", "Decoded packets not counted because their flow was sampled out.", "worker")
 	m.skipped = d("skipped_packets_total", "Mirror packets not counted, by reason.", "reason")
 	m.kernelDrops = d("kernel_drops_total", "Packets the kernel dropped on a full socket buffer (SO_RXQ_OVFL).", "worker")
@@ -67,6 +70,8 @@ func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Me
 	m.overflow = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_flow_overflow_packets_total", Help: "Packets of flows that arrived when a flow table was full (counted in totals, not tracked exactly)."})
 	m.windowBPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_bytes_per_second", Help: "Inner traffic rate (bytes per second) of the last window, scaled by 1/sample rate."})
 	m.windowPPS = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dxmon_probe_window_packets_per_second", Help: "Inner packet rate of the last window, scaled by 1/sample rate."})
+	m.dirBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_window_direction_bytes_per_second", Help: "Inner traffic rate (bytes per second) of the last window by direction (to_aws, from_aws), scaled by 1/sample rate; absent without -onprem-cidrs."}, []string{"direction"})
+	m.dirUtil = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_window_direction_utilization_ratio", Help: "The last window's bps by direction over -link-bps (this probe's share; sum over probes for the link); absent without -onprem-cidrs or -link-bps."}, []string{"direction"})
 	m.reportDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dxmon_probe_report_duration_seconds", Help: "Time to merge the workers' tables and build a window's report.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)})
 	m.windows = prometheus.NewCounter(prometheus.CounterOpts{Name: "dxmon_probe_windows_total", Help: "Windows reported."})
@@ -74,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer, p *Pipeline, socks []DropCounter) *Me
 	m.topDstBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_bytes_per_second", Help: "The last window's top destinations; at most -top series."}, []string{"rank", "ip"})
 	m.topFlowBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_flow_bytes_per_second", Help: "The last window's top 5-tuples; at most -top series."}, []string{"rank", "src", "dst", "proto", "sport", "dport"})
 	m.topPortBPS = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dxmon_probe_top_destination_port_bytes_per_second", Help: "The last window's top (protocol, destination port) pairs; at most -top series."}, []string{"rank", "proto", "port"})
-	reg.MustRegister(m, m.activeFlows, m.overflow, m.windowBPS, m.windowPPS, m.reportDur, m.windows, m.topSrcBPS, m.topDstBPS, m.topFlowBPS, m.topPortBPS)
+	reg.MustRegister(m, m.activeFlows, m.overflow, m.windowBPS, m.windowPPS, m.dirBPS, m.dirUtil, m.reportDur, m.windows, m.topSrcBPS, m.topDstBPS, m.topFlowBPS, m.topPortBPS)
 	return m
 }
 
@@ -95,8 +100,11 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		id := strconv.Itoa(i)
 		ch <- prometheus.MustNewConstMetric(m.rxPackets, prometheus.CounterValue, float64(s.RxPackets), id)
 		ch <- prometheus.MustNewConstMetric(m.rxBytes, prometheus.CounterValue, float64(s.RxBytes), id)
-		ch <- prometheus.MustNewConstMetric(m.decPackets, prometheus.CounterValue, float64(s.DecodedPackets), id)
-		ch <- prometheus.MustNewConstMetric(m.decBytes, prometheus.CounterValue, float64(s.DecodedBytes), id)
+		for d, c := range s.Decoded {
+			dir := flow.Direction(d).String()
+			ch <- prometheus.MustNewConstMetric(m.decPackets, prometheus.CounterValue, float64(c.Packets), id, dir)
+			ch <- prometheus.MustNewConstMetric(m.decBytes, prometheus.CounterValue, float64(c.Bytes), id, dir)
+		}
 		ch <- prometheus.MustNewConstMetric(m.sampledOut, prometheus.CounterValue, float64(s.SampledOut), id)
 		ch <- prometheus.MustNewConstMetric(m.gwlbPackets, prometheus.CounterValue, float64(s.GWLBPackets), id)
 		ch <- prometheus.MustNewConstMetric(m.portsCut, prometheus.CounterValue, float64(s.PortsCut), id)
@@ -130,6 +138,17 @@ func (m *Metrics) Observe(d time.Duration, r *report.Report, activeFlows int, ov
 	m.overflow.Add(float64(overflowPackets))
 	m.windowBPS.Set(r.BPS / 8)
 	m.windowPPS.Set(r.PPS)
+	if r.Directions != nil {
+		for name, d := range map[string]*report.Direction{report.ToAWS: r.Directions.ToAWS, report.FromAWS: r.Directions.FromAWS} {
+			if d == nil {
+				continue
+			}
+			m.dirBPS.WithLabelValues(name).Set(d.BPS / 8)
+			if r.LinkBPS > 0 {
+				m.dirUtil.WithLabelValues(name).Set(d.BPS / r.LinkBPS)
+			}
+		}
+	}
 	secs := r.Duration().Seconds()
 	bps := func(b uint64) float64 {
 		if secs <= 0 {

@@ -17,7 +17,7 @@ import (
 // worker) (...)), are the exact global totals: two probes replay the
 // sample capture, one sampling half the flows, and each probe's sum equals
 // the unsampled report's totals, so the global sum is exactly twice them.
-// Their only label is worker, a closed set.
+// Their only labels are worker and direction, closed sets.
 func TestMetricsSumAcrossProbes(t *testing.T) {
 	path := filepath.Join("..", "testdata", "mirror-sample.pcap")
 	var reportPackets, reportBytes uint64 // the unsampled probe's reports
@@ -57,7 +57,13 @@ func TestMetricsSumAcrossProbes(t *testing.T) {
 			}
 			for _, m := range mf.GetMetric() {
 				for _, l := range m.GetLabel() {
-					if l.GetName() != "worker" {
+					switch l.GetName() {
+					case "worker":
+					case "direction":
+						if v := l.GetValue(); v != "to_aws" && v != "from_aws" && v != "unknown" {
+							t.Errorf("%s has direction %q", name, v)
+						}
+					default:
 						t.Errorf("%s has label %s", name, l.GetName())
 					}
 				}

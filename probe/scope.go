@@ -125,6 +125,19 @@ func (s *scope) keep(src, dst *[16]byte) bool {
 	return k
 }
 
+// NewClassifier returns the flow.Classifier of on-premises (and VPC)
+// prefixes as a pipeline with Config.OnPrem and Config.VPC classifies its
+// packets, for users of the flows outside the pipeline (an IPFIX
+// exporter's flowDirection); nil when onPrem is empty. The error names the
+// list and the value at fault.
+func NewClassifier(onPrem, vpc []netip.Prefix) (flow.Classifier, error) {
+	s, err := newScope(onPrem, vpc)
+	if s == nil || err != nil {
+		return nil, err
+	}
+	return s.direction, nil
+}
+
 // direction is the direction of a flow's key, as classify tells it for
 // the flow's packets; a flow.Classifier.
 func (s *scope) direction(k *flow.Key) flow.Direction {

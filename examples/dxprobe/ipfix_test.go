@@ -65,6 +65,7 @@ type tsharkRecord struct {
 	Packets, Bytes uint64
 	Start, End     time.Time
 	Segment        uint64
+	Direction      string // flowDirection; "" when the template has none
 }
 
 func tsharkExport(t *testing.T, domain string, args ...string) tsharkResult {
@@ -88,7 +89,7 @@ func tsharkExport(t *testing.T, domain string, args ...string) tsharkResult {
 
 	fields := []string{"cflow.od_id", "cflow.srcaddr", "cflow.dstaddr", "cflow.srcaddrv6", "cflow.dstaddrv6", "cflow.protocol",
 		"cflow.srcport", "cflow.dstport", "cflow.packets", "cflow.octets", "cflow.abstimestart", "cflow.abstimeend",
-		"cflow.layer2_segment_id", "cflow.sampling_packet_interval", "cflow.sampling_probability", "cflow.template_id", "_ws.expert"}
+		"cflow.layer2_segment_id", "cflow.direction", "cflow.sampling_packet_interval", "cflow.sampling_probability", "cflow.template_id", "_ws.expert"}
 	targs := []string{"-r", pcapFile, "-d", fmt.Sprintf("udp.port==%d,cflow", port), "-t", "u", "-T", "fields",
 		"-E", "separator=\t", "-E", "occurrence=a", "-E", "aggregator=|"}
 	for _, f := range fields {
@@ -163,6 +164,9 @@ func tsharkExport(t *testing.T, domain string, args ...string) tsharkResult {
 			got = append(got, tsharkRecord{Src: src[i], Dst: dst[i], Proto: int(num("cflow.protocol")), Sport: int(num("cflow.srcport")),
 				Dport: int(num("cflow.dstport")), Packets: num("cflow.packets"), Bytes: num("cflow.octets"),
 				Start: tm("cflow.abstimestart"), End: tm("cflow.abstimeend"), Segment: segment(i)})
+			if l := v("cflow.direction"); i < len(l) { // present only with -onprem-cidrs
+				got[len(got)-1].Direction = l[i]
+			}
 		}
 	}
 	return tsharkResult{reps: reps, records: records, messages: messages, got: got, templates: templates, sampling: sampling}
@@ -214,6 +218,39 @@ func TestIPFIXTshark(t *testing.T) {
 		t.Fatalf("tshark's records differ from the reports' flows (-report +tshark):\n%s", diff)
 	}
 	t.Logf("%d windows, %d records in %d messages, every one equal to the report's", len(reps), records, messages)
+}
+
+// TestIPFIXTsharkDirection: with -onprem-cidrs, every record tshark reads
+// carries flowDirection (IE 61): 0 (ingress) for the report's to_aws flows,
+// 1 (egress) for its from_aws flows, equal record for record to the
+// report's flows and their dir.
+func TestIPFIXTsharkDirection(t *testing.T) {
+	// The sample's IPv4 flows come from 172.16/12 and 192.168/16; naming
+	// its IPv6 destinations (2001:db8:ac10::/48) on-premises as well makes
+	// the IPv6 flows point the other way: both directions in one capture.
+	res := tsharkExport(t, "9", "-onprem-cidrs", "172.16.0.0/12,192.168.0.0/16,2001:db8:ac10::/48")
+	if len(res.got) != res.records {
+		t.Fatalf("tshark read %d records, dxprobe sent %d", len(res.got), res.records)
+	}
+	code := map[string]string{report.ToAWS: "0", report.FromAWS: "1", "": "255"}
+	var want []tsharkRecord
+	seen := map[string]int{}
+	for _, r := range res.reps {
+		for _, f := range r.TopFlows {
+			want = append(want, tsharkRecord{Src: f.Src.String(), Dst: f.Dst.String(), Proto: int(f.Proto), Sport: int(f.Sport),
+				Dport: int(f.Dport), Packets: f.Packets, Bytes: f.Bytes, Start: r.WindowStart, End: r.WindowEnd, Direction: code[f.Dir]})
+			seen[f.Dir]++
+		}
+	}
+	if seen[report.ToAWS] == 0 || seen[report.FromAWS] == 0 {
+		t.Fatalf("flows by direction %v: the capture should hold both", seen)
+	}
+	sortRecords(want)
+	sortRecords(res.got)
+	if diff := cmp.Diff(want, res.got); diff != "" {
+		t.Fatalf("tshark's records differ from the reports' flows (-report +tshark):\n%s", diff)
+	}
+	t.Logf("flows by direction: %v", seen)
 }
 
 func sortRecords(rs []tsharkRecord) {

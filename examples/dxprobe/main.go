@@ -423,8 +423,12 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if domain == 0 {
 			domain, from = ipfix.DomainID(ctx, o.imdsEndpoint, 300*time.Millisecond)
 		}
+		dirOf, err := probe.NewClassifier(onPrem, vpc) // flowDirection, as the pipeline classifies
+		if err != nil {
+			return usageError{fmt.Sprintf("-onprem-cidrs/-vpc-cidrs: %v", err)}
+		}
 		exporter, err = ipfix.NewExporter(ipfix.ExporterConfig{URL: o.ipfix, QueueMessages: o.ipfixQueue, Config: ipfix.Config{DomainID: domain,
-			MaxMessage: o.ipfixMax, SampleRate: o.sampleRate, VNI: uint32(o.vni)}})
+			MaxMessage: o.ipfixMax, SampleRate: o.sampleRate, VNI: uint32(o.vni), Direction: dirOf}})
 		if err != nil {
 			return usageError{fmt.Sprintf("-ipfix %q (PROBE_IPFIX): %v", o.ipfix, err)}
 		}
