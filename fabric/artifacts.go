@@ -72,6 +72,7 @@ func (d *Deployer) probeComponent() component {
 		{key: "VPC_CIDR", value: c.VPCCIDR.String()},
 		{key: "MIRROR_VNI", value: fmt.Sprint(c.MirrorVNI)},
 		{key: "ONPREM_CIDRS", value: strings.Join(onprem, ",")},
+		{key: "PROBE_FLEET_TABLE", value: d.fleetTable()},
 	}
 	if c.SNSTopicARN != "" {
 		env = append(env, envVar{key: "SNS_TOPIC_ARN", value: c.SNSTopicARN})

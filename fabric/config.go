@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/dxmon/dxmon/fleet"
 )
 
 // Config is the deployment's configuration: the seed's config/dx-monitor.conf
@@ -44,6 +46,7 @@ type Config struct {
 	ProbeEnvFile         string // PROBE_ENV_FILE, default /etc/dxmon/dxprobe.env
 	ProbeIPFIX           string // PROBE_IPFIX, optional: IPFIX collector URL written to the probes' env file
 	SlackWebhookURL      string // SLACK_WEBHOOK_URL, optional, secret: written to the probes' env file, never logged
+	FleetTable           string // PROBE_FLEET_TABLE, default <PROJECT_TAG>-fleet: the probes' shared DynamoDB table (fleet.go)
 	ReturnRoutes         bool   // RETURN_ROUTES, default false: business subnets route on-prem CIDRs through their AZ's GWLB endpoint
 	// ProbeSettings holds the probe runtime keys set in the file
 	// (PROBE_WORKERS, PROBE_SAMPLE_RATE, ALERT_THRESHOLD_BPS/PPS), copied
@@ -73,7 +76,7 @@ func ConfigKeys() []string {
 	return append(append([]string{}, requiredKeys...), "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
 		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT",
 		"APPLIANCE_BINARY", "APPLIANCE_UNIT", "APPLIANCE_INSTALL_PATH", "APPLIANCE_ENV_FILE", "PROBE_ENV_FILE", "PROBE_IPFIX",
-		"SLACK_WEBHOOK_URL", "RETURN_ROUTES")
+		"SLACK_WEBHOOK_URL", "RETURN_ROUTES", "PROBE_FLEET_TABLE")
 }
 
 // ignoredKeys are the seed's probe runtime keys, which may share the file;
@@ -170,6 +173,7 @@ func ParseConfig(kv map[string]string) (Config, error) {
 		ProbeEnvFile:          orDefault(kv["PROBE_ENV_FILE"], DefaultProbeEnvFile),
 		ProbeIPFIX:            kv["PROBE_IPFIX"],
 		SlackWebhookURL:       kv["SLACK_WEBHOOK_URL"],
+		FleetTable:            kv["PROBE_FLEET_TABLE"],
 	}
 	var err error
 	if c.VPCCIDR, err = parsePrefix("VPC_CIDR", kv["VPC_CIDR"]); err != nil {
@@ -292,6 +296,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("PROBE_HEALTH_PORT: %d is not a port", c.ProbeHealthPort)
 	case c.ApplianceInstanceType == "" || c.ProbeInstanceType == "":
 		return fmt.Errorf("APPLIANCE_INSTANCE_TYPE and PROBE_INSTANCE_TYPE must not be empty")
+	}
+	if c.FleetTable != "" {
+		if err := fleet.CheckTableName(c.FleetTable); err != nil {
+			return fmt.Errorf("PROBE_FLEET_TABLE: %v", err)
+		}
 	}
 	for _, key := range []string{"WORKLOAD_SUBNETS", "GWLBE_SUBNETS"} {
 		list := c.WorkloadSubnets

@@ -33,8 +33,10 @@ var iamAction = map[string]string{
 // creation": elasticloadbalancing:AddTags; IAM's CreateRole and
 // CreateInstanceProfile with Tags need iam:TagRole and
 // iam:TagInstanceProfile), and RunInstances with an instance profile
-// needs iam:PassRole on its role.
-var impliedActions = []string{"elasticloadbalancing:AddTags", "iam:PassRole", "iam:TagRole", "iam:TagInstanceProfile"}
+// needs iam:PassRole on its role. DynamoDB's CreateTable with Tags is
+// granted dynamodb:TagResource too, as the other services' tags on
+// creation are (DynamoDB's tagging action is TagResource, API Reference).
+var impliedActions = []string{"dynamodb:TagResource", "elasticloadbalancing:AddTags", "iam:PassRole", "iam:TagRole", "iam:TagInstanceProfile"}
 
 // operatorActions derives, from the narrow client interfaces every AWS
 // call of fabric goes through (paginators and waiters included), the IAM
@@ -49,6 +51,7 @@ func operatorActions() []string {
 		"ssm":                  reflect.TypeFor[SSMAPI](),
 		"sts":                  reflect.TypeFor[STSAPI](),
 		"cloudwatch":           reflect.TypeFor[CloudWatchAPI](),
+		"dynamodb":             reflect.TypeFor[DynamoDBAPI](),
 	} {
 		for i := range iface.NumMethod() {
 			a := prefix + ":" + iface.Method(i).Name

@@ -77,7 +77,7 @@ func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 
 // verify runs the five read-only checks.
 func (r *run) verify(ctx context.Context) Checks {
-	return Checks{r.checkInfra(ctx), r.checkRouting(ctx), r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx)}
+	return Checks{r.checkInfra(ctx), r.checkRouting(ctx), r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx), r.checkFleet(ctx)}
 }
 
 func (r *run) checkInfra(ctx context.Context) Check {
