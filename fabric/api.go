@@ -146,7 +146,7 @@ func (d *Deployer) Apply(ctx context.Context, stages ...Stage) error {
 	return err
 }
 
-// Verify runs stage 09's five read-only checks: infrastructure, routing,
+// Verify runs stage 09's six read-only checks: infrastructure, routing,
 // mirror (with CloudWatch's NetworkPacketsSkipMirrorIn/Out of the
 // appliances), probe and traffic. The error is for a failure to check at
 // all; failed checks are in the result.

@@ -109,6 +109,7 @@ func TestMotoEnvFilesAndVersions(t *testing.T) {
 AWS_REGION="us-east-1"
 MIRROR_VNI="12345"
 ONPREM_CIDRS="172.16.0.0/12,192.168.0.0/16"
+PROBE_FLEET_TABLE="` + kv["PROJECT_TAG"] + `-fleet"
 PROBE_IPFIX="udp://192.0.2.10:4739"
 PROBE_WORKERS="4"
 SLACK_WEBHOOK_URL="` + secret + `"

@@ -129,6 +129,9 @@ func (r *run) stageFleet(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if isPlanned(arn) {
+		arn = "" // a plan's table to create: its TTL comes with it
+	}
 	if arn != "" && !r.plan {
 		if err := r.poll(ctx, "fleet-table", name, "table "+name+" active", func(ctx context.Context) (bool, error) {
 			_, status, err := d.findFleetTable(ctx)
@@ -244,7 +247,7 @@ func (r *run) ensureFleetEndpoint(ctx context.Context) error {
 		have = want
 		return aws.ToString(out.VpcEndpoint.VpcEndpointId), nil
 	})
-	if err != nil || id == "" {
+	if err != nil || id == "" || isPlanned(id) {
 		return err
 	}
 	var missing []string

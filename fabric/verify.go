@@ -14,9 +14,9 @@ import (
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
-// Check is one of verify's five stages.
+// Check is one of verify's six stages.
 type Check struct {
-	Name     string   `json:"name"` // infrastructure, routing, mirror, probe, traffic
+	Name     string   `json:"name"` // infrastructure, routing, mirror, probe, traffic, fleet
 	OK       bool     `json:"ok"`
 	Problems []string `json:"problems,omitempty"`
 	Detail   string   `json:"detail,omitempty"`
@@ -75,7 +75,7 @@ func (c *checker) found(what, id string, err error) bool {
 
 func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 
-// verify runs the five read-only checks.
+// verify runs the six read-only checks.
 func (r *run) verify(ctx context.Context) Checks {
 	return Checks{r.checkInfra(ctx), r.checkRouting(ctx), r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx), r.checkFleet(ctx)}
 }
