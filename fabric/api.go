@@ -148,7 +148,8 @@ func (d *Deployer) Apply(ctx context.Context, stages ...Stage) error {
 
 // Verify runs stage 09's six read-only checks: infrastructure, routing,
 // mirror (with CloudWatch's NetworkPacketsSkipMirrorIn/Out of the
-// appliances), probe and traffic. The error is for a failure to check at
+// appliances), probe, traffic and fleet (every probe's summaries in the fleet
+// table). The error is for a failure to check at
 // all; failed checks are in the result.
 func (d *Deployer) Verify(ctx context.Context) (Checks, error) {
 	r, err := d.newRun(ctx, true, nil)

@@ -15,7 +15,9 @@ func TestProbeRouteTables(t *testing.T) {
 	rt := func(id string, as ...ec2types.RouteTableAssociation) ec2types.RouteTable {
 		return ec2types.RouteTable{RouteTableId: aws.String(id), Associations: as}
 	}
-	sub := func(s string) ec2types.RouteTableAssociation { return ec2types.RouteTableAssociation{SubnetId: aws.String(s)} }
+	sub := func(s string) ec2types.RouteTableAssociation {
+		return ec2types.RouteTableAssociation{SubnetId: aws.String(s)}
+	}
 	main := ec2types.RouteTableAssociation{Main: aws.Bool(true)}
 	edge := ec2types.RouteTableAssociation{GatewayId: aws.String("vgw-1")}
 	rts := []ec2types.RouteTable{rt("rtb-main", main), rt("rtb-a", sub("subnet-a1"), sub("subnet-x")), rt("rtb-ingress", edge)}

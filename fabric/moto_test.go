@@ -333,7 +333,7 @@ func checkOperatorPolicy(t *testing.T, calls *counter) {
 	fixtures := map[string]bool{"ec2:CreateNetworkInterface": true, "ec2:AttachNetworkInterface": true, "ec2:DetachNetworkInterface": true,
 		"ec2:DeleteNetworkInterface": true, "cloudwatch:PutMetricData": true, "s3:ListBuckets": true, "iam:ListRoles": true,
 		"iam:ListInstanceProfiles": true, "ec2:CreateVpc": true, "ec2:CreateSubnet": true, "ec2:CreateVpnGateway": true, "ec2:AttachVpnGateway": true,
-		"dynamodb:PutItem": true, // the probes' summaries (writeProbeSummaries)
+		"dynamodb:PutItem":      true, // the probes' summaries (writeProbeSummaries)
 		"sts:GetCallerIdentity": true} // the last needs no permission
 	calls.mu.Lock()
 	defer calls.mu.Unlock()
