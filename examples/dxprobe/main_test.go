@@ -399,6 +399,11 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-onprem-cidrs", "10.0.0.0/33"}, want: "-onprem-cidrs"},
 		{env: []string{"VPC_CIDR=10.1.0.0/16/8"}, want: "VPC_CIDR"},
 		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: "-vpc-cidrs"},
+		{args: []string{"-fleet", "a b"}, want: "-fleet (PROBE_FLEET_TABLE)"},
+		{env: []string{"PROBE_FLEET_TABLE=x"}, want: "PROBE_FLEET_TABLE"},
+		{args: []string{"-fleet", "dxmon-fleet", "-r", "testdata/x.pcap"}, want: "-fleet (PROBE_FLEET_TABLE) with -r"},
+		{args: []string{"-fleet-wait", "-1s"}, want: "-fleet-wait"},
+		{args: []string{"-fleet-wait", "2m"}, want: "-fleet-wait"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {
