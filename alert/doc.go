@@ -11,12 +11,27 @@
 // "resolved" after that many consecutive quiet windows. It is deterministic:
 // its only inputs are the reports and times passed to Observe.
 //
+// When the report has directions (report.Directions, from -onprem-cidrs),
+// each direction is judged on its own: its bps and pps against the
+// thresholds, and, with Config.Utilization and a link capacity, its bps
+// against that fraction of the link; each direction has its own cooldown
+// and resolved notice, and the Decision lists both (Decision.Dirs, with
+// Acting for those that fire or resolve). Without directions the window's
+// total is judged, as before. Observe only decides: a caller formats the
+// Decision (NewMessage) and hands it to a Dispatcher, or does not — a fleet
+// of probes formats it, claims the right to send it, and only the winner
+// submits it.
+//
 // # Messages
 //
 // Format (and NewMessage) name the threshold crossed and by how much, the
 // totals, and the top 5 sources, destinations and 5-tuples with what is known
 // of each address (from the report's enrich.Info, else a lookup function), in
-// human units. Each sink adapts the message to its channel: SNS gets a
+// human units. With directions, the subject names the direction and how
+// full it is ("to AWS 9.30 Gbps, 93 % of 10.0 Gbps (over 90 %)"), the body
+// has a row per direction, and the talkers listed (sources, destinations,
+// flows, destination ports) are that direction's; a fleet report says how
+// many probes' windows it merged. Each sink adapts the message to its channel: SNS gets a
 // one-line subject cut to 99 characters on a character boundary (AWS
 // documents "less than 100") and a message within 256 KiB; Slack gets an
 // incoming-webhook JSON payload with the subject in bold and the table in a

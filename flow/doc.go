@@ -48,4 +48,13 @@
 // page) before it is filled. Merging and ranking full tables of the
 // default capacity takes about 33 ms per worker on the 2-vCPU dev VM
 // (BenchmarkMergeTopFull).
+//
+// # Directions
+//
+// SplitDirections divides a merged window by direction with a Classifier
+// the caller gives (probe's, from its on-premises prefixes): each flow is
+// classified once by its key, a direction's flows are read in place, and
+// its sources, destinations and ports are summed from them; Direction
+// returns a share that ranks like the window. The table entries do not
+// store a direction, so the packet path is unchanged.
 package flow

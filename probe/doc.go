@@ -35,6 +35,28 @@
 // counted without ports because the mirror cut them are counted per window
 // (report ports_cut) and in Metrics.
 //
+// # Directions
+//
+// With Config.OnPrem, the same check gives every counted packet its
+// direction (flow.DirToAWS: source on-premises; flow.DirFromAWS:
+// destination on-premises; flow.DirUnknown: both ends qualify, kept only
+// without Config.VPC). A worker counts each direction's packets and bytes
+// in per-worker counters (two more additions per packet; no allocation,
+// lock or system call), which give the reports exact totals per direction
+// and Metrics its direction label. The flows do not carry it: at the
+// window's end report.Build classifies the merged flows by their keys
+// (flow.Merged.SplitDirections) for each direction's rankings, and
+// NewClassifier gives the same rule to an IPFIX exporter. Config.LinkBPS
+// (the capacity of each direction) makes the reports' utilization.
+//
+// # Coordination
+//
+// Run starts a goroutine per source (runWorker: its read loop, then the
+// hand-over of its last part), the coordinator on the calling goroutine
+// (coordinator: parts filed by window, a window reported when every running
+// worker's part is in, oldest first), and a goroutine that, on
+// cancellation, sets every source's read deadline to the end of the drain.
+//
 // Metrics exports the workers' counters to Prometheus from a Collector that
 // sums them at scrape time.
 package probe

@@ -322,8 +322,11 @@ var errForeignBatch = errors.New("reuseport: batch belongs to another reader")
 // Read waits for at least one datagram and receives up to the batch size
 // with one recvmmsg. It returns the number of packets now in b (more than
 // the datagrams received when GRO super-packets were split). After Close it
-// returns net.ErrClosed; past a read deadline (WaitNetpoll only) an error
-// wrapping os.ErrDeadlineExceeded, after which Read may be called again.
+// returns net.ErrClosed; past a read deadline (SetReadDeadline), in every
+// wait mode, an error wrapping os.ErrDeadlineExceeded, after which Read may
+// be called again: WaitNetpoll's poller wakes at the deadline, WaitTick
+// sleeps to it, WaitBlocking sees it within 50 ms (TestReadDeadline runs
+// all three).
 // It allocates nothing.
 func (r *Reader) Read(b *Batch) (int, error) {
 	b.views = b.views[:0]

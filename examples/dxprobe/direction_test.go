@@ -149,6 +149,7 @@ func TestAlertDirectionSlack(t *testing.T) {
 		t.Fatalf("%d Slack posts, want exactly one:\n%s", len(posts), strings.Join(posts, "\n"))
 	}
 	text := posts[0]
+	t.Logf("the Slack post:\n%s", text)
 	for _, want := range []string{"dxmon ALERT: from AWS", "% of 1.00 Mbps", "over 50 %", "top src 10.0.1.50",
 		"From AWS: top sources", "From AWS: top flows", "To AWS"} {
 		if !strings.Contains(text, want) {
