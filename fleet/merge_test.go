@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,5 +157,19 @@ func TestMergeTop(t *testing.T) {
 	}
 	if r.BPS != 2000*8/5.0 || r.PPS != 4/5.0 {
 		t.Errorf("bps %v pps %v", r.BPS, r.PPS)
+	}
+}
+
+// TestFleetText: the text form of a fleet report says it is the fleet's
+// and how many probes' windows it merged.
+func TestFleetText(t *testing.T) {
+	a := netip.MustParseAddr("198.18.0.1")
+	r := Merge([]*Summary{summaryOf("p1", probeWindow{a: {1, 400}}, 10, ""), summaryOf("p2", probeWindow{a: {1, 400}}, 10, "")}, 10, nil)
+	var b strings.Builder
+	if err := report.WriteText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "fleet: the windows of 2 probes merged") {
+		t.Errorf("fleet report's text:\n%s", b.String())
 	}
 }

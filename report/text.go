@@ -66,6 +66,9 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "=== %s – %s%s  %s  %s  %s pkts  %s  sample %.3g\n",
 		r.WindowStart.Format(time.DateTime), r.WindowEnd.Format("15:04:05"), partial,
 		Bps(r.BPS), Pps(r.PPS), humanCount(r.Packets), Bytes(float64(r.Bytes)), r.SampleRate)
+	if r.Scope == ScopeFleet {
+		fmt.Fprintf(&b, "fleet: the windows of %d probes merged\n", r.Probes)
+	}
 	if len(r.Skipped) > 0 {
 		keys := make([]string, 0, len(r.Skipped))
 		for k := range r.Skipped {
