@@ -86,6 +86,26 @@ func BenchmarkWindowEnd(b *testing.B) {
 			<-f.q // the fleet's goroutine takes it
 		})
 	})
+	// The same without the merge, which both pay alike: the report alone
+	// (its rankings and direction split) on the merged window.
+	m.Reset()
+	m.AddTables(t)
+	report.Build(w, nil) // split the directions once
+	b.Run("report_only/without", func(b *testing.B) {
+		w.Top = 10
+		b.ReportAllocs()
+		for b.Loop() {
+			report.Build(w, nil)
+		}
+	})
+	b.Run("report_only/with_fleet", func(b *testing.B) {
+		w.Top = f.K()
+		b.ReportAllocs()
+		for b.Loop() {
+			f.Take(report.Build(w, nil))
+			<-f.q
+		}
+	})
 }
 
 // BenchmarkSummaryMarshal is the fleet goroutine's CPU per window before

@@ -119,7 +119,10 @@
 // "dropped"}. Fleet.Run writes, waits, reads, merges and claims on its own
 // goroutine, each request bounded by Config.Timeout, so a slow or absent
 // table never delays the next window. BenchmarkWindowEnd measures the
-// coordinator's cost at 262 144 flows with and without it.
+// coordinator's cost at 262 144 flows with and without it: the report's
+// build grows from 65–74 ms to 102–113 ms (the K = 100 rankings; a load
+// average of 17–28 on 2 vCPUs inflates both), 2 648 allocations instead of
+// 349, a small part of the window's merge and report (430–790 ms there).
 //
 // Metrics: dxmon_fleet_windows_total{outcome="merged"|"fallback"|"dropped"},
 // dxmon_fleet_claims_total{kind="fire"|"resolve",outcome="won"|"lost"|"error"},
