@@ -82,3 +82,23 @@ func TestBuildDirections(t *testing.T) {
 		t.Fatalf("without a classifier: directions %+v, dir %q", r.Directions, r.TopFlows[0].Dir)
 	}
 }
+
+// TestTextDirections: the text report has one line with each direction's
+// rate and share of the link, and none without directions.
+func TestTextDirections(t *testing.T) {
+	r := &report.Report{LinkBPS: 10e6, Skipped: map[string]uint64{}, Directions: &report.Directions{
+		ToAWS:   &report.Direction{BPS: 1.5e6, PPS: 260, Utilization: 0.15},
+		FromAWS: &report.Direction{BPS: 750e3, PPS: 78, Utilization: 0.075}}}
+	var b strings.Builder
+	if err := report.WriteText(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if want := "to AWS 1.50 Mbps 260 pps (15.0 % of 10.0 Mbps) · from AWS 750 Kbps 78 pps (7.5 % of 10.0 Mbps)\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("text lacks %q:\n%s", want, b.String())
+	}
+	r.Directions = nil
+	b.Reset()
+	if err := report.WriteText(&b, r); err != nil || strings.Contains(b.String(), "to AWS") {
+		t.Errorf("text without directions: %v\n%s", err, b.String())
+	}
+}

@@ -84,6 +84,7 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.PortsCut > 0 {
 		fmt.Fprintf(&b, "counted without ports (cut by the mirror): %d\n", r.PortsCut)
 	}
+	writeDirections(&b, r)
 	secs := r.Duration().Seconds()
 	rate := func(bytes uint64) string {
 		if secs <= 0 {
