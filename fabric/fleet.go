@@ -275,7 +275,9 @@ func (r *run) destroyFleet(ctx context.Context) error {
 	}
 	for _, e := range out.VpcEndpoints {
 		eid := aws.ToString(e.VpcEndpointId)
-		if !d.owns(e.Tags, "") || !endpointLive(e) {
+		// The role checked again: a Describe that ignored the tag filter
+		// (as the emulator may) returns the GWLB endpoints too.
+		if !d.owns(e.Tags, "") || tagValue(e.Tags, TagRole) != "dynamodb-endpoint" || !endpointLive(e) {
 			continue
 		}
 		if err := r.remove(ctx, "dynamodb-endpoint", tagValue(e.Tags, TagName), eid, func(ctx context.Context) error {
