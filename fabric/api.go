@@ -148,11 +148,12 @@ func (d *Deployer) Apply(ctx context.Context, stages ...Stage) error {
 
 // Verify runs stage 09's checks: infrastructure, routing, mirror (with
 // CloudWatch's NetworkPacketsSkipMirrorIn/Out of the appliances), probe,
-// traffic and allowance (the ENA allowance counters of every appliance and
-// probe, read through Run Command, against the dxmon:nic-allowance tag:
-// see TagNICAllowance). All but the last are read-only; the last runs a
-// read-only script on the instances and rewrites that tag. The error is
-// for a failure to check at all; failed checks are in the result.
+// traffic, fleet (every probe's summaries in the fleet table) and allowance
+// (the ENA allowance counters of every appliance and probe, read through
+// Run Command, against the dxmon:nic-allowance tag: see TagNICAllowance).
+// All but the last are read-only; the last runs a read-only script on the
+// instances and rewrites that tag. The error is for a failure to check at
+// all; failed checks are in the result.
 func (d *Deployer) Verify(ctx context.Context) (Checks, error) {
 	r, err := d.newRun(ctx, true, nil)
 	if err != nil {

@@ -75,6 +75,7 @@ func (d *Deployer) probeComponent() component {
 		// The unit runs -metrics :${PROBE_HEALTH_PORT}: the port the
 		// NLB's health check opens (probeport.go).
 		{key: "PROBE_HEALTH_PORT", value: fmt.Sprint(c.ProbeHealthPort)},
+		{key: "PROBE_FLEET_TABLE", value: d.fleetTable()},
 	}
 	if c.SNSTopicARN != "" {
 		env = append(env, envVar{key: "SNS_TOPIC_ARN", value: c.SNSTopicARN})

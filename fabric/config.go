@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dxmon/dxmon/fleet"
 )
 
 // Config is the deployment's configuration: the keys of
@@ -46,6 +48,7 @@ type Config struct {
 	ProbeEnvFile         string // PROBE_ENV_FILE, default /etc/dxmon/dxprobe.env
 	ProbeIPFIX           string // PROBE_IPFIX, optional: IPFIX collector URL written to the probes' env file
 	SlackWebhookURL      string // SLACK_WEBHOOK_URL, optional, secret: written to the probes' env file, never logged
+	FleetTable           string // PROBE_FLEET_TABLE, default <PROJECT_TAG>-fleet: the probes' shared DynamoDB table (fleet.go)
 	ReturnRoutes         bool   // RETURN_ROUTES, default true (ParseConfig; false in a zero Config): business subnets route on-prem CIDRs through their AZ's GWLB endpoint
 	GuardBinary          string // GUARD_BINARY: local path of a linux dxdeploy for the probes; empty: the guard is not installed (stage 08)
 	GuardUnit            string // GUARD_UNIT, default examples/dxdeploy/dxguard.service
@@ -87,7 +90,7 @@ func ConfigKeys() []string {
 	return append(append([]string{}, requiredKeys...), "APPLIANCE_INSTANCE_TYPE", "PROBE_INSTANCE_TYPE", "MIRROR_VNI",
 		"PROJECT_TAG", "ADMIN_CIDR", "PROBE_HEALTH_PORT", "SNS_TOPIC_ARN", "PROBE_BUCKET", "PROBE_BINARY", "PROBE_UNIT",
 		"APPLIANCE_BINARY", "APPLIANCE_UNIT", "APPLIANCE_INSTALL_PATH", "APPLIANCE_ENV_FILE", "PROBE_ENV_FILE", "PROBE_IPFIX",
-		"SLACK_WEBHOOK_URL", "RETURN_ROUTES", "GUARD_BINARY", "GUARD_UNIT",
+		"SLACK_WEBHOOK_URL", "RETURN_ROUTES", "GUARD_BINARY", "GUARD_UNIT", "PROBE_FLEET_TABLE",
 		"LINK_BPS", "LINK_MEAN_PACKET_BYTES", "APPLIANCES_PER_AZ", "PROBES_PER_AZ", "GWLB_TCP_IDLE_TIMEOUT")
 }
 
@@ -185,6 +188,7 @@ func ParseConfig(kv map[string]string) (Config, error) {
 		ProbeEnvFile:          orDefault(kv["PROBE_ENV_FILE"], DefaultProbeEnvFile),
 		ProbeIPFIX:            kv["PROBE_IPFIX"],
 		SlackWebhookURL:       kv["SLACK_WEBHOOK_URL"],
+		FleetTable:            kv["PROBE_FLEET_TABLE"],
 	}
 	var err error
 	if c.VPCCIDR, err = parsePrefix("VPC_CIDR", kv["VPC_CIDR"]); err != nil {
@@ -320,6 +324,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("PROBE_HEALTH_PORT: %d is not a port", c.ProbeHealthPort)
 	case c.ApplianceInstanceType == "" || c.ProbeInstanceType == "":
 		return fmt.Errorf("APPLIANCE_INSTANCE_TYPE and PROBE_INSTANCE_TYPE must not be empty")
+	}
+	if c.FleetTable != "" {
+		if err := fleet.CheckTableName(c.FleetTable); err != nil {
+			return fmt.Errorf("PROBE_FLEET_TABLE: %v", err)
+		}
 	}
 	for _, key := range []string{"WORKLOAD_SUBNETS", "GWLBE_SUBNETS"} {
 		list := c.WorkloadSubnets

@@ -60,6 +60,9 @@ func (d *Deployer) byProject() []ec2types.Filter {
 func (r *run) destroy(ctx context.Context) error {
 	d := r.d
 	ec := d.c.EC2
+	if err := r.destroyFleet(ctx); err != nil {
+		return err
+	}
 
 	sessions, err := d.ourSessions(ctx)
 	if err != nil {

@@ -17,7 +17,8 @@
 //
 //	Project     = PROJECT_TAG (default dx-monitoring)
 //	Name        = <PROJECT_TAG>-<role>[-<AZ, subnet or ENI>], e.g. dx-monitoring-probe-us-east-1a
-//	dxmon:role  = appliance, probe, gwlb, gwlbe, nlb, mirror, session, vgw-ingress, listener
+//	dxmon:role  = appliance, probe, gwlb, gwlbe, nlb, mirror, session, vgw-ingress, listener,
+//	              fleet (the DynamoDB table), dynamodb-endpoint
 //
 // and probe instances also carry dxmon:probe-version, the content hash of
 // the dxprobe build stage 08 installed (appliances: dxmon:appliance-version,

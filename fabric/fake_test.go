@@ -65,6 +65,7 @@ type fakeCloud struct {
 	buckets   map[string][]s3types.Tag
 	objects   map[string]bool
 	attrs     map[string]map[string]string // target group or listener ARN → attributes (fakefailover_test.go)
+	tables    map[string]*fakeTable // fakefleet_test.go
 }
 
 var errFakeInterrupted = errors.New("fake: interrupted")
@@ -83,12 +84,12 @@ func newFakeCloud() *fakeCloud {
 		sessions: map[string]*ec2types.TrafficMirrorSession{}, tgs: map[string]*elbtypes.TargetGroup{}, members: map[string][]string{},
 		lbs: map[string]*elbtypes.LoadBalancer{}, listeners: map[string][]string{}, elbTags: map[string][]elbtypes.Tag{},
 		roles: map[string]*iamtypes.Role{}, policies: map[string]string{}, profiles: map[string]*iamtypes.InstanceProfile{},
-		buckets: map[string][]s3types.Tag{}, objects: map[string]bool{},
+		buckets: map[string][]s3types.Tag{}, objects: map[string]bool{}, tables: map[string]*fakeTable{},
 	}
 }
 
 func (f *fakeCloud) clients() Clients {
-	return Clients{EC2: f, ELB: fakeELB{f}, IAM: fakeIAM{f}, S3: fakeS3{f}, SSM: fakeSSM{f}, STS: f, CloudWatch: f}
+	return Clients{EC2: f, ELB: fakeELB{f}, IAM: fakeIAM{f}, S3: fakeS3{f}, SSM: fakeSSM{f}, STS: f, CloudWatch: f, DynamoDB: fakeDynamo{f}}
 }
 
 // begin records a mutating call (the lock is held) and fails it when it is
@@ -400,7 +401,8 @@ func (f *fakeCloud) CreateVpcEndpoint(_ context.Context, in *ec2.CreateVpcEndpoi
 		return nil, err
 	}
 	id := f.id("vpce")
-	e := &ec2types.VpcEndpoint{VpcEndpointId: aws.String(id), State: "available", SubnetIds: in.SubnetIds, Tags: tagsOf(in.TagSpecifications)}
+	e := &ec2types.VpcEndpoint{VpcEndpointId: aws.String(id), State: "available", SubnetIds: in.SubnetIds,
+		RouteTableIds: in.RouteTableIds, Tags: tagsOf(in.TagSpecifications)}
 	f.endpoints[id] = e
 	return &ec2.CreateVpcEndpointOutput{VpcEndpoint: e}, f.end()
 }
@@ -1132,6 +1134,9 @@ func (f *fakeCloud) inventory() []string {
 	defer f.mu.Unlock()
 	var out []string
 	add := func(s string) { out = append(out, fakeIDs.ReplaceAllString(s, "$1-*")) }
+	for name, t := range f.tables {
+		add("table " + name + " ttl " + t.ttlAttr + " " + string(t.ttlStatus))
+	}
 	for _, g := range f.sgs {
 		add("sg " + tagValue(g.Tags, TagName))
 		for _, r := range flatten(g.IpPermissions) {

@@ -209,6 +209,7 @@ func TestMotoEndToEnd(t *testing.T) {
 		t.Fatalf("verify passed with no traffic through the NLB: %v", checks)
 	}
 	putMetric(t, cfg, "AWS/NetworkELB", "ProcessedPackets", "LoadBalancer", nlbDimension(t, d, cfg), 1e6)
+	writeProbeSummaries(t, cfg, "dxtest") // as the running probes would (fleet)
 	checks, err = d.Verify(ctx)
 	if err != nil || !checks.OK() {
 		t.Fatalf("verify after apply: %v\n%v", err, checks)
@@ -341,11 +342,12 @@ func checkOperatorPolicy(t *testing.T, calls *counter) {
 		}
 	}
 	prefix := map[string]string{"EC2": "ec2", "Elastic Load Balancing v2": "elasticloadbalancing", "IAM": "iam", "S3": "s3",
-		"SSM": "ssm", "STS": "sts", "CloudWatch": "cloudwatch"}
+		"SSM": "ssm", "STS": "sts", "CloudWatch": "cloudwatch", "DynamoDB": "dynamodb"}
 	action := map[string]string{"s3:HeadBucket": "s3:ListBucket", "s3:ListObjectsV2": "s3:ListBucket", "s3:HeadObject": "s3:GetObject"}
 	fixtures := map[string]bool{"ec2:CreateNetworkInterface": true, "ec2:AttachNetworkInterface": true, "ec2:DetachNetworkInterface": true,
 		"ec2:DeleteNetworkInterface": true, "cloudwatch:PutMetricData": true, "s3:ListBuckets": true, "iam:ListRoles": true,
 		"iam:ListInstanceProfiles": true, "ec2:CreateVpc": true, "ec2:CreateSubnet": true, "ec2:CreateVpnGateway": true, "ec2:AttachVpnGateway": true,
+		"dynamodb:PutItem":      true, // the probes' summaries (writeProbeSummaries)
 		"sts:GetCallerIdentity": true} // the last needs no permission
 	calls.mu.Lock()
 	defer calls.mu.Unlock()

@@ -42,7 +42,10 @@ var iamAction = map[string]string{
 // to create, edit, or delete a service-linked role"; the ELB API reference
 // lists iam:CreateServiceLinkedRole among the permissions of
 // CreateLoadBalancer), granted only for that service (TestOperatorPolicyServiceLinkedRole).
-var impliedActions = []string{"elasticloadbalancing:AddTags", "iam:PassRole", "iam:TagRole", "iam:TagInstanceProfile", "iam:CreateServiceLinkedRole"}
+// DynamoDB's CreateTable with Tags is granted dynamodb:TagResource too, as
+// the other services' tags on creation are (DynamoDB's tagging action is
+// TagResource, API Reference).
+var impliedActions = []string{"dynamodb:TagResource", "elasticloadbalancing:AddTags", "iam:PassRole", "iam:TagRole", "iam:TagInstanceProfile", "iam:CreateServiceLinkedRole"}
 
 // operatorActions derives, from the narrow client interfaces every AWS
 // call of fabric goes through (paginators and waiters included), the IAM
@@ -57,6 +60,7 @@ func operatorActions() []string {
 		"ssm":                  reflect.TypeFor[SSMAPI](),
 		"sts":                  reflect.TypeFor[STSAPI](),
 		"cloudwatch":           reflect.TypeFor[CloudWatchAPI](),
+		"dynamodb":             reflect.TypeFor[DynamoDBAPI](),
 	} {
 		for i := range iface.NumMethod() {
 			a := prefix + ":" + iface.Method(i).Name

@@ -60,6 +60,9 @@ func (d *Deployer) ProbePolicy(account string) PolicyDocument {
 	if d.cfg.GuardBinary != "" {
 		p.Statement = append(p.Statement, d.GuardStatements(account)...) // stage 08 installs dxdeploy guard on the probes (guardpolicy.go)
 	}
+	// The fleet table, by ARN: write this probe's summaries, read the
+	// window's, claim alerts (fleet.API).
+	p.Statement = append(p.Statement, PolicyStatement{Sid: "Fleet", Effect: "Allow", Action: fleetActions, Resource: []string{d.FleetTableARN(account)}})
 	if d.cfg.SNSTopicARN != "" {
 		p.Statement = append(p.Statement, PolicyStatement{Sid: "Alert", Effect: "Allow", Action: []string{"sns:Publish"}, Resource: []string{d.cfg.SNSTopicARN}})
 	}
@@ -210,9 +213,13 @@ func (r *run) ensureIAM(ctx context.Context, spec iamSpec) error {
 	})
 }
 
-// stageProbes is stage 04: IAM, then one probe instance per AZ.
+// stageProbes is stage 04: the fleet table and its endpoint (fleet.go),
+// IAM, then one probe instance per AZ.
 func (r *run) stageProbes(ctx context.Context) error {
 	d := r.d
+	if err := r.stageFleet(ctx); err != nil {
+		return err
+	}
 	if err := r.stageIAM(ctx); err != nil {
 		return err
 	}

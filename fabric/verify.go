@@ -16,7 +16,7 @@ import (
 
 // Check is one of verify's checks.
 type Check struct {
-	Name     string   `json:"name"` // infrastructure, routing, mirror, probe, traffic, allowance
+	Name     string   `json:"name"` // infrastructure, routing, mirror, probe, traffic, fleet, allowance
 	OK       bool     `json:"ok"`
 	Problems []string `json:"problems,omitempty"`
 	Detail   string   `json:"detail,omitempty"`
@@ -84,7 +84,7 @@ func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 func (r *run) verify(ctx context.Context) Checks {
 	infra, routing := r.checkInfra(ctx), r.checkRouting(ctx)
 	r.checkFailOpen(ctx, &routing) // failopen.go
-	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx), r.checkAllowance(ctx)}
+	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx), r.checkFleet(ctx), r.checkAllowance(ctx)}
 }
 
 func (r *run) checkInfra(ctx context.Context) Check {

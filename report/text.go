@@ -73,6 +73,9 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, "=== %s – %s UTC%s  %s  %s  %s %s  %s  %s\n",
 		r.WindowStart.UTC().Format(time.DateTime), r.WindowEnd.UTC().Format("15:04:05"), partial,
 		Bps(r.BPS), Pps(r.PPS), humanCount(r.Packets), pkts, Bytes(float64(r.Bytes)), sampleNote(r.SampleRate))
+	if r.Scope == ScopeFleet {
+		fmt.Fprintf(&b, "fleet: the windows of %d probes merged\n", r.Probes)
+	}
 	if line := skippedLine(r.Skipped); line != "" {
 		b.WriteString(line + "\n")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/dxmon/dxmon/internal/netnstest"
 	"net"
 	"net/netip"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/dxmon/dxmon/internal/netnstest"
 
 	"github.com/dxmon/dxmon/flow"
 	"github.com/dxmon/dxmon/report"

@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,7 @@ import (
 
 	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/enrich"
+	"github.com/dxmon/dxmon/fleet"
 	"github.com/dxmon/dxmon/internal/envflag"
 	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
@@ -80,6 +82,9 @@ type options struct {
 	ipfixQueue     int
 	imdsEndpoint   string // for the default observation domain ID; empty = none
 	html           string // -html: the static page of the capture
+	fleetTable     string // DynamoDB table shared by the probes; empty = this probe alone
+	fleetWait      time.Duration
+	probeID        string
 	linkBPS        linkrate.Value
 	alertUtil      float64
 	logFormat      string
@@ -123,6 +128,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.UintVar(&o.ipfixDomain, "ipfix-domain", 0, "IPFIX observation domain ID; 0 = derived from the EC2 instance ID, else the hostname")
 	fs.IntVar(&o.ipfixMax, "ipfix-max-message", ipfix.DefaultMaxMessage, "largest IPFIX message in bytes (keep within the path MTU less 48)")
 	fs.IntVar(&o.ipfixQueue, "ipfix-queue", ipfix.DefaultQueueMessages, "IPFIX messages queued for the collector at most (buffers of -ipfix-max-message bytes, allocated as needed); beyond, records are dropped and counted")
+	fs.StringVar(&o.fleetTable, "fleet", "", "DynamoDB table shared by one deployment's probes: write each window's summary, print and alert on the fleet's report; empty = this probe alone (env PROBE_FLEET_TABLE)")
+	fs.DurationVar(&o.fleetWait, "fleet-wait", fleet.DefaultWait, "with -fleet, how long after a window's end to read the other probes' summaries")
+	fs.StringVar(&o.probeID, "probe-id", "", "this probe's name in the fleet table; empty = the EC2 instance ID, else hostname:port (env PROBE_ID)")
 	fs.Var(&o.linkBPS, "link-bps", "capacity of each direction of the link, bits per second, plain or with an SI suffix (500M, 1.5G, 10G); several links, comma-separated, add up; 0 = unknown (env LINK_BPS)")
 	fs.Float64Var(&o.alertUtil, "alert-utilization", 0, "alert when either direction's bps exceeds this fraction of -link-bps, in (0, 1]; 0 = off (env ALERT_UTILIZATION)")
 	fs.StringVar(&o.nic, "nic", nicstat.Auto, "network device whose ENA allowance counters /metrics exports; auto = the one holding -listen's address, else the default route's (env PROBE_NIC)")
@@ -133,6 +141,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		{"sns-topic-arn", "SNS_TOPIC_ARN"}, {"slack-webhook-url", "SLACK_WEBHOOK_URL"}, {"onprem-cidrs", "ONPREM_CIDRS"},
 		{"ipfix", "PROBE_IPFIX"},
 		{"vpc-cidrs", "VPC_CIDR"},
+		{"fleet", "PROBE_FLEET_TABLE"}, {"probe-id", "PROBE_ID"},
 		{"link-bps", "LINK_BPS"}, {"alert-utilization", "ALERT_UTILIZATION"},
 		{logging.FlagName, logging.EnvName},
 		{"nic", "PROBE_NIC"},
@@ -223,7 +232,7 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	var lookup report.Lookup
 	var enr *enrich.Enricher
 	var bg []func(context.Context) error
-	if o.enrichVPC != "" || o.snsTopic != "" {
+	if o.enrichVPC != "" || o.snsTopic != "" || o.fleetTable != "" {
 		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return fmt.Errorf("load AWS configuration: %w", err)
@@ -308,7 +317,10 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 	}
 
 	enc := json.NewEncoder(stdout)
-	emit := func(r *report.Report) {
+	var outMu sync.Mutex // the coordinator prints its own reports, the fleet's goroutine the fleet's
+	printReport := func(r *report.Report) {
+		outMu.Lock()
+		defer outMu.Unlock()
 		var err error
 		if o.format == "json" {
 			err = enc.Encode(r)
@@ -318,7 +330,32 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		if err != nil {
 			log.Error("write report", "err", err)
 		}
-		history.Add(r)
+		history.Add(r) // the page: each scope has its own ring, written by one goroutine
+	}
+	_, port, _ := splitListen(o.listen)
+	var fl *fleet.Fleet
+	if o.fleetTable != "" {
+		// The fleet's goroutine decides and claims the link's alerts; the
+		// page shows each one, sent or not.
+		send := func(m alert.Message) {
+			if disp != nil {
+				disp.Submit(m)
+			}
+			recordMessage(pageAlerts, m, time.Now(), disp != nil)
+		}
+		fl, err = newFleet(ctx, o, port, policy.Config(), send, lookup, printReport, reg, log)
+		if err != nil {
+			return err
+		}
+		bg = append(bg, fl.Run)
+	}
+	emit := func(r *report.Report) {
+		if fl != nil {
+			fl.Take(r) // trims r to -top; the fleet's goroutine alerts
+			printReport(r)
+			return
+		}
+		printReport(r)
 		if d := policy.Observe(r, time.Now()); d.Kind != alert.None {
 			m := alert.NewMessage(r, d, infoOf)
 			if disp != nil {
@@ -355,7 +392,6 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		log.Info("exporting IPFIX", "collector", o.ipfix, "observation_domain", domain, "domain_from", from)
 	}
 
-	_, port, _ := splitListen(o.listen)
 	workers := o.workers
 	if o.readFile != "" {
 		workers = 1
@@ -364,6 +400,9 @@ func serve(ctx context.Context, o options, log *slog.Logger, stdout io.Writer) e
 		Top: o.top, Lookup: lookup, Emit: emit, Log: log, OnPrem: onPrem, VPC: vpc, LinkBPS: float64(o.linkBPS)}
 	if exporter != nil {
 		pcfg.Export = exporter
+	}
+	if fl != nil {
+		pcfg.Top = fl.K() // the summary's rankings; Take trims the printed ones to -top
 	}
 	pl, err := probe.New(pcfg, workers)
 	if err != nil {

@@ -423,6 +423,11 @@ func TestBadConfiguration(t *testing.T) {
 		{args: []string{"-bogus"}, want: `unknown flag -bogus (dxprobe -h lists the flags)`},
 		{args: []string{"-html", "report.html"}, want: `-html "report.html": needs -r (the static page is of a capture; a live probe serves its page on -metrics)`},
 		{args: []string{"-r", "../../testdata/mirror-sample.pcap", "-html", "/nonexistent/dir/report.html"}, want: `-html "/nonexistent/dir/report.html": cannot create it: no such file or directory`},
+		{args: []string{"-fleet", "a b"}, want: `-fleet "a b" (env PROBE_FLEET_TABLE): want a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'`},
+		{env: []string{"PROBE_FLEET_TABLE=x"}, want: `PROBE_FLEET_TABLE="x" (flag -fleet): want a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'`},
+		{args: []string{"-fleet", "dxmon-fleet", "-r", sample}, want: `-fleet "dxmon-fleet" (env PROBE_FLEET_TABLE): cannot be used with -r: a capture's windows are not the fleet's; unset one`},
+		{args: []string{"-fleet-wait", "-1s"}, want: `-fleet-wait "-1s": want a duration from 0s to 1m, such as 1s`},
+		{args: []string{"-fleet-wait", "2m"}, want: `-fleet-wait "2m": want a duration from 0s to 1m, such as 1s`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {

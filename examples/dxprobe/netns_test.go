@@ -1,13 +1,14 @@
 package main
 
 import (
-	"github.com/dxmon/dxmon/internal/netnstest"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"github.com/dxmon/dxmon/internal/netnstest"
 
 	"github.com/dxmon/dxmon/flow"
 	"github.com/dxmon/dxmon/report"

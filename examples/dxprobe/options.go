@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
+	"github.com/dxmon/dxmon/fleet"
 	"github.com/dxmon/dxmon/internal/envflag"
 	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
@@ -50,6 +51,12 @@ func checkOptions(o options, set *envflag.Set) error {
 		return set.Invalid("alert-utilization", "needs -link-bps (LINK_BPS), the capacity of each direction")
 	case o.nic != nicstat.Auto && !nicExists(o.nic, o.listen):
 		return set.Invalid("nic", "want auto or a network device of this host")
+	case o.fleetTable != "" && fleet.CheckTableName(o.fleetTable) != nil:
+		return set.Invalid("fleet", "want a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'")
+	case o.fleetTable != "" && o.readFile != "":
+		return set.Invalid("fleet", "cannot be used with -r: a capture's windows are not the fleet's; unset one")
+	case o.fleetWait < 0 || o.fleetWait > time.Minute:
+		return set.Invalid("fleet-wait", "want a duration from 0s to 1m, such as 1s")
 	case o.html != "" && o.readFile == "":
 		return set.Invalid("html", "needs -r (the static page is of a capture; a live probe serves its page on -metrics)")
 	case o.maxFlows < 0 || o.maxFlows > 1<<28:
