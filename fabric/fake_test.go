@@ -65,7 +65,7 @@ type fakeCloud struct {
 	buckets   map[string][]s3types.Tag
 	objects   map[string]bool
 	attrs     map[string]map[string]string // target group or listener ARN → attributes (fakefailover_test.go)
-	tables    map[string]*fakeTable // fakefleet_test.go
+	tables    map[string]*fakeTable        // fakefleet_test.go
 }
 
 var errFakeInterrupted = errors.New("fake: interrupted")
