@@ -58,7 +58,7 @@ func TestFakeFleetInterruptedConverges(t *testing.T) {
 	if err := os.WriteFile(bin, elfHeader(elf.EM_AARCH64, elf.ELFOSABI_NONE), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(unit, []byte("unit"), 0o644); err != nil {
+	if err := os.WriteFile(unit, []byte("ExecStart=/usr/local/bin/dxprobe -metrics :${PROBE_HEALTH_PORT}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

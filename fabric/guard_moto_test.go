@@ -98,13 +98,21 @@ type guardWorld struct {
 	kv         map[string]string
 	ec         *ec2.Client
 	d          *fabric.Deployer
-	a0, a1     string // appliances in us-east-1a and us-east-1b
+	a0, a1     []string // the appliances in us-east-1a and in us-east-1b (two or more each: N+1)
 	ba, bb     string // business subnets in us-east-1a and us-east-1b
 	ea, eb     string // their AZs' GWLB endpoints
 	vgw        string
 	ingress    string
 	lbARN      string
 	wantInline map[string][]string
+}
+
+// setHealth sets the target health of every appliance in ids (one AZ's):
+// an AZ's appliances die or recover together.
+func (g *guardWorld) setHealth(ids []string, state, reason, description string) {
+	for _, id := range ids {
+		g.proxy.SetTargetHealth(id, state, reason, description)
+	}
 }
 
 func newGuardWorld(t *testing.T) *guardWorld {
@@ -121,9 +129,9 @@ func newGuardWorld(t *testing.T) *guardWorld {
 	for _, a := range apps {
 		switch aws.ToString(a.Placement.AvailabilityZone) {
 		case "us-east-1a":
-			g.a0 = aws.ToString(a.InstanceId)
+			g.a0 = append(g.a0, aws.ToString(a.InstanceId))
 		case "us-east-1b":
-			g.a1 = aws.ToString(a.InstanceId)
+			g.a1 = append(g.a1, aws.ToString(a.InstanceId))
 		}
 	}
 	subnetOf := func(cidr string) string {
@@ -287,14 +295,14 @@ func TestMotoGuard(t *testing.T) {
 	if m := g.calls.list(); len(m) != 0 || !res.CrossZone {
 		t.Fatalf("healthy tick made calls %v (cross-zone read %v)", m, res.CrossZone)
 	}
-	g.proxy.SetTargetHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+	g.setHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "Health checks failed")
 	tick("cross-zone on, us-east-1a's appliance dead", g.wantInline)
-	g.proxy.SetTargetHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
+	g.setHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
 	tick("cross-zone on, every appliance dead", g.direct("a", "b"))
 	tick("still dead: nothing more to do", g.direct("a", "b"))
 
-	g.proxy.SetTargetHealth(g.a0, "", "", "")
-	g.proxy.SetTargetHealth(g.a1, "", "", "")
+	g.setHealth(g.a0, "", "", "")
+	g.setHealth(g.a1, "", "", "")
 	for i := 0; i < 24; i++ { // 0 s … 115 s of health
 		tick("healthy, before -restore-after", g.direct("a", "b"))
 	}
@@ -304,13 +312,13 @@ func TestMotoGuard(t *testing.T) {
 	}
 
 	g.crossZone(t, false)
-	g.proxy.SetTargetHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+	g.setHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "Health checks failed")
 	tick("cross-zone off, us-east-1a's appliance dead", g.direct("a"))
 
 	// The API gone: nothing changes, however bad health gets, and one
 	// notice says so.
 	sw.down.Store(true)
-	g.proxy.SetTargetHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
+	g.setHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
 	g.calls.reset(0, false)
 	for i := 0; i < 3; i++ {
 		now = now.Add(5 * time.Second)
@@ -329,8 +337,8 @@ func TestMotoGuard(t *testing.T) {
 
 	// Kill-anywhere: a bypass cut after its first write leaves a mixed AZ,
 	// which the next tick completes.
-	g.proxy.SetTargetHealth(g.a0, "", "", "")
-	g.proxy.SetTargetHealth(g.a1, "", "", "")
+	g.setHealth(g.a0, "", "", "")
+	g.setHealth(g.a1, "", "", "")
 	for i := 0; i < 25; i++ { // 0 s … 120 s of health
 		now = now.Add(5 * time.Second)
 		if _, err := guard.Tick(ctx); err != nil {
@@ -340,8 +348,8 @@ func TestMotoGuard(t *testing.T) {
 	if diff := cmp.Diff(g.wantInline, g.routes(t)); diff != "" {
 		t.Fatalf("not restored (-want +got):\n%s", diff)
 	}
-	g.proxy.SetTargetHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "")
-	g.proxy.SetTargetHealth(g.a1, "unhealthy", "Target.FailedHealthChecks", "")
+	g.setHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "")
+	g.setHealth(g.a1, "unhealthy", "Target.FailedHealthChecks", "")
 	g.calls.reset(2, false)
 	now = now.Add(5 * time.Second)
 	if _, err := guard.Tick(ctx); !errors.Is(err, errInterrupted) {
@@ -351,8 +359,8 @@ func TestMotoGuard(t *testing.T) {
 	tick("after an interrupted bypass", g.direct("a", "b"))
 
 	// And a restore cut after its first write: the next tick completes it.
-	g.proxy.SetTargetHealth(g.a0, "", "", "")
-	g.proxy.SetTargetHealth(g.a1, "", "", "")
+	g.setHealth(g.a0, "", "", "")
+	g.setHealth(g.a1, "", "", "")
 	for i := 0; i < 24; i++ {
 		tick("healthy, before -restore-after", g.direct("a", "b"))
 	}
@@ -437,16 +445,16 @@ func TestMotoBypassRestore(t *testing.T) {
 	}
 
 	// Restore waits for every appliance to be healthy.
-	g.proxy.SetTargetHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
+	g.setHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
 	g.calls.reset(0, false)
 	refusing := shortWait(t, g.kv, g.cfg, nil, 3*time.Second) // long enough for one poll on a loaded machine
-	if err := refusing.Restore(ctx); err == nil || !strings.Contains(err.Error(), "not re-routing on-premises traffic") || !strings.Contains(err.Error(), g.a1) {
+	if err := refusing.Restore(ctx); err == nil || !strings.Contains(err.Error(), "not re-routing on-premises traffic") || !strings.Contains(err.Error(), g.a1[0]) {
 		t.Fatalf("restore with an unhealthy appliance: %v", err)
 	}
 	if m := g.calls.list(); len(m) != 0 {
 		t.Errorf("refused restore made mutating calls: %v", m)
 	}
-	g.proxy.SetTargetHealth(g.a1, "", "", "")
+	g.setHealth(g.a1, "", "", "")
 	if err := g.d.Restore(ctx); err != nil {
 		t.Fatalf("restore: %v", err)
 	}

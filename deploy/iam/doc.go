@@ -20,6 +20,9 @@
 // 04) grants those and what deploying dxprobe needs besides, which is not
 // dxprobe's own doing:
 //
+//   - dynamodb:PutItem, dynamodb:Query and dynamodb:UpdateItem on the fleet
+//     table alone (PROBE_FLEET_TABLE, by its ARN), for the fleet view and
+//     its alert claims (package fleet);
 //   - s3:GetObject on the dxprobe/ prefix of the artifact bucket, for the
 //     Run Command that installs it (stage 08);
 //   - the SSM Agent's own calls, without which Run Command cannot reach the

@@ -116,8 +116,17 @@ func tsharkExport(t *testing.T, domain string, args ...string) tsharkResult {
 			}
 			return nil
 		}
-		if e := v("_ws.expert"); e != nil {
-			t.Errorf("tshark reports a problem: %v in %q", e, line)
+		// Chat-level notes (IP's "Possible traceroute" heuristic on
+		// loopback datagrams) say nothing about the export: only notes,
+		// warnings and errors count as problems.
+		var problems []string
+		for _, e := range v("_ws.expert") {
+			if !strings.Contains(e, "(Chat/") {
+				problems = append(problems, e)
+			}
+		}
+		if problems != nil {
+			t.Errorf("tshark reports a problem: %v in %q", problems, line)
 		}
 		if od := v("cflow.od_id"); len(od) == 0 || od[0] != domain {
 			t.Errorf("observation domain %v, want %s", od, domain)

@@ -427,7 +427,7 @@ func TestBadConfiguration(t *testing.T) {
 		{env: []string{"PROBE_FLEET_TABLE=x"}, want: `PROBE_FLEET_TABLE="x" (flag -fleet): want a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'`},
 		{args: []string{"-fleet", "dxmon-fleet", "-r", sample}, want: `-fleet "dxmon-fleet" (env PROBE_FLEET_TABLE): cannot be used with -r: a capture's windows are not the fleet's; unset one`},
 		{args: []string{"-fleet-wait", "-1s"}, want: `-fleet-wait "-1s": want a duration from 0s to 1m, such as 1s`},
-		{args: []string{"-fleet-wait", "2m"}, want: `-fleet-wait "2m": want a duration from 0s to 1m, such as 1s`},
+		{args: []string{"-fleet-wait", "2m"}, want: `-fleet-wait "2m0s": want a duration from 0s to 1m, such as 1s`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(append(c.env, c.args...), " "), func(t *testing.T) {

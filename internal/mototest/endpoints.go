@@ -57,6 +57,9 @@ func (p *MirrorProxy) serveEndpoints(w http.ResponseWriter, req *http.Request, a
 		}
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.Header.Set("Authorization", req.Header.Get("Authorization")) // moto reads the service and region from it
+		if a := req.Header.Get(motoAccountHeader); a != "" {
+			r.Header.Set(motoAccountHeader, a) // the test's own account (SharedProxy)
+		}
 		resp, err := http.DefaultClient.Do(r)
 		if err != nil {
 			return 0, nil, err
