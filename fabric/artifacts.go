@@ -332,7 +332,7 @@ func (r *run) deploy(ctx context.Context, c component) error {
 	if err := r.checkArch(ctx, c, a); err != nil {
 		return err
 	}
-	if c.role == "probe" {
+	if c.name == "dxprobe" { // the guard (dxguard) runs on the probes too, with a unit of its own
 		if err := checkProbeUnitPort(a.unit, d.cfg.ProbeHealthPort); err != nil { // probeport.go
 			return fmt.Errorf("stage %s: %w", r.stage, err)
 		}

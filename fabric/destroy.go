@@ -172,7 +172,7 @@ func (r *run) destroy(ctx context.Context) error {
 	}
 	// Endpoints this run deleted, and those an interrupted destroy left
 	// "deleting": the endpoint service cannot go before they are gone.
-	if err := r.waitEndpointsGone(ctx, len(gone)); err != nil {
+	if err := r.waitEndpointsGone(ctx, "gwlbe", "gwlb-endpoint", len(gone)); err != nil {
 		return err
 	}
 	svcs, err := ec.DescribeVpcEndpointServiceConfigurations(ctx, &ec2.DescribeVpcEndpointServiceConfigurationsInput{Filters: d.byRole("gwlb")})

@@ -45,18 +45,18 @@ func unsuccessful(items []ec2types.UnsuccessfulItem) error {
 	return errors.New("not deleted: " + strings.Join(errs, "; "))
 }
 
-// endpointsNotGone lists the project's GWLB endpoints in any state but
-// deleted.
-func (d *Deployer) endpointsNotGone(ctx context.Context) ([]ec2types.VpcEndpoint, error) {
+// endpointsNotGone lists the project's VPC endpoints of a role ("gwlbe",
+// "dynamodb-endpoint") in any state but deleted.
+func (d *Deployer) endpointsNotGone(ctx context.Context, role string) ([]ec2types.VpcEndpoint, error) {
 	var out []ec2types.VpcEndpoint
-	p := ec2.NewDescribeVpcEndpointsPaginator(d.c.EC2, &ec2.DescribeVpcEndpointsInput{Filters: d.byRole("gwlbe")})
+	p := ec2.NewDescribeVpcEndpointsPaginator(d.c.EC2, &ec2.DescribeVpcEndpointsInput{Filters: d.byRole(role)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range page.VpcEndpoints {
-			if d.ownsRole(e.Tags, "gwlbe") && !stateIs(string(e.State), "deleted") {
+			if d.ownsRole(e.Tags, role) && !stateIs(string(e.State), "deleted") {
 				out = append(out, e)
 			}
 		}
@@ -65,25 +65,26 @@ func (d *Deployer) endpointsNotGone(ctx context.Context) ([]ec2types.VpcEndpoint
 }
 
 // waitEndpointsGone waits, at most WaitTimeout, until no endpoint of the
-// project is left, deleting or otherwise.
-func (r *run) waitEndpointsGone(ctx context.Context, deleted int) error {
-	left, err := r.d.endpointsNotGone(ctx)
+// project with that role is left, deleting or otherwise; kind names it in
+// events.
+func (r *run) waitEndpointsGone(ctx context.Context, role, kind string, deleted int) error {
+	left, err := r.d.endpointsNotGone(ctx, role)
 	if err != nil {
-		return r.fail("gwlb-endpoint", "*", err)
+		return r.fail(kind, "*", err)
 	}
 	if len(left) == 0 {
 		return nil
 	}
-	what := fmt.Sprintf("%d gwlb endpoints deleted", max(deleted, len(left)))
-	if err := r.poll(ctx, "gwlb-endpoint", "*", what, func(ctx context.Context) (bool, error) {
-		left, err = r.d.endpointsNotGone(ctx)
+	what := fmt.Sprintf("%d %ss deleted", max(deleted, len(left)), strings.ReplaceAll(kind, "-", " "))
+	if err := r.poll(ctx, kind, "*", what, func(ctx context.Context) (bool, error) {
+		left, err = r.d.endpointsNotGone(ctx, role)
 		return len(left) == 0, err
 	}); err != nil {
 		var ids []string
 		for _, e := range left {
 			ids = append(ids, aws.ToString(e.VpcEndpointId)+" "+string(e.State))
 		}
-		return r.fail("gwlb-endpoint", strings.Join(ids, ", "), err)
+		return r.fail(kind, strings.Join(ids, ", "), err)
 	}
 	return nil
 }

@@ -273,6 +273,7 @@ func (r *run) destroyFleet(ctx context.Context) error {
 	if err != nil {
 		return r.fail("dynamodb-endpoint", "*", err)
 	}
+	deleted := 0
 	for _, e := range out.VpcEndpoints {
 		eid := aws.ToString(e.VpcEndpointId)
 		// The role checked again: a Describe that ignored the tag filter
@@ -286,6 +287,12 @@ func (r *run) destroyFleet(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		deleted++
+	}
+	// Gone, not deleting, before destroy says it is done (AWS takes an
+	// endpoint through "deleting"; an interrupted destroy may leave one).
+	if err := r.waitEndpointsGone(ctx, "dynamodb-endpoint", "dynamodb-endpoint", deleted); err != nil {
+		return err
 	}
 	name := d.fleetTable()
 	arn, _, err := d.findFleetTable(ctx)

@@ -99,8 +99,8 @@ type guardWorld struct {
 	ec         *ec2.Client
 	d          *fabric.Deployer
 	a0, a1     []string // the appliances in us-east-1a and in us-east-1b (two or more each: N+1)
-	ba, bb     string // business subnets in us-east-1a and us-east-1b
-	ea, eb     string // their AZs' GWLB endpoints
+	ba, bb     string   // business subnets in us-east-1a and us-east-1b
+	ea, eb     string   // their AZs' GWLB endpoints
 	vgw        string
 	ingress    string
 	lbARN      string

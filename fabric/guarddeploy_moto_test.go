@@ -76,8 +76,8 @@ func TestMotoGuardDeployed(t *testing.T) {
 		}
 	}
 	probes := instancesByRole(t, ec2.NewFromConfig(cfg), fabrictest.Project, "probe")
-	if len(probes) != 2 {
-		t.Fatalf("%d probes", len(probes))
+	if len(probes) != 4 { // two per AZ (N+1) in both AZs
+		t.Fatalf("%d probes, want 4", len(probes))
 	}
 	for _, i := range probes {
 		if v := tagValueOf(i.Tags, fabric.TagGuardVersion); v != version {

@@ -89,6 +89,17 @@ func (r *run) ensureReturnRoutes(ctx context.Context, routes, endpoints map[stri
 	if err != nil {
 		return err
 	}
+	// Our own GWLB endpoints, the current and any other still existing: a
+	// return route to one that GWLBE_SUBNETS no longer names is ours to
+	// move to the endpoint of its AZ now.
+	eps, err := d.endpointsNotGone(ctx, "gwlbe")
+	if err != nil {
+		return r.fail("return-route", "*", err)
+	}
+	ours := map[string]bool{}
+	for _, e := range eps {
+		ours[aws.ToString(e.VpcEndpointId)] = true
+	}
 	var cidrs []string
 	for c := range tables {
 		cidrs = append(cidrs, c)
@@ -109,6 +120,12 @@ func (r *run) ensureReturnRoutes(ctx context.Context, routes, endpoints map[stri
 			switch {
 			case have != nil && aws.ToString(have.GatewayId) == want:
 				r.event("return-route", name, want, Exists, "")
+			case have != nil && (ours[aws.ToString(have.GatewayId)] || have.State == ec2types.RouteStateBlackhole):
+				from := aws.ToString(have.GatewayId)
+				err = r.change(ctx, "return-route", name, want, "replace next hop "+from+" (an endpoint of ours GWLBE_SUBNETS no longer names, or gone)", func(ctx context.Context) error {
+					_, err := d.c.EC2.ReplaceRoute(ctx, &ec2.ReplaceRouteInput{RouteTableId: aws.String(tid), DestinationCidrBlock: aws.String(cidr), VpcEndpointId: aws.String(want)})
+					return err
+				})
 			case have != nil && aws.ToString(have.GatewayId) == d.cfg.VGWID:
 				err = r.change(ctx, "return-route", name, want, "replace next hop "+d.cfg.VGWID+" (destroy restores it)", func(ctx context.Context) error {
 					_, err := d.c.EC2.ReplaceRoute(ctx, &ec2.ReplaceRouteInput{RouteTableId: aws.String(tid), DestinationCidrBlock: aws.String(cidr), VpcEndpointId: aws.String(want)})
