@@ -154,10 +154,11 @@ func TestFleetEndToEnd(t *testing.T) {
 			t.Errorf("probe %d's fleet to_aws: %v bps, top source %v; want over %d and %s", i+1, fr.Directions.ToAWS.BPS, fr.Directions.ToAWS.TopSrc, fleetThreshold, heavySrc)
 		}
 	}
-	posts := waitSlack(t, slack, 1)
+	waitSlack(t, slack, 1)
 	// Two more windows merged everywhere: nobody sends a second message.
 	waitFleet(t, w1.Add(2*time.Second), ps...)
-	if posts = slack.got(); len(posts) != 1 {
+	posts := slack.got()
+	if len(posts) != 1 {
 		t.Fatalf("%d Slack posts for one fleet crossing, want exactly 1:\n%s", len(posts), strings.Join(posts, "\n---\n"))
 	}
 	t.Logf("the fleet's alert:\n%s", posts[0])
@@ -213,7 +214,8 @@ func TestFleetEndToEnd(t *testing.T) {
 	}
 	ps[2].waitMetric(t, `dxmon_fleet_claims_total{kind="fire",outcome="lost"}`, 1)
 	waitFleet(t, w3.Add(time.Second), ps...)
-	if posts = slack.got(); len(posts) != 1 {
+	posts = slack.got()
+	if len(posts) != 1 {
 		t.Fatalf("%d Slack posts after a probe was killed and restarted, want still 1:\n%s", len(posts), strings.Join(posts[1:], "\n---\n"))
 	}
 

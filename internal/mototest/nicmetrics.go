@@ -92,22 +92,29 @@ func (p *MirrorProxy) nicMetrics(resp *http.Response, sr ssmRequest) error {
 			return nil
 		}
 		return replaceBody(resp, func(b []byte) []byte {
-			var out struct{ Command struct{ CommandId string } }
+			var out struct {
+				Command struct {
+					CommandID string `json:"CommandId"`
+				}
+			}
 			_ = json.Unmarshal(b, &out)
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			for _, id := range in.InstanceIds {
-				p.st.ssm.nic.commands[[2]string{out.Command.CommandId, id}] = true
+				p.st.ssm.nic.commands[[2]string{out.Command.CommandID, id}] = true
 			}
 			return b
 		})
 	case "GetCommandInvocation":
-		var in struct{ CommandId, InstanceId string }
+		var in struct {
+			CommandID  string `json:"CommandId"`
+			InstanceID string `json:"InstanceId"`
+		}
 		_ = json.Unmarshal(sr.body, &in)
 		p.mu.Lock()
-		isMetrics := p.st.ssm.nic.commands[[2]string{in.CommandId, in.InstanceId}]
-		serving := p.st.ssm.serving[in.InstanceId]
-		lines, staged := p.st.ssm.nic.metrics[in.InstanceId]
+		isMetrics := p.st.ssm.nic.commands[[2]string{in.CommandID, in.InstanceID}]
+		serving := p.st.ssm.serving[in.InstanceID]
+		lines, staged := p.st.ssm.nic.metrics[in.InstanceID]
 		if isMetrics {
 			p.hits["SSM.GetCommandInvocation.metrics"]++
 		}
