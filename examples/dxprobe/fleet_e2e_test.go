@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"syscall"
@@ -153,6 +155,35 @@ func TestFleetEndToEnd(t *testing.T) {
 		if fr.Directions.ToAWS.BPS <= fleetThreshold || fr.Directions.ToAWS.TopSrc[0].IP.String() != heavySrc {
 			t.Errorf("probe %d's fleet to_aws: %v bps, top source %v; want over %d and %s", i+1, fr.Directions.ToAWS.BPS, fr.Directions.ToAWS.TopSrc, fleetThreshold, heavySrc)
 		}
+	}
+	// The page serves the fleet's window too (any probe shows the whole
+	// link): /api/windows?scope=fleet holds the same merge of 3 probes.
+	ps[0].mu.Lock()
+	pageAddr := ps[0].metrics
+	ps[0].mu.Unlock()
+	var served *report.Report
+	for deadline := time.Now().Add(10 * time.Second); served == nil && time.Now().Before(deadline); {
+		resp, err := http.Get("http://" + pageAddr + "/api/windows?scope=fleet")
+		if err != nil {
+			t.Fatalf("GET /api/windows: %v", err)
+		}
+		var ws []report.Report
+		err = json.NewDecoder(resp.Body).Decode(&ws)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("/api/windows?scope=fleet: %v", err)
+		}
+		for i := range ws {
+			if ws[i].WindowStart.Equal(w1) {
+				served = &ws[i]
+			}
+		}
+		if served == nil {
+			time.Sleep(50 * time.Millisecond) // the fleet's goroutine adds it just after printing it
+		}
+	}
+	if served == nil || served.Scope != report.ScopeFleet || served.Probes != 3 || served.Packets != sum.Packets {
+		t.Errorf("page's fleet window of %v: %+v, want scope fleet, 3 probes, %d packets", w1, served, sum.Packets)
 	}
 	waitSlack(t, slack, 1)
 	// Two more windows merged everywhere: nobody sends a second message.

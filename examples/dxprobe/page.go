@@ -18,7 +18,7 @@ const staticSpan = 24 * time.Hour
 func pageConfig(o options) page.Config {
 	host, _ := os.Hostname()
 	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: o.onPrem != "", Probe: host,
-		LinkBPS: float64(o.linkBPS), AlertUtilization: o.alertUtil}
+		LinkBPS: float64(o.linkBPS), AlertUtilization: o.alertUtil, Fleet: o.fleetTable != ""}
 	if o.readFile != "" {
 		c.Source = "capture " + o.readFile
 		c.Probe = ""
