@@ -292,13 +292,23 @@ func TestMotoGuard(t *testing.T) {
 	g.crossZone(t, true)
 	g.calls.reset(0, false)
 	res := tick("all healthy", g.wantInline)
-	if m := g.calls.list(); len(m) != 0 || !res.CrossZone {
-		t.Fatalf("healthy tick made calls %v (cross-zone read %v)", m, res.CrossZone)
+	if m := g.calls.list(); len(m) != 0 || !res.CrossZone || !res.RoutesRead {
+		t.Fatalf("healthy tick made calls %v (cross-zone read %v, routes read %v)", m, res.CrossZone, res.RoutesRead)
+	}
+	// A quiet tick reads the health alone: two ELB requests, no EC2 one
+	// (EC2's per-account throttling is shared with every guard and tool).
+	mark := len(gcalls.sequence(0))
+	res = tick("all healthy, view kept", g.wantInline)
+	if diff := cmp.Diff([]string{"Elastic Load Balancing v2:DescribeLoadBalancerAttributes", "Elastic Load Balancing v2:DescribeTargetHealth"},
+		gcalls.sequence(mark)); diff != "" || res.RoutesRead {
+		t.Errorf("quiet tick's requests (-want +got), routes read %v:\n%s", res.RoutesRead, diff)
 	}
 	g.setHealth(g.a0, "unhealthy", "Target.FailedHealthChecks", "Health checks failed")
 	tick("cross-zone on, us-east-1a's appliance dead", g.wantInline)
 	g.setHealth(g.a1, "unhealthy", "Target.Timeout", "Request timed out")
-	tick("cross-zone on, every appliance dead", g.direct("a", "b"))
+	if res := tick("cross-zone on, every appliance dead", g.direct("a", "b")); !res.RoutesRead {
+		t.Errorf("a tick that bypassed acted on routes it kept, not on routes read in the tick")
+	}
 	tick("still dead: nothing more to do", g.direct("a", "b"))
 
 	g.setHealth(g.a0, "", "", "")

@@ -37,6 +37,26 @@ import (
 // the remaining 10 s of the 30 s this package promises are for those.
 // GuardConfig.Validate refuses settings whose bound exceeds MaxGuardBound.
 //
+// What a tick reads. The guard runs on every probe, each ticking every
+// Every, and AWS throttles each EC2 API per account and Region, other
+// tools' requests included: "the token bucket size for DescribeHosts, a
+// non-mutating API action, is 100 tokens ... refill rate of 20 tokens per
+// second" ("Request throttling for the Amazon EC2 API", Amazon EC2
+// Developer Guide). Reading the routes, subnets, endpoints and appliances
+// on every tick cost ten EC2 requests, five of them DescribeRouteTables:
+// ten probes at the default 5 s would take half the account's refill of
+// that API for themselves, and a throttled guard cannot bypass. So a tick
+// reads only what changes its decision, the cross-zone attribute and the
+// target health (two Elastic Load Balancing requests), and keeps the rest
+// (routes, endpoints, the appliances' AZs, the load balancer's and target
+// group's ARNs) from its last full read, which it repeats every
+// RefreshEvery (default 1 min), after a failed read or write, after any
+// route change, when the health names a target it cannot place, and always
+// before acting: a bypass or restore is decided again, and written, from
+// routes read in the same tick. What a kept view can delay is only what a
+// tick reports (GuardTick.Held, the reasons) after an operator's bypass or
+// restore, by at most RefreshEvery.
+//
 // A tick that cannot read or write AWS changes nothing more and says so
 // once; one that cannot read also forgets the health it had seen (a
 // restore then needs RestoreAfter of health seen again from scratch): the first failed tick sends a notice, the
@@ -48,6 +68,7 @@ const (
 	DefaultGuardEvery        = 5 * time.Second
 	DefaultGuardRestoreAfter = 2 * time.Minute
 	DefaultGuardTickTimeout  = 10 * time.Second
+	DefaultGuardRefreshEvery = time.Minute
 	// MaxGuardBound is the longest GuardBound allowed: from the GWLB's own
 	// detection to traffic flowing direct.
 	MaxGuardBound = 30 * time.Second
@@ -62,6 +83,10 @@ type GuardConfig struct {
 	RestoreAfter time.Duration
 	// TickTimeout bounds each tick's AWS calls and route writes.
 	TickTimeout time.Duration
+	// RefreshEvery is how old the routes, endpoints and appliances a tick
+	// decides from may be when it does not act (see "What a tick reads"
+	// above); a tick that acts always reads them first.
+	RefreshEvery time.Duration
 	// Now is the clock of the decisions. Default time.Now.
 	Now func() time.Time
 	// Notify receives every bypass and restore, and the loss and return
@@ -80,6 +105,9 @@ func (c GuardConfig) withDefaults() GuardConfig {
 	}
 	if c.TickTimeout == 0 {
 		c.TickTimeout = DefaultGuardTickTimeout
+	}
+	if c.RefreshEvery == 0 {
+		c.RefreshEvery = DefaultGuardRefreshEvery
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -107,6 +135,8 @@ func (c GuardConfig) Validate() error {
 		return fmt.Errorf("guard -restore-after %s: must not be negative", c.RestoreAfter)
 	case c.TickTimeout < time.Second:
 		return fmt.Errorf("guard -tick-timeout %s: want at least 1s", c.TickTimeout)
+	case c.RefreshEvery < 0:
+		return fmt.Errorf("guard RefreshEvery %s: must not be negative", c.RefreshEvery)
 	case GuardBound(c.Every, c.TickTimeout) > MaxGuardBound:
 		return fmt.Errorf("guard -every %s -tick-timeout %s: the bound max(every, tick-timeout) + tick-timeout is %s, over %s",
 			c.Every, c.TickTimeout, GuardBound(c.Every, c.TickTimeout), MaxGuardBound)
@@ -133,6 +163,9 @@ type GuardTick struct {
 	Healthy   map[string]int
 	Decisions []GuardDecision
 	Changes   []RouteChange
+	// RoutesRead is true when the tick read the routes, endpoints and
+	// appliances, false when it decided from the view it kept.
+	RoutesRead bool
 }
 
 // Guard bypasses the appliances of every AZ whose GWLB endpoint reaches
@@ -143,6 +176,16 @@ type Guard struct {
 	cfg     GuardConfig
 	st      GuardState
 	apiDown bool
+	view    *guardView // the last full read; nil: read everything next tick
+}
+
+// guardView is a tick's full read: the routes and what names the health.
+type guardView struct {
+	at    time.Time
+	paths pathView
+	lbARN string            // "" when the GWLB does not exist
+	tgARN string            // "" when its target group does not exist
+	azOf  map[string]string // appliance instance ID → AZ
 }
 
 // NewGuard returns a guard of d's deployment.
@@ -171,29 +214,34 @@ func (g *Guard) Run(ctx context.Context) error {
 	}
 }
 
-// Tick reads health and routes, decides, and bypasses or restores AZs.
-// The error is a failure to read or write AWS; the tick then changed
-// nothing beyond the writes listed in the result.
+// Tick reads health (and, when it must, the routes: see "What a tick
+// reads"), decides, and bypasses or restores AZs. The error is a failure
+// to read or write AWS; the tick then changed nothing beyond the writes
+// listed in the result.
 func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.TickTimeout)
 	defer cancel()
 	res := GuardTick{At: g.cfg.Now()}
-	v, health, cross, err := g.observe(ctx)
+	health, cross, err := g.observe(ctx, &res)
 	if err != nil {
-		g.st = GuardState{} // health not seen: a restore needs RestoreAfter of it again
+		g.st, g.view = GuardState{}, nil // health not seen: a restore needs RestoreAfter of it again
 		return res, g.failed("cannot reach the AWS API", err)
 	}
+	in, byAZ := g.input(res.At, cross, health)
+	if _, decs := DecideGuard(g.st, in); acts(decs) && !res.RoutesRead {
+		// Act only on routes read now: read them, and decide again.
+		if err := g.refresh(ctx, res.At, &res); err != nil {
+			g.st, g.view = GuardState{}, nil
+			return res, g.failed("cannot reach the AWS API", err)
+		}
+		in, byAZ = g.input(res.At, cross, health)
+	}
+	v := g.view.paths
 	res.CrossZone, res.Held, res.Healthy = cross, v.held(), health
 	if v.ingress == nil {
 		g.recovered()
 		g.cfg.Log.Info("guard: nothing to guard: route table missing (stage 03 not applied)", "route_table", g.d.routeTableName())
 		return res, nil
-	}
-	in := GuardInput{Now: res.At, CrossZone: cross, Held: res.Held, RestoreAfter: g.cfg.RestoreAfter, Healthy: health}
-	byAZ := map[string]azRoutes{}
-	for _, a := range v.azs {
-		in.AZs = append(in.AZs, AZView{AZ: a.az, Path: g.d.path(v, a)})
-		byAZ[a.az] = a
 	}
 	g.st, res.Decisions = DecideGuard(g.st, in)
 	var errs []error
@@ -216,6 +264,9 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 			errs = append(errs, fmt.Errorf("%s %s: %w", dec.Action, dec.AZ, err))
 		}
 	}
+	if len(res.Changes) > 0 || len(errs) > 0 {
+		g.view = nil // the routes changed, or may have: read them next tick
+	}
 	if err := errors.Join(errs...); err != nil {
 		return res, g.failed("could not write every route", err)
 	}
@@ -223,61 +274,119 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 	return res, nil
 }
 
-// observe reads the routes, the healthy targets by AZ and the GWLB's
-// cross-zone attribute. A GWLB or target group that does not exist has no
-// healthy target.
-func (g *Guard) observe(ctx context.Context) (pathView, map[string]int, bool, error) {
-	d := g.d
-	v, err := d.readPaths(ctx)
-	if err != nil {
-		return v, nil, false, err
+// acts reports whether a decision changes routes.
+func acts(decs []GuardDecision) bool {
+	for _, d := range decs {
+		if d.Action != GuardKeep {
+			return true
+		}
 	}
-	health := map[string]int{}
+	return false
+}
+
+// input is DecideGuard's input from the kept view and this tick's health,
+// with the view's routes by AZ.
+func (g *Guard) input(now time.Time, cross bool, health map[string]int) (GuardInput, map[string]azRoutes) {
+	v := g.view.paths
+	in := GuardInput{Now: now, CrossZone: cross, Held: v.held(), RestoreAfter: g.cfg.RestoreAfter, Healthy: health}
+	byAZ := map[string]azRoutes{}
+	for _, a := range v.azs {
+		in.AZs = append(in.AZs, AZView{AZ: a.az, Path: g.d.path(v, a)})
+		byAZ[a.az] = a
+	}
+	return in, byAZ
+}
+
+// observe reads the health: the GWLB's cross-zone attribute and its
+// healthy targets by AZ. It first reads everything else again when the
+// kept view is missing or older than RefreshEvery, and once more when the
+// health cannot be read with the kept ARNs (a load balancer replaced or
+// deleted) or names a target the view cannot place.
+func (g *Guard) observe(ctx context.Context, res *GuardTick) (map[string]int, bool, error) {
+	if g.view == nil || res.At.Sub(g.view.at) >= g.cfg.RefreshEvery || res.At.Before(g.view.at) {
+		if err := g.refresh(ctx, res.At, res); err != nil {
+			return nil, false, err
+		}
+	}
+	health, cross, placed, err := g.health(ctx)
+	if (err != nil || !placed) && !res.RoutesRead {
+		if err := g.refresh(ctx, res.At, res); err != nil {
+			return nil, false, err
+		}
+		health, cross, _, err = g.health(ctx)
+	}
+	return health, cross, err
+}
+
+// refresh reads the routes, the GWLB's and target group's ARNs and the
+// appliances' AZs into g.view. A GWLB or target group that does not exist
+// leaves its ARN empty: it has no healthy target.
+func (g *Guard) refresh(ctx context.Context, now time.Time, res *GuardTick) error {
+	d := g.d
+	res.RoutesRead = true
+	v := &guardView{at: now, azOf: map[string]string{}}
+	var err error
+	if v.paths, err = d.readPaths(ctx); err != nil {
+		return err
+	}
 	lb, err := d.findLB(ctx, d.gwlbName())
 	if err != nil {
-		return v, nil, false, fmt.Errorf("load balancer %s: %w", d.gwlbName(), err)
+		return fmt.Errorf("load balancer %s: %w", d.gwlbName(), err)
 	}
-	cross := false
 	if lb != nil {
-		attrs, err := d.c.ELB.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: lb.LoadBalancerArn})
-		if err != nil {
-			return v, nil, false, fmt.Errorf("load balancer %s attributes: %w", d.gwlbName(), err)
-		}
-		for _, a := range attrs.Attributes {
-			if aws.ToString(a.Key) == "load_balancing.cross_zone.enabled" {
-				cross = aws.ToString(a.Value) == "true"
-			}
-		}
+		v.lbARN = aws.ToString(lb.LoadBalancerArn)
 	}
-	tg, err := d.findTG(d.gwlbTGName())(ctx)
-	if err != nil {
-		return v, nil, false, fmt.Errorf("target group %s: %w", d.gwlbTGName(), err)
-	}
-	if tg == "" || lb == nil {
-		return v, health, cross, nil
-	}
-	states, err := d.targetStates(ctx, tg)
-	if err != nil {
-		return v, nil, false, fmt.Errorf("target health of %s: %w", d.gwlbTGName(), err)
+	if v.tgARN, err = d.findTG(d.gwlbTGName())(ctx); err != nil {
+		return fmt.Errorf("target group %s: %w", d.gwlbTGName(), err)
 	}
 	apps, err := d.findInstances(ctx, "appliance", "")
 	if err != nil {
-		return v, nil, false, fmt.Errorf("appliances: %w", err)
+		return fmt.Errorf("appliances: %w", err)
 	}
-	azOf := map[string]string{}
 	for _, i := range apps {
 		if i.Placement != nil {
-			azOf[aws.ToString(i.InstanceId)] = aws.ToString(i.Placement.AvailabilityZone)
+			v.azOf[aws.ToString(i.InstanceId)] = aws.ToString(i.Placement.AvailabilityZone)
 		}
+	}
+	g.view = v
+	return nil
+}
+
+// health reads the cross-zone attribute and the healthy targets by AZ
+// with the kept view's ARNs (two requests). placed is false when a
+// healthy target is not one of the view's appliances.
+func (g *Guard) health(ctx context.Context) (health map[string]int, cross, placed bool, err error) {
+	d, v := g.d, g.view
+	health, placed = map[string]int{}, true
+	if v.lbARN == "" {
+		return health, false, true, nil
+	}
+	attrs, err := d.c.ELB.DescribeLoadBalancerAttributes(ctx, &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: aws.String(v.lbARN)})
+	if err != nil {
+		return nil, false, false, fmt.Errorf("load balancer %s attributes: %w", d.gwlbName(), err)
+	}
+	for _, a := range attrs.Attributes {
+		if aws.ToString(a.Key) == "load_balancing.cross_zone.enabled" {
+			cross = aws.ToString(a.Value) == "true"
+		}
+	}
+	if v.tgARN == "" {
+		return health, cross, true, nil
+	}
+	states, err := d.targetStates(ctx, v.tgARN)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("target health of %s: %w", d.gwlbTGName(), err)
 	}
 	for _, s := range states {
 		if s.State == string(elbtypes.TargetHealthStateEnumHealthy) {
 			// A healthy target that is not one of our appliances has no
 			// AZ here: it counts only with cross-zone on.
-			health[azOf[s.ID]]++
+			az, ok := v.azOf[s.ID]
+			placed = placed && ok
+			health[az]++
 		}
 	}
-	return v, health, cross, nil
+	return health, cross, placed, nil
 }
 
 // report logs and notifies one bypass or restore.

@@ -42,8 +42,16 @@ type counter struct {
 	failAt    int
 	afterCall bool
 	// ops is every operation made, mutating or not, as "service:Op" with
-	// the SDK's service ID.
+	// the SDK's service ID; seq the same, in order, with repeats.
 	ops map[string]bool
+	seq []string
+}
+
+// sequence returns the operations made since the first n (see seq).
+func (c *counter) sequence(n int) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string{}, c.seq[min(n, len(c.seq)):]...)
 }
 
 var errInterrupted = errors.New("test: interrupted")
@@ -80,6 +88,7 @@ func (c *counter) install(cfg *aws.Config) {
 					c.ops = map[string]bool{}
 				}
 				c.ops[middleware.GetServiceID(ctx)+":"+op] = true
+				c.seq = append(c.seq, middleware.GetServiceID(ctx)+":"+op)
 				c.mu.Unlock()
 				if !mutating(op) {
 					return next.HandleInitialize(ctx, in)

@@ -48,7 +48,8 @@ func (s *slackServer) got() []string {
 // exactly one alert per sink, naming the top source by the Name tag of its
 // moto instance.
 func TestAlertEndToEnd(t *testing.T) {
-	moto := mototest.Start(t)
+	t.Parallel()
+	moto := mototest.Launch(t)
 	cfg := moto.Config(t)
 	ctx := context.Background()
 	ec := ec2.NewFromConfig(cfg)
@@ -91,7 +92,7 @@ func TestAlertEndToEnd(t *testing.T) {
 	defer srv.Close()
 
 	port := freeUDPPort(t)
-	p := startProbe(t, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "2", "-format", "json",
+	p := startProbeEnv(t, mototest.Env(moto.URL), "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "2", "-format", "json",
 		"-window", "1s", "-metrics", "127.0.0.1:0", "-enrich-vpc", aws.ToString(vpc.Vpc.VpcId),
 		"-alert-bps", "100000", "-alert-pps", "1000", "-alert-cooldown", "1h",
 		"-sns-topic-arn", aws.ToString(topic.TopicArn), "-slack-webhook-url", srv.URL+"/services/T000/B000/secret")

@@ -14,6 +14,7 @@ import (
 // TestReadCaptures: dxprobe -r on real captures from tcpdump's test suite
 // and on the sample capture reports the flows gopacket finds.
 func TestReadCaptures(t *testing.T) {
+	t.Parallel()
 	files := []string{
 		filepath.Join("..", "..", "testdata", "pcap", "vxlan.pcap"),
 		filepath.Join("..", "..", "testdata", "pcap", "geneve.pcap"),
@@ -43,6 +44,7 @@ func TestReadCaptures(t *testing.T) {
 
 // TestReadCaptureText: the README's quick start prints a readable table.
 func TestReadCaptureText(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(probeBin, "-r", filepath.Join("..", "..", "testdata", "mirror-sample.pcap")).Output()
 	if err != nil {
 		t.Fatal(err)

@@ -122,6 +122,7 @@ func TestLoopbackDirections(t *testing.T) {
 // server) says "from AWS", how full the link is, and that direction's top
 // source, and the window's total alone would not have crossed -alert-bps.
 func TestAlertDirectionSlack(t *testing.T) {
+	t.Parallel()
 	slack := &slackServer{}
 	srv := httptest.NewServer(slack)
 	defer srv.Close()
@@ -165,6 +166,7 @@ func TestAlertDirectionSlack(t *testing.T) {
 // start with status 2 and one line naming the setting; utilization without
 // a link names both.
 func TestBadLinkConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		args []string
 		env  []string

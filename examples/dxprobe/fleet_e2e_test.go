@@ -28,8 +28,8 @@ const (
 // fleetProbe starts a dxprobe of the fleet: 1 s windows, on-premises
 // 198.18.0.0/24, alerts to Slack above 1 Mbps in either direction with an
 // hour's cooldown.
-func fleetProbe(t *testing.T, id string, port int, slackURL string) *probeProc {
-	return startProbe(t, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "1", "-format", "json",
+func fleetProbe(t *testing.T, env []string, id string, port int, slackURL string) *probeProc {
+	return startProbeEnv(t, env, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "1", "-format", "json",
 		"-window", "1s", "-metrics", "127.0.0.1:0", "-onprem-cidrs", "198.18.0.0/24",
 		"-alert-bps", fmt.Sprint(fleetThreshold), "-alert-pps", "1e9", "-alert-cooldown", "1h",
 		"-slack-webhook-url", slackURL, "-fleet", fleetTable, "-fleet-wait", "400ms", "-probe-id", id)
@@ -97,12 +97,13 @@ func waitSlack(t *testing.T, s *slackServer, n int) []string {
 // to its own share and says so; when moto is back they return to the
 // fleet.
 func TestFleetEndToEnd(t *testing.T) {
-	moto := mototest.Start(t)
+	t.Parallel()
+	moto := mototest.Launch(t)
 	// The probes reach DynamoDB through the proxy that makes moto's
 	// conditional writes atomic, as AWS's are (two probes won one claim
 	// straight on moto).
 	dyn := mototest.StartDynamoProxy(t, moto)
-	t.Setenv("AWS_ENDPOINT_URL", dyn.URL)
+	env := mototest.Env(dyn.URL)
 	ctx := context.Background()
 	if err := fleet.CreateTestTable(ctx, dynamodb.NewFromConfig(dyn.Config(t)), fleetTable); err != nil {
 		t.Fatal(err)
@@ -115,7 +116,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	ports := []int{freeUDPPort(t), freeUDPPort(t), freeUDPPort(t)}
 	ps := make([]*probeProc, 3)
 	for i := range ps {
-		ps[i] = fleetProbe(t, fmt.Sprintf("probe-%d", i+1), ports[i], hook)
+		ps[i] = fleetProbe(t, env, fmt.Sprintf("probe-%d", i+1), ports[i], hook)
 	}
 
 	// 1. 34 packets of 1500 bytes per probe: 51 000 bytes, 41 % of the
@@ -231,7 +232,7 @@ func TestFleetEndToEnd(t *testing.T) {
 	// 3. Probe 3 back with the same id and a fresh policy: it sees the
 	// fleet over the threshold, but the table's claim holds the cooldown.
 	ports[2] = freeUDPPort(t)
-	ps[2] = fleetProbe(t, "probe-3", ports[2], hook)
+	ps[2] = fleetProbe(t, env, "probe-3", ports[2], hook)
 	var w3 time.Time
 	for range 5 { // the restarted probe's first window may be incomplete
 		w3 = atWindowMiddle()

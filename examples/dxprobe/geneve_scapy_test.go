@@ -21,6 +21,7 @@ import (
 // three options around an IPv4 and an IPv6 packet. It also checks the
 // framing TestKernelGWLB's helper uses to talk to scapy.
 func TestScapyGeneveMatchesVXLAN(t *testing.T) {
+	t.Parallel()
 	python := scapyPython()
 	if python == "" {
 		t.Skip("needs scapy (apt-get install python3-scapy) (skipped: no python3 imports scapy.contrib.geneve within 30s)")

@@ -48,6 +48,7 @@ func TestHealthzAndNICMetrics(t *testing.T) {
 // A -nic that names no device fails at start, naming the flag and its
 // variable.
 func TestBadNIC(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		args, env []string
 		want      string

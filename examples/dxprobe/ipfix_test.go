@@ -196,6 +196,7 @@ type tsharkResult struct {
 // flows (the report lists them all with -top 1000), their sums its totals,
 // each record's layer2SegmentId the VNI, the sampling options the rate.
 func TestIPFIXTshark(t *testing.T) {
+	t.Parallel()
 	res := tsharkExport(t, "7", "-vni", "12345")
 	reps, records, messages, got, templates, sampling := res.reps, res.records, res.messages, res.got, res.templates, res.sampling
 	if len(got) != records {
@@ -235,6 +236,7 @@ func TestIPFIXTshark(t *testing.T) {
 // 1 (egress) for its from_aws flows, equal record for record to the
 // report's flows and their dir.
 func TestIPFIXTsharkDirection(t *testing.T) {
+	t.Parallel()
 	// The sample's IPv4 flows come from 172.16/12 and 192.168/16; naming
 	// its IPv6 destinations (2001:db8:ac10::/48) on-premises as well makes
 	// the IPv6 flows point the other way: both directions in one capture.
@@ -460,6 +462,7 @@ func (g *goflow2) records(t *testing.T, n int) []goflowRecord {
 // domain equals each probe's report totals, and summed over both the
 // global total.
 func TestIPFIXGoflow2(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds goflow2 from the module proxy")
 	}
@@ -517,6 +520,7 @@ func TestIPFIXGoflow2(t *testing.T) {
 // TestIPFIXBadConfiguration: a bad -ipfix setting fails at start with one
 // line naming the flag or variable.
 func TestIPFIXBadConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		args []string
 		env  []string
@@ -573,6 +577,7 @@ func TestIPFIXAbsentCollector(t *testing.T) {
 // window, to the report's exact totals, with the heavy hitters as records
 // and one remainder record 0.0.0.0 → 0.0.0.0, protocol 0.
 func TestIPFIXTsharkOverflow(t *testing.T) {
+	t.Parallel()
 	res := tsharkExport(t, "8", "-max-flows", "64")
 	type sums struct{ packets, bytes uint64 }
 	got, want := map[time.Time]sums{}, map[time.Time]sums{}

@@ -61,7 +61,18 @@ var metricsLine = regexp.MustCompile(`msg="serving metrics" addr=(\S+)`)
 // startProbe runs dxprobe with args and waits until it listens.
 func startProbe(t *testing.T, args ...string) *probeProc {
 	t.Helper()
+	return startProbeEnv(t, nil, args...)
+}
+
+// startProbeEnv is startProbe with env added to the probe's environment
+// (mototest.Env: the test's own environment stays as it is, so the test
+// may run in parallel).
+func startProbeEnv(t *testing.T, env []string, args ...string) *probeProc {
+	t.Helper()
 	p := &probeProc{cmd: exec.Command(probeBin, args...), ready: make(chan struct{}), done: make(chan error, 1)}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = &p.stdout
 	errPipe, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -373,6 +384,7 @@ func sqrt(x float64) float64 {
 // is expected, in words; a -r file that is not a capture exits 1, with
 // one line.
 func TestBadConfiguration(t *testing.T) {
+	t.Parallel()
 	busy, err := net.ListenPacket("udp", "127.0.0.1:0") // a port in use, without SO_REUSEPORT
 	if err != nil {
 		t.Fatal(err)
@@ -453,6 +465,7 @@ func TestBadConfiguration(t *testing.T) {
 
 // TestHelpExitsZero: -h prints the usage and exits 0.
 func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command(probeBin, "-h")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

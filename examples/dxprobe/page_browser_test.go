@@ -151,6 +151,7 @@ func sendLoop(t *testing.T, port int) (stop func()) {
 // and totals as the JSON report of the window it shows, moves to the next
 // window by itself, and requests nothing but the probe.
 func TestPageInBrowser(t *testing.T) {
+	t.Parallel()
 	port := freeUDPPort(t)
 	p := startProbe(t, "-listen", fmt.Sprintf("127.0.0.1:%d", port), "-workers", "1", "-format", "json",
 		"-window", "2s", "-metrics", "127.0.0.1:0", "-onprem-cidrs", "192.0.2.0/24", "-alert-bps", "1000",
@@ -207,6 +208,7 @@ func TestPageInBrowser(t *testing.T) {
 // TestStaticReportOffline: dxprobe -r mirror-sample.pcap -html writes a
 // page that opens with no network and shows the capture's top flows.
 func TestStaticReportOffline(t *testing.T) {
+	t.Parallel()
 	b := chromiumtest.Start(t)
 	out := filepath.Join(t.TempDir(), "report.html")
 	cmd := exec.Command(probeBin, "-r", "../../testdata/mirror-sample.pcap", "-html", out, "-format", "json")

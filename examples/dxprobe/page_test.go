@@ -15,6 +15,7 @@ import (
 // resolves, or one for the total, at the window's end, and nothing for a
 // window that asks for nothing.
 func TestRecordAlert(t *testing.T) {
+	t.Parallel()
 	end := time.Date(2026, 12, 4, 3, 0, 5, 0, time.UTC)
 	r := &report.Report{WindowEnd: end}
 	var a page.Alerts

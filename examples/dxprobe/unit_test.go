@@ -9,6 +9,7 @@ import (
 // TestSystemdUnitIsHardened checks the unit beside the binary: a dynamic
 // user with CAP_NET_ADMIN only, never root.
 func TestSystemdUnitIsHardened(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("dxprobe.service")
 	if err != nil {
 		t.Fatal(err)

@@ -57,16 +57,31 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := Launch(t)
-	t.Setenv("AWS_ENDPOINT_URL", s.URL)
-	t.Setenv("AWS_REGION", Region)
-	t.Setenv("AWS_DEFAULT_REGION", Region)
-	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
-	t.Setenv("AWS_SESSION_TOKEN", "testing")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	for _, kv := range Env(s.URL) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 	return s
+}
+
+// Env returns the AWS environment, as "KEY=value" entries, that points a
+// child process's SDK at the emulator endpoint url (a Server's or a
+// proxy's URL): endpoint, region, dummy credentials, no instance metadata
+// and no configuration files. Tests that start a binary with
+// exec.Cmd.Env = append(os.Environ(), Env(url)...) leave their own
+// process's environment alone and may run in parallel.
+func Env(url string) []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + url,
+		"AWS_REGION=" + Region,
+		"AWS_DEFAULT_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=testing",
+		"AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_SESSION_TOKEN=testing",
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + os.DevNull,
+		"AWS_SHARED_CREDENTIALS_FILE=" + os.DevNull,
+	}
 }
 
 // Launch starts a private moto_server like Start, but leaves the process's
