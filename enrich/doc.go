@@ -10,6 +10,10 @@
 // and description, and their own Name and owner tags if they have any. An
 // instance's view of an interface wins over the interface's own.
 //
+// An OnPrem names addresses by the on-premises CIDRs alone, as an
+// Enricher does for addresses outside its VPC, for a probe that reads no
+// VPC: no AWS call, no refresh.
+//
 // # Lifetime and concurrency
 //
 // New checks the configuration and returns an Enricher with an empty

@@ -76,8 +76,7 @@ type Enricher struct {
 	api     EC2API
 	cfg     Config
 	log     *slog.Logger
-	onprem  []netip.Prefix
-	opInfo  []Info // one per onprem prefix, OnPrem set
+	onprem  *OnPrem // names what the snapshot does not hold
 	snap    atomic.Pointer[snapshot]
 	started time.Time
 	m       metrics
@@ -145,15 +144,11 @@ func New(api EC2API, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Enricher{api: api, cfg: cfg, log: log.With("component", "enrich", "vpc", cfg.VPCID)}
-	for _, p := range cfg.OnPremCIDRs {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("enrich: invalid on-prem CIDR %v", p)
-		}
-		p = p.Masked()
-		e.onprem = append(e.onprem, p)
-		e.opInfo = append(e.opInfo, Info{OnPrem: p.String()})
+	onprem, err := NewOnPrem(cfg.OnPremCIDRs)
+	if err != nil {
+		return nil, err
 	}
+	e := &Enricher{api: api, cfg: cfg, log: log.With("component", "enrich", "vpc", cfg.VPCID), onprem: onprem}
 	e.started = cfg.Now()
 	e.snap.Store(&snapshot{})
 	if err := e.register(reg); err != nil {
@@ -220,12 +215,7 @@ func (e *Enricher) Get(ip netip.Addr) *Info {
 	if i, ok := s.index[ip]; ok {
 		return &s.infos[i]
 	}
-	for i, p := range e.onprem {
-		if p.Contains(ip) {
-			return &e.opInfo[i]
-		}
-	}
-	return nil
+	return e.onprem.get(ip)
 }
 
 // Len is the number of addresses in the current snapshot.

@@ -44,3 +44,20 @@ func Example() {
 		fmt.Println(info.Label())
 	}
 }
+
+// Naming addresses by the on-premises prefixes alone, without AWS: what a
+// probe without a VPC to read passes as its report.Lookup.
+func ExampleOnPrem() {
+	onPrem, err := enrich.NewOnPrem([]netip.Prefix{netip.MustParsePrefix("192.168.0.0/16")}) // -onprem-cidrs
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	info, ok := onPrem.Lookup(netip.MustParseAddr("192.168.1.10"))
+	fmt.Println(info.Label(), ok)
+	_, ok = onPrem.Lookup(netip.MustParseAddr("10.0.0.1"))
+	fmt.Println(ok)
+	// Output:
+	// on-prem 192.168.0.0/16 true
+	// false
+}

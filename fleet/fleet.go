@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dxmon/dxmon/alert"
-	"github.com/dxmon/dxmon/enrich"
 	"github.com/dxmon/dxmon/report"
 )
 
@@ -259,7 +257,7 @@ func (f *Fleet) fall(ctx context.Context, own *report.Report, err error) {
 	if d.Kind == alert.None || f.cfg.Send == nil {
 		return
 	}
-	m := alert.NewMessage(own, d, f.info)
+	m := alert.NewMessage(own, d, f.cfg.Lookup.Info)
 	m.Subject = strings.Replace(m.Subject, "dxmon ", "dxmon ("+ShareOnly+") ", 1)
 	m.Body = fmt.Sprintf("The fleet table %s could not be reached: these figures are %s (probe %s's window), not the whole link's.\n"+
 		"Other probes may alert on their own shares.\n(%v)\n\n", f.cfg.Store.Table(), ShareOnly, f.cfg.Probe, err) + m.Body
@@ -333,7 +331,7 @@ func (f *Fleet) alertFleet(ctx context.Context, fr *report.Report, sums []*Summa
 	if f.cfg.Send == nil {
 		return
 	}
-	m := alert.NewMessage(fr, d, f.info)
+	m := alert.NewMessage(fr, d, f.cfg.Lookup.Info)
 	m.Body = FleetPreamble(fr, sums) + m.Body
 	f.cfg.Send(m)
 }
@@ -347,12 +345,4 @@ func FleetPreamble(fr *report.Report, sums []*Summary) string {
 	}
 	slices.Sort(names)
 	return fmt.Sprintf("Fleet view of %d probes: %s.\n", fr.Probes, strings.Join(names, ", "))
-}
-
-func (f *Fleet) info(a netip.Addr) enrich.Info {
-	if f.cfg.Lookup == nil {
-		return enrich.Info{}
-	}
-	i, _ := f.cfg.Lookup(a)
-	return i
 }

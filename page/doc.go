@@ -3,7 +3,9 @@
 // and the same page written as one static file for a capture.
 //
 // The coordinator feeds a History once per window (Add: one atomic store,
-// no lock, no allocation) and the alert path feeds Alerts; Page's handlers
+// no lock, no allocation) and the alert path feeds Alerts (RecordDecision
+// for what an alert.Policy decided, RecordMessage for a message sent
+// without a decision at hand, such as a fleet's); Page's handlers
 // read both and serialise on the requesting goroutine, so a slow or busy
 // browser never holds a window up. The packet path never sees the page.
 //

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/page"
 	"github.com/dxmon/dxmon/report"
 )
@@ -38,4 +39,26 @@ func ExampleWriteStatic() {
 	}
 	fmt.Println(strings.Contains(b.String(), `<script type="application/json" id="dxmon-data">`))
 	// Output: true
+}
+
+// The alert path: the policy decides on each window's report, the message
+// goes to the channels, and the page shows the alert, sent or not.
+func ExampleRecordDecision() {
+	policy, err := alert.NewPolicy(alert.Config{BPS: 1e9, PPS: 5e5})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	alerts := &page.Alerts{}
+	start := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	r := &report.Report{WindowStart: start, WindowEnd: start.Add(5 * time.Second), BPS: 2e9, PPS: 1e5}
+	if d := policy.Observe(r, r.WindowEnd); d.Kind != alert.None {
+		m := alert.NewMessage(r, d, nil)
+		// dispatcher.Submit(m), when a channel is configured
+		page.RecordDecision(alerts, r, d, m.Subject, false)
+	}
+	for _, a := range alerts.Since(start) {
+		fmt.Println(a.Kind, a.BPS, a.Sent)
+	}
+	// Output: fired 2e+09 false
 }

@@ -36,3 +36,13 @@ func Sources(g *reuseport.Group) []Source {
 	}
 	return out
 }
+
+// DropCounters returns g's readers as the DropCounters NewMetrics takes,
+// in worker order.
+func DropCounters(g *reuseport.Group) []DropCounter {
+	var out []DropCounter
+	for _, r := range g.Readers() {
+		out = append(out, r)
+	}
+	return out
+}

@@ -9,7 +9,18 @@ import (
 )
 
 // Lookup tells what is known about an address; nil means nothing is.
+// (*enrich.Enricher).Lookup and (*enrich.OnPrem).Lookup are Lookups.
 type Lookup func(netip.Addr) (enrich.Info, bool)
+
+// Info is what l knows of a, the zero Info when nothing is known or l is
+// nil: the lookup alert.Format and alert.NewMessage take.
+func (l Lookup) Info(a netip.Addr) enrich.Info {
+	if l == nil {
+		return enrich.Info{}
+	}
+	i, _ := l(a)
+	return i
+}
 
 // Window is one merged window and how to present it.
 type Window struct {

@@ -10,6 +10,9 @@
 // path), rates, utilization of Window.LinkBPS, and Top-N rankings of their
 // own; every top flow carries its Dir.
 //
+// A Printer writes reports as JSON lines or text tables, one report per
+// Write, for the coordinator and a fleet's goroutine at once.
+//
 // A Report is built once per window by the coordinator from the merged flow
 // tables (see flow), after enrichment, and is then read-only: the alert
 // sinks, the metrics and the printer may share it.

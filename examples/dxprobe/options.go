@@ -11,6 +11,7 @@ import (
 	"github.com/dxmon/dxmon/internal/logging"
 	"github.com/dxmon/dxmon/ipfix"
 	"github.com/dxmon/dxmon/nicstat"
+	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
 )
 
@@ -20,13 +21,16 @@ import (
 // resource is the topic's name.
 const wantSNSTopic = "want an SNS topic ARN, arn:aws:sns:REGION:ACCOUNT:TOPIC"
 
-// checkOptions checks every flag's value after parsing, in one place: its
-// error is one line from set naming the flag, its variable, the value and
-// what is expected.
-func checkOptions(o options, set *envflag.Set) error {
-	switch {
-	case o.format != "text" && o.format != "json":
+// checkOptions checks every flag's value after parsing, in one place, and
+// parses the flags whose text holds more (-listen's port, -format, -wait,
+// the CIDR lists) into o: its error is one line from set naming the flag,
+// its variable, the value and what is expected.
+func checkOptions(o *options, set *envflag.Set) error {
+	var err error
+	if o.format, err = report.ParseFormat(o.formatFlag); err != nil {
 		return set.Invalid("format", "want text or json")
+	}
+	switch {
 	case logging.Check(o.logFormat) != nil:
 		return set.Invalid(logging.FlagName, logging.Check(o.logFormat).Error())
 	case o.workers < 0 || o.workers > 1024:
@@ -72,10 +76,10 @@ func checkOptions(o options, set *envflag.Set) error {
 	case o.ipfixQueue < 1 || o.ipfixQueue > 1<<22:
 		return set.Invalid("ipfix-queue", "want 1 to 4194304 messages")
 	}
-	if _, err := reuseport.ParseWaitMode(o.wait); err != nil {
+	if o.wait, err = reuseport.ParseWaitMode(o.waitFlag); err != nil {
 		return set.Invalid("wait", "want auto, tick, netpoll or blocking")
 	}
-	if _, _, err := envflag.HostPort(o.listen, false); err != nil {
+	if _, o.port, err = envflag.HostPort(o.listen, false); err != nil {
 		return set.Invalid("listen", err.Error())
 	}
 	if o.metrics != "" {
@@ -91,19 +95,17 @@ func checkOptions(o options, set *envflag.Set) error {
 			return set.Invalid("sns-topic-arn", wantSNSTopic)
 		}
 	}
-	onPrem, err := envflag.Prefixes(o.onPrem)
-	if err != nil {
+	if o.onPrem, err = envflag.Prefixes(o.onPremFlag); err != nil {
 		return set.Invalid("onprem-cidrs", err.Error())
 	}
-	if len(onPrem) > 64 {
-		return set.Invalidf("onprem-cidrs", "want at most 64 CIDRs, not %d", len(onPrem))
+	if len(o.onPrem) > 64 {
+		return set.Invalidf("onprem-cidrs", "want at most 64 CIDRs, not %d", len(o.onPrem))
 	}
-	vpc, err := envflag.Prefixes(o.vpcCIDRs)
-	if err != nil {
+	if o.vpc, err = envflag.Prefixes(o.vpcFlag); err != nil {
 		return set.Invalid("vpc-cidrs", err.Error())
 	}
-	if len(vpc) > 64 {
-		return set.Invalidf("vpc-cidrs", "want at most 64 CIDRs, not %d", len(vpc))
+	if len(o.vpc) > 64 {
+		return set.Invalidf("vpc-cidrs", "want at most 64 CIDRs, not %d", len(o.vpc))
 	}
 	if o.ipfix != "" {
 		if _, err := ipfix.ParseURL(o.ipfix); err != nil {

@@ -5,9 +5,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/page"
-	"github.com/dxmon/dxmon/report"
 )
 
 // staticSpan is how much of a capture a static page (-html) keeps: its
@@ -17,47 +15,13 @@ const staticSpan = 24 * time.Hour
 // pageConfig is what the page shows besides the reports.
 func pageConfig(o options) page.Config {
 	host, _ := os.Hostname()
-	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: o.onPrem != "", Probe: host,
+	c := page.Config{Window: o.window, AlertBPS: o.alertBPS, AlertPPS: o.alertPPS, Directions: len(o.onPrem) > 0, Probe: host,
 		LinkBPS: float64(o.linkBPS), AlertUtilization: o.alertUtil, Fleet: o.fleetTable != ""}
 	if o.readFile != "" {
 		c.Source = "capture " + o.readFile
 		c.Probe = ""
 	}
 	return c
-}
-
-// recordAlert tells the page about an alert the policy decided (sent is
-// false when no channel is configured).
-func recordAlert(rec page.AlertRecorder, r *report.Report, d alert.Decision, subject string, sent bool) {
-	if d.Kind == alert.None {
-		return
-	}
-	kind := func(k alert.Kind) string {
-		if k == alert.Resolve {
-			return page.AlertResolved
-		}
-		return page.AlertFired
-	}
-	acting := d.Acting()
-	if len(acting) == 0 { // the window's total was judged
-		rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind(d.Kind), Subject: subject, BPS: d.BPS, PPS: d.PPS,
-			ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
-		return
-	}
-	for _, v := range acting {
-		rec.RecordAlert(page.Alert{Time: r.WindowEnd, Kind: kind(v.Kind), Subject: subject, Dir: v.Dir, BPS: v.BPS, PPS: v.PPS,
-			ThresholdBPS: d.ThresholdBPS, ThresholdPPS: d.ThresholdPPS, Sent: sent})
-	}
-}
-
-// recordMessage tells the page about an alert message sent by a path that
-// has no Decision at hand (the fleet's goroutine): wrap its send function.
-func recordMessage(rec page.AlertRecorder, m alert.Message, when time.Time, sent bool) {
-	kind := page.AlertFired
-	if m.Kind == alert.Resolve {
-		kind = page.AlertResolved
-	}
-	rec.RecordAlert(page.Alert{Time: when, Kind: kind, Subject: m.Subject, Sent: sent})
 }
 
 // staticPage is -html: the file, created at start so that a path that

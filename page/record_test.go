@@ -1,4 +1,4 @@
-package main
+package page_test
 
 import (
 	"testing"
@@ -11,23 +11,25 @@ import (
 	"github.com/dxmon/dxmon/report"
 )
 
-// TestRecordAlert: the page gets one alert per direction that fires or
+// TestRecordDecision: the page gets one alert per direction that fires or
 // resolves, or one for the total, at the window's end, and nothing for a
-// window that asks for nothing.
-func TestRecordAlert(t *testing.T) {
-	t.Parallel()
+// window that asks for nothing; a message without a decision is one alert
+// at the time given.
+func TestRecordDecision(t *testing.T) {
 	end := time.Date(2026, 12, 4, 3, 0, 5, 0, time.UTC)
 	r := &report.Report{WindowEnd: end}
 	var a page.Alerts
-	recordAlert(&a, r, alert.Decision{Kind: alert.None}, "nothing", true)
-	recordAlert(&a, r, alert.Decision{Kind: alert.Fire, BPS: 2e9, PPS: 10, ThresholdBPS: 1e9, ThresholdPPS: 5e5}, "total", false)
-	recordAlert(&a, r, alert.Decision{Kind: alert.Fire, ThresholdBPS: 1e9, ThresholdPPS: 5e5, Dirs: []alert.DirDecision{
+	page.RecordDecision(&a, r, alert.Decision{Kind: alert.None}, "nothing", true)
+	page.RecordDecision(&a, r, alert.Decision{Kind: alert.Fire, BPS: 2e9, PPS: 10, ThresholdBPS: 1e9, ThresholdPPS: 5e5}, "total", false)
+	page.RecordDecision(&a, r, alert.Decision{Kind: alert.Fire, ThresholdBPS: 1e9, ThresholdPPS: 5e5, Dirs: []alert.DirDecision{
 		{Dir: report.ToAWS, Kind: alert.Resolve, BPS: 1e6}, {Dir: report.FromAWS, Kind: alert.None}}}, "dirs", true)
-	recordMessage(&a, alert.Message{Kind: alert.Resolve, Subject: "fleet"}, end, true)
+	page.RecordMessage(&a, alert.Message{Kind: alert.Resolve, Subject: "fleet"}, end, true)
+	page.RecordMessage(&a, alert.Message{Kind: alert.Fire, Subject: "fleet fires"}, end, false)
 	want := []page.Alert{
 		{Time: end, Kind: page.AlertFired, Subject: "total", BPS: 2e9, PPS: 10, ThresholdBPS: 1e9, ThresholdPPS: 5e5},
 		{Time: end, Kind: page.AlertResolved, Subject: "dirs", Dir: report.ToAWS, BPS: 1e6, ThresholdBPS: 1e9, ThresholdPPS: 5e5, Sent: true},
 		{Time: end, Kind: page.AlertResolved, Subject: "fleet", Sent: true},
+		{Time: end, Kind: page.AlertFired, Subject: "fleet fires"},
 	}
 	if d := cmp.Diff(want, a.Since(end.Add(-time.Hour))); d != "" {
 		t.Fatalf("alerts (-want +got):\n%s", d)
