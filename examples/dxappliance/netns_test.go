@@ -4,18 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/dxmon/dxmon/internal/netnstest"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dxmon/dxmon/internal/netnstest"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -46,11 +49,37 @@ func ip(t *testing.T, args ...string) {
 // buildBinary builds dxappliance into a temporary directory.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := t.TempDir() + "/dxappliance"
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "dxappliance-test")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.dir, built.bin = dir, filepath.Join(dir, "dxappliance")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+// built is the binary the tests share: linking it costs seconds of CPU,
+// once per test binary rather than once per test. TestMain removes it.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // netns creates a namespace joined to the host by a veth pair, with the

@@ -17,6 +17,7 @@ import (
 // line on stderr naming the flag, its variable, the value and what is
 // expected, and exit status 2.
 func TestBadConfiguration(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	cases := []struct {
 		args []string
@@ -53,6 +54,7 @@ func TestBadConfiguration(t *testing.T) {
 
 // TestHelpExitsZero: -h prints the usage and exits 0, as dxprobe -h does.
 func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
 	code, stderr := runBinary(t, buildBinary(t), []string{"-h"}, nil)
 	if code != 0 || !strings.Contains(stderr, "-health-protocol") {
 		t.Errorf("-h: exit %d, stderr %q; want 0 and the usage", code, stderr)
@@ -63,6 +65,7 @@ func TestHelpExitsZero(t *testing.T) {
 // dropped (setpriv's empty bounding set): one line names all those
 // missing, exit status 1, before any socket opens.
 func TestMissingCapabilities(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to drop capabilities with setpriv")
 	}
