@@ -31,11 +31,16 @@ import (
 //  4. only then the next appliance.
 //
 // An appliance that was not healthy carries no traffic (target failover
-// rebalances its flows): it is installed without the drain, and a failure
-// to become healthy stops the rollout before any healthy appliance is
-// touched. An interrupted rollout converges: the next apply registers any
-// appliance left deregistered (ensureTargets) and carries on with those
-// whose version tag is not the new one.
+// rebalances its flows): it is installed without the drain, and before
+// any healthy one, so that the healthy ones are replaced last. A healthy
+// appliance is drained only while another is healthy; when none is but
+// this rollout has just installed some, it waits for those to pass their
+// health checks first (a rollout cut between an appliance's install and
+// its version tag leaves that one healthy and the others not yet
+// installed: it is the next apply's only healthy target). An interrupted
+// rollout converges: the next apply registers any appliance left
+// deregistered (ensureTargets) and carries on with those whose version tag
+// is not the new one.
 
 // rollAppliances installs the appliance component's version on the stale
 // appliances one at a time.
@@ -47,27 +52,37 @@ func (r *run) rollAppliances(ctx context.Context, c component, bucket, version s
 	if err != nil {
 		return r.fail("target-group", d.gwlbTGName(), err)
 	}
-	sort.Strings(stale)
+	healthy, err := r.healthyTargets(ctx, tg)
+	if err != nil {
+		return err
+	}
+	sort.Slice(stale, func(i, j int) bool { // idle ones first, then by ID
+		if healthy[stale[i]] != healthy[stale[j]] {
+			return !healthy[stale[i]]
+		}
+		return stale[i] < stale[j]
+	})
+	var installed []string // idle appliances installed by this rollout
 	for _, id := range stale {
 		serving := false
 		if tg != "" {
-			states, err := d.targetStates(ctx, tg)
-			if err != nil {
-				return r.fail("target-group", d.gwlbTGName(), err)
+			if healthy, err = r.healthyTargets(ctx, tg); err != nil {
+				return err
 			}
-			healthyOthers := 0
-			for _, s := range states {
-				if s.State != string(elbtypes.TargetHealthStateEnumHealthy) {
-					continue
+			serving = healthy[id]
+			if serving && len(healthy) == 1 && len(installed) > 0 {
+				for _, other := range installed { // let the fresh ones take over first
+					if err := r.waitTargetHealthy(ctx, tg, other); err != nil {
+						return err
+					}
 				}
-				if s.ID == id {
-					serving = true
-				} else {
-					healthyOthers++
+				installed = nil
+				if healthy, err = r.healthyTargets(ctx, tg); err != nil {
+					return err
 				}
 			}
 			if serving {
-				if healthyOthers == 0 {
+				if len(healthy) == 1 {
 					return r.fail(kind, id, fmt.Errorf("not replacing %s: it is the only healthy appliance of %s, and draining it would leave the GWLB no target (fix the others first)", id, d.gwlbTGName()))
 				}
 				if err := r.drainTarget(ctx, tg, id); err != nil {
@@ -99,11 +114,32 @@ func (r *run) rollAppliances(ctx context.Context, c component, bucket, version s
 				if err := r.waitTargetHealthy(ctx, tg, id); err != nil {
 					return err
 				}
+			} else {
+				installed = append(installed, id)
 			}
 		}
 		r.event(kind, id, cmdID, Created, detail)
 	}
 	return nil
+}
+
+// healthyTargets returns the healthy targets of the target group tg
+// (none when tg is "").
+func (r *run) healthyTargets(ctx context.Context, tg string) (map[string]bool, error) {
+	healthy := map[string]bool{}
+	if tg == "" {
+		return healthy, nil
+	}
+	states, err := r.d.targetStates(ctx, tg)
+	if err != nil {
+		return nil, r.fail("target-group", r.d.gwlbTGName(), err)
+	}
+	for _, s := range states {
+		if s.State == string(elbtypes.TargetHealthStateEnumHealthy) {
+			healthy[s.ID] = true
+		}
+	}
+	return healthy, nil
 }
 
 // drainTarget deregisters an appliance and waits until the GWLB has
