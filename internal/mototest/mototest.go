@@ -172,11 +172,7 @@ func (s *Server) Stop() {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Fatalf("moto_server: %v", err)
-	}
-	ns, err := launchOn(bin, s.Addr)
+	ns, err := launchOn(motoServer(t), s.Addr)
 	if err != nil {
 		t.Fatalf("restart moto_server on %s: %v", s.Addr, err)
 	}
