@@ -154,6 +154,24 @@ func TestFormatDirection(t *testing.T) {
 	}
 }
 
+// TestFormatBothDirectionsNameTheirSources: when both directions fire, the
+// one subject names each direction's own top source after that direction,
+// so the from-AWS part does not show the to-AWS sender.
+func TestFormatBothDirectionsNameTheirSources(t *testing.T) {
+	r := directionReport()
+	from := r.Directions.FromAWS
+	from.BPS, from.Utilization, from.PPS = 9.6e9, 0.96, 8e5
+	from.TopSrc = []report.Host{{IP: netip.MustParseAddr("10.9.9.9"), Bytes: 6e9, Info: &enrich.Info{InstanceID: "i-0bk", Name: "backup-01"}}}
+	p, _ := alert.NewPolicy(alert.Config{BPS: 20e9, PPS: 1e9, Utilization: 0.9, LinkBPS: 10e9, ResolveAfter: 1})
+	d := p.Observe(r, time.Now())
+	subject, _ := alert.Format(r, d, nil)
+	want := "dxmon ALERT: to AWS 9.30 Gbps, 93 % of 10.0 Gbps (over 90 %) top src 172.16.20.15 (on-prem 172.16.0.0/12); " +
+		"from AWS 9.60 Gbps, 96 % of 10.0 Gbps (over 90 %) top src 10.9.9.9 (backup-01)"
+	if subject != want {
+		t.Errorf("subject\n got %q\nwant %q", subject, want)
+	}
+}
+
 // A decision is evaluated and formatted without being sent: a fleet of
 // probes claims the right to send it first.
 func ExampleFormat_direction() {

@@ -180,7 +180,8 @@ func (f *formatter) direction(dir string) *report.Direction {
 }
 
 // directions formats a decision on a report with directions: the subject
-// names each direction that fires (or resolves) and how full it is, the
+// names each direction that fires (or resolves), how full it is and, when
+// it fires, its top source; the
 // body has a row per direction and then, for each acting direction, its
 // top sources, destinations, flows and ports.
 func (f *formatter) directions(d Decision) (subject, body string) {
@@ -196,6 +197,9 @@ func (f *formatter) directions(d Decision) (subject, body string) {
 			if o := overWhat(v, &d); o != "" {
 				p += " (" + o + ")"
 			}
+			// Each firing direction names its own top source: the
+			// on-call reads "from AWS …" and needs from-AWS's sender.
+			p += f.topSource(f.direction(v.Dir).TopSrc)
 		}
 		parts = append(parts, p)
 	}
@@ -204,14 +208,7 @@ func (f *formatter) directions(d Decision) (subject, body string) {
 		subject = "dxmon resolved: " + strings.Join(parts, "; ")
 		fmt.Fprintf(b, "Traffic %s is back under the thresholds (alert fired %s).\n", strings.Join(dirTitles(acting, Resolve), " and "), stamp(d.LastFired))
 	case Fire:
-		first := f.direction(acting[0].Dir)
-		for _, v := range acting {
-			if v.Kind == Fire {
-				first = f.direction(v.Dir)
-				break
-			}
-		}
-		subject = "dxmon ALERT: " + strings.Join(parts, "; ") + f.topSource(first.TopSrc)
+		subject = "dxmon ALERT: " + strings.Join(parts, "; ")
 		fmt.Fprintf(b, "Traffic %s over threshold.\n", strings.Join(dirTitles(acting, Fire), " and "))
 	default:
 		subject = fmt.Sprintf("dxmon: %s, %s", report.Bps(d.BPS), report.Pps(d.PPS))
