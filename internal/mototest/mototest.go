@@ -20,6 +20,7 @@ package mototest
 import (
 	"bufio"
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"net"
@@ -254,28 +255,20 @@ func launchOn(bin, addr string) (*Server, error) {
 	}
 }
 
-// memoPrelude runs moto_server with two of moto's per-request lookups
-// memoized: the list of moto's service packages (moto 5.2 lists its own
-// directory and stats every entry, about 170 stat calls, on every request
-// to find the request's backend) and the method names of a response class
-// (inspect.getmembers on every request). Both are constant while the
-// server runs, so the answers are the same; a moto without these names
-// runs as it is. It also drops werkzeug's line per request (the server's
-// stderr goes nowhere). It halves moto's CPU per request (2.6 → 1.2 ms for
+// memoPrelude (moto_prelude.py) runs moto_server with two of moto's
+// per-request lookups memoized: the list of moto's service packages (moto
+// 5.2 lists its own directory and stats every entry, about 170 stat
+// calls, on every request to find the request's backend) and the method
+// names of a response class (inspect.getmembers on every request). Both
+// are constant while the server runs, so the answers are the same
+// (TestPreludeSameAnswers); a moto without these names runs as it is. It
+// also drops werkzeug's line per request (the server's stderr goes
+// nowhere). It halves moto's CPU per request (2.6 → 1.2 ms for
 // DescribeVpcs in-process, measured with werkzeug's test client), and moto
 // is most of the test suite's CPU.
-const memoPrelude = `import functools, logging, sys
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request, to a stderr nobody reads
-try:
-    import moto.backends, moto.core.responses, moto.core.utils
-    _mods = tuple(moto.backends.list_of_moto_modules())
-    moto.backends.list_of_moto_modules = lambda: _mods
-    moto.core.responses.method_names_from_class = functools.lru_cache(maxsize=None)(moto.core.utils.method_names_from_class)
-except (ImportError, AttributeError):
-    pass
-from moto.server import main
-sys.exit(main())
-`
+//
+//go:embed moto_prelude.py
+var memoPrelude string
 
 // serverCommand returns the command that runs the moto_server script bin
 // with args: through its Python interpreter with memoPrelude when the
