@@ -16,8 +16,8 @@ import (
 // service was started, prints DefaultNICMetrics where one was, and then
 // what SetNICMetrics staged; other commands keep moto's answer.
 func TestProxyNICMetrics(t *testing.T) {
-	s := mototest.Start(t)
-	p := mototest.StartMirrorProxy(t, s)
+	t.Parallel()
+	p := mototest.SharedProxy(t)
 	ctx := context.Background()
 	cfg := p.Config(t)
 	ec, sm := ec2.NewFromConfig(cfg), ssm.NewFromConfig(cfg)

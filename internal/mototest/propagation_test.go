@@ -18,8 +18,8 @@ import (
 // with Origin EnableVgwRoutePropagation, beside a static route to the same
 // destination; other tables do not; disabling propagation removes them.
 func TestProxyRoutePropagation(t *testing.T) {
-	s := mototest.Start(t)
-	p := mototest.StartMirrorProxy(t, s)
+	t.Parallel()
+	p := mototest.SharedProxy(t)
 	ctx := context.Background()
 	ec := ec2.NewFromConfig(p.Config(t))
 	vpc, err := ec.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String("10.0.0.0/16")})
