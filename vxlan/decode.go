@@ -86,7 +86,7 @@ func (p *Packet) Decode(b []byte) Reason {
 				return p.decodeToGeneve(b)
 			}
 			ip = (*[24]byte)(g[40:64])
-			if total = uint32(ip[2])<<8 | uint32(ip[3]); total < 20 {
+			if total = uint32(ip[2])<<8 | uint32(ip[3]); total < 24 {
 				return p.decodeToGeneve(b)
 			}
 			be := binary.BigEndian
@@ -97,7 +97,9 @@ func (p *Packet) Decode(b []byte) Reason {
 		} else {
 			total = uint32(ip[2])<<8 | uint32(ip[3])
 		}
-		if total >= 20 { // always, for GWLB's (checked above)
+		// A total length under 24 leaves no room for the ports: the
+		// bytes there are the frame's padding (decodeIPv4 says so).
+		if total >= 24 { // always, for GWLB's (checked above)
 			// The stores follow the fields' order in Packet, so that the
 			// compiler merges neighbours (Fragment and HasPorts, the two
 			// ports, LengthCaptured and PortsCut).
@@ -228,7 +230,7 @@ func (p *Packet) decodeGWLB6(b []byte) Reason {
 		return p.decodeToGeneve(b)
 	}
 	plen := uint32(in[4])<<8 | uint32(in[5])
-	if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen == 0 { // plen 0: decodeGWLB tells the length
+	if in[0]>>4 != 6 || (in[6] != ProtoTCP && in[6] != ProtoUDP) || plen < 4 { // plen 0: decodeGWLB tells the length; under 4: no ports
 		return p.decodeToGeneve(b)
 	}
 	p.NumVLANs = 0
@@ -423,6 +425,12 @@ func (p *Packet) decodeIPv4(b []byte) Reason {
 	if p.Fragment == LaterFragment {
 		return p.noPorts()
 	}
+	if !p.LengthCaptured && total < uint32(ihl)+4 {
+		// The packet ends before its ports: what the capture shows there
+		// is the Ethernet frame's padding (a frame is at least 60
+		// bytes), not ports. Counted, with its length, without ports.
+		return p.noPorts()
+	}
 	return p.decodePorts(b[ihl:])
 }
 
@@ -500,6 +508,9 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			}
 		default:
 			p.Proto = next
+			if !p.LengthCaptured && p.Length < uint32(len(b)-len(rest))+4 {
+				return p.noPorts() // the packet ends before its ports, as in decodeIPv4
+			}
 			return p.decodePorts(rest)
 		}
 	}

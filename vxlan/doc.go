@@ -54,6 +54,12 @@
 // (AWS's three options in order, IPv4 with a 20-byte header or IPv6 without
 // extension headers, TCP or UDP) has a fast path of its own.
 //
+// A packet ends where its IP header says (IPv4 Total Length, IPv6 Payload
+// Length, which counts the extension headers): a TCP or UDP packet whose
+// declared length ends before its ports is counted with that length and
+// no ports, because what follows in the frame is Ethernet's padding to 60
+// bytes, not ports. A length of 0 (a TSO capture) is the captured length.
+//
 // Lifetime: a Packet holds no reference to the decoded bytes, so the buffer
 // may be reused as soon as Decode returns.
 package vxlan

@@ -326,6 +326,13 @@ func FuzzDecode(f *testing.F) {
 			if p.Proto != vxlan.ProtoTCP && p.Proto != vxlan.ProtoUDP && p.Proto != vxlan.ProtoUDPLite && p.Proto != vxlan.ProtoSCTP {
 				o.hasPorts, o.sport, o.dport = false, 0, 0 // gopacket reads ports of protocols dxmon does not
 			}
+			if !p.HasPorts && pkt.Layer(layers.LayerTypeIPv6HopByHop) != nil {
+				// gopacket 1.1.19 cuts the payload after a hop-by-hop
+				// header to Payload Length, which counts that header too
+				// (RFC 8200), so it reads as ports bytes past the packet's
+				// end; dxmon stops at the end (TestPortsPastTheEndArePadding).
+				o.hasPorts, o.sport, o.dport = false, 0, 0
+			}
 			compareOracle(t, &p, o)
 		}
 	})

@@ -1,6 +1,8 @@
 package vxlan_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
 	"strings"
@@ -220,6 +222,63 @@ func TestDecodeFrame(t *testing.T) {
 	for n := range portsEnd {
 		if r := p.DecodeFrame(v6[:n], 4789); r == vxlan.OK {
 			t.Fatalf("frame cut to %d bytes decoded OK", n)
+		}
+	}
+}
+
+// TestPortsPastTheEndArePadding: a TCP or UDP packet whose declared length
+// ends before its ports (IPv4 total length 20; IPv6 Payload Length that
+// covers only a hop-by-hop header), padded to Ethernet's 60-byte minimum,
+// is counted with its declared length and no ports, on the fast path
+// (plain and GWLB) and the general path alike; one byte more of declared
+// length than the ports need keeps them. The fuzz target found the
+// padding read as ports.
+func TestPortsPastTheEndArePadding(t *testing.T) {
+	pad := func(b []byte, n int) []byte { return append(b, bytes.Repeat([]byte{0x30}, n)...) }
+	v4 := func(spec vxlan.Spec, ipAt int, total uint16) []byte {
+		b, err := vxlan.Append(nil, &spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b[ipAt] != 0x45 {
+			t.Fatalf("no IPv4 header at %d: %x", ipAt, b)
+		}
+		binary.BigEndian.PutUint16(b[ipAt+2:], total)
+		return pad(b, 26)
+	}
+	src, dst := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	plain := vxlan.Spec{Src: src, Dst: dst, Proto: vxlan.ProtoUDP, SrcPort: 53, DstPort: 9}
+	gwlb := vxlan.Spec{GWLB: true, GWLBEndpointID: 1, Src: src, Dst: dst, Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514}
+	hbh := vxlan.Spec{Src: netip.MustParseAddr("2001:db8::1"), Dst: netip.MustParseAddr("2001:db8::2"), Proto: vxlan.ProtoUDP,
+		SrcPort: 53, DstPort: 9, IPv6Ext: []vxlan.ExtHeader{{0, 8}}}
+	v6, err := vxlan.Append(nil, &hbh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6short := bytes.Clone(v6)
+	binary.BigEndian.PutUint16(v6short[22+4:], 8) // the hop-by-hop header only
+	for _, c := range []struct {
+		name   string
+		b      []byte
+		length uint32
+		ports  bool
+	}{
+		{"ipv4 total 20", v4(plain, 22, 20), 20, false},
+		{"ipv4 total 23", v4(plain, 22, 23), 23, false},
+		{"ipv4 total 24", v4(plain, 22, 24), 24, true},
+		{"gwlb client total 20", v4(gwlb, 90, 20), 20, false},
+		{"gwlb client total 24", v4(gwlb, 90, 24), 24, true},
+		{"ipv6 hop-by-hop only", pad(v6short, 26), 48, false},
+		{"ipv6 whole", v6, 56, true},
+	} {
+		var p vxlan.Packet
+		if r := p.Decode(c.b); r != vxlan.OK {
+			t.Errorf("%s: %v", c.name, r)
+			continue
+		}
+		if p.Length != c.length || p.HasPorts != c.ports || (!c.ports && (p.SrcPort != 0 || p.DstPort != 0)) || p.PortsCut {
+			t.Errorf("%s: length %d, ports %v %d→%d, cut %v; want length %d, ports %v",
+				c.name, p.Length, p.HasPorts, p.SrcPort, p.DstPort, p.PortsCut, c.length, c.ports)
 		}
 	}
 }
