@@ -181,9 +181,9 @@ func (f *formatter) direction(dir string) *report.Direction {
 
 // directions formats a decision on a report with directions: the subject
 // names each direction that fires (or resolves), how full it is and, when
-// it fires, its top source; the
-// body has a row per direction and then, for each acting direction, its
-// top sources, destinations, flows and ports.
+// it fires, its top source; the body has a row per direction and then,
+// for each acting direction, its top sources, destinations, flows and
+// ports.
 func (f *formatter) directions(d Decision) (subject, body string) {
 	b := &f.b
 	acting := d.Acting()

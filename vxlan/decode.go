@@ -98,7 +98,7 @@ func (p *Packet) Decode(b []byte) Reason {
 			total = uint32(ip[2])<<8 | uint32(ip[3])
 		}
 		// A total length under 24 leaves no room for the ports: the
-		// bytes there are the frame's padding (decodeIPv4 says so).
+		// bytes there are the frame's padding (decodePorts says so).
 		if total >= 24 { // always, for GWLB's (checked above)
 			// The stores follow the fields' order in Packet, so that the
 			// compiler merges neighbours (Fragment and HasPorts, the two
@@ -425,13 +425,7 @@ func (p *Packet) decodeIPv4(b []byte) Reason {
 	if p.Fragment == LaterFragment {
 		return p.noPorts()
 	}
-	if !p.LengthCaptured && total < uint32(ihl)+4 {
-		// The packet ends before its ports: what the capture shows there
-		// is the Ethernet frame's padding (a frame is at least 60
-		// bytes), not ports. Counted, with its length, without ports.
-		return p.noPorts()
-	}
-	return p.decodePorts(b[ihl:])
+	return p.decodePorts(b[ihl:], uint32(ihl))
 }
 
 func (p *Packet) decodeIPv6(b []byte) Reason {
@@ -508,10 +502,7 @@ func (p *Packet) decodeIPv6(b []byte) Reason {
 			}
 		default:
 			p.Proto = next
-			if !p.LengthCaptured && p.Length < uint32(len(b)-len(rest))+4 {
-				return p.noPorts() // the packet ends before its ports, as in decodeIPv4
-			}
-			return p.decodePorts(rest)
+			return p.decodePorts(rest, uint32(len(b)-len(rest)))
 		}
 	}
 }
@@ -561,9 +552,17 @@ func (p *Packet) noPorts() Reason {
 	return OK
 }
 
-func (p *Packet) decodePorts(b []byte) Reason {
+// decodePorts reads the ports of a TCP, UDP, UDP-Lite or SCTP header b,
+// which starts at byte at of the IP packet (p.Length long).
+func (p *Packet) decodePorts(b []byte, at uint32) Reason {
 	switch p.Proto {
 	case ProtoTCP, ProtoUDP, ProtoUDPLite, ProtoSCTP:
+		if !p.LengthCaptured && p.Length < at+4 {
+			// The packet ends before its ports: what the capture shows
+			// there is the Ethernet frame's padding (a frame is at least
+			// 60 bytes), not ports. Counted, with its length, without.
+			return p.noPorts()
+		}
 		if len(b) < 4 {
 			return L4Truncated
 		}

@@ -14,14 +14,11 @@ from werkzeug.test import Client
 client = Client(DomainDispatcherApplication(create_backend_app))
 
 
-def call(service, body, target=None):
+def call(service, body):
     headers = {
         "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/%s/aws4_request, SignedHeaders=host, Signature=x" % service,
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    if target:
-        headers["X-Amz-Target"] = target
-        headers["Content-Type"] = "application/x-amz-json-1.0"
     r = client.post("/", data=body, headers=headers)
     if r.status_code != 200:
         raise SystemExit("%s %s: %d %s" % (service, body[:60], r.status_code, r.data[:300]))
