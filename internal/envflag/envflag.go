@@ -14,7 +14,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Var names the environment variable (Env) that sets a flag (Flag). It is
@@ -105,7 +107,11 @@ func (s *Set) parseError(err error) error {
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		return &Error{Msg: fmt.Sprintf("unknown flag -%s (%s -h lists the flags)", name, s.fs.Name())}
+		shown := "-" + name
+		if strings.ContainsFunc(name, func(r rune) bool { return r == '\\' || r == '"' || !unicode.IsPrint(r) }) {
+			shown = strconv.Quote(shown) // what was typed, unambiguous: `"-\\x"`, `"-\x01"`
+		}
+		return &Error{Msg: fmt.Sprintf("unknown flag %s (%s -h lists the flags)", shown, s.fs.Name())}
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		if f := s.fs.Lookup(name); f != nil {
