@@ -68,9 +68,10 @@ func (p *Packet) Decode(b []byte) Reason {
 			// options read here, without a call, and the client's header
 			// decoded below; with an IPv6 client in decodeGWLB6; anything
 			// else in decodeToGeneve.
-			// An outer total length of 1 to 19 is a bad header to the
-			// general path (0 is a TSO capture's): so it is here.
-			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB || (ip[2] == 0 && ip[3]-1 < 19) {
+			// The outer packet's declared length must hold what is read
+			// here (0 is a TSO capture's, which does not say): a shorter
+			// one is for the general path to tell (udpPayload).
+			if len(b) < geneveOff+40+24 || ip[9] != ProtoUDP || p.NoGWLB || outerTotal(b)-1 < gwlbMinTotal4-1 {
 				return p.decodeToGeneve(b)
 			}
 			g := (*[64]byte)(b[geneveOff : geneveOff+64])
@@ -141,17 +142,35 @@ func (p *Packet) Decode(b []byte) Reason {
 // FuzzFastPathMatchesGeneral checks that they do.
 func (p *Packet) decodeGeneral(b []byte) Reason {
 	r := p.decodeEthernet(b[8:])
-	if r == OK && p.DstPort == PortGeneve && p.Proto == ProtoUDP && p.Version == 4 && p.Fragment == NotFragment && !p.NoGWLB {
-		// The UDP header is 8 bytes past the IPv4 header, itself past the
-		// Ethernet header and tags that decodeEthernet walked.
-		ip := b[8+14+4*int(p.NumVLANs):]
-		if l4 := int(ip[0]&0x0f) << 2; len(ip) >= l4+8 {
-			if r, ok := p.decodeGWLB(ip[l4+8:]); ok {
+	if r == OK && p.HasPorts && p.DstPort == PortGeneve && p.Proto == ProtoUDP && p.Version == 4 && p.Fragment == NotFragment && !p.NoGWLB {
+		// The IPv4 header is past the Ethernet header and the tags that
+		// decodeEthernet walked.
+		if g, ok := udpPayload(b[8+14+4*int(p.NumVLANs):], p.Length); ok {
+			if r, ok := p.decodeGWLB(g); ok {
 				return r
 			}
 		}
 	}
 	return r
+}
+
+// udpPayload returns the payload of the UDP datagram in ip, an IPv4 packet
+// total bytes long (its declared length, or its captured length when the
+// header gave none) whose header decodeIPv4 read: from past the UDP header
+// to the end of the packet or of the capture, whichever comes first. Bytes
+// past the declared length are the frame's padding, not the packet's: as
+// they are not read as ports (decodePorts), they are not read as Geneve. It
+// reports false when the UDP header itself does not fit.
+func udpPayload(ip []byte, total uint32) ([]byte, bool) {
+	ihl := int(ip[0]&0x0f) << 2
+	end := len(ip)
+	if uint32(end) > total {
+		end = int(total)
+	}
+	if end < ihl+8 {
+		return nil, false
+	}
+	return ip[ihl+8 : end], true
 }
 
 // etherTypeIPv4LE and etherTypeIPv6LE are the EtherTypes as
@@ -166,6 +185,18 @@ const (
 // geneveOff is where the Geneve header starts in the VXLAN payload of an
 // untagged IPv4 UDP packet with a 20-byte header: 8 (VXLAN) + 14 + 20 + 8.
 const geneveOff = 8 + 14 + 20 + 8
+
+// gwlbMinTotal4 and gwlbMinTotal6 are the shortest outer IPv4 packets that
+// hold what Decode's GWLB fast paths read: IPv4 and UDP headers, GWLB's
+// 40-byte Geneve header, and the client's IPv4 or IPv6 header to its ports.
+const (
+	gwlbMinTotal4 = 20 + 8 + 40 + 20 + 4
+	gwlbMinTotal6 = 20 + 8 + 40 + 40 + 4
+)
+
+// outerTotal is the Total Length of the untagged IPv4 packet in b, a VXLAN
+// payload.
+func outerTotal(b []byte) uint16 { return uint16(b[24])<<8 | uint16(b[25]) }
 
 // portGeneveLE is PortGeneve as binary.LittleEndian reads its two bytes
 // off the wire.
@@ -185,30 +216,10 @@ const (
 
 // decodeToGeneve decodes an untagged IPv4 packet to port 6081 that
 // Decode's fast path met but that is not GWLB's usual packet (b is the
-// VXLAN payload, at least 46 bytes): TCP, or GWLB decoding off, is the
-// packet it is; anything else is decoded in decodeVXLANToGeneve.
+// VXLAN payload), through the general path.
 func (p *Packet) decodeToGeneve(b []byte) Reason {
 	p.PortsCut = false
-	if len(b) < geneveOff || b[31] != ProtoUDP || p.NoGWLB {
-		return p.decodeEthernet(b[8:]) // not Geneve, or no room for it: the packet it is
-	}
-	return p.decodeVXLANToGeneve(b)
-}
-
-// decodeVXLANToGeneve decodes an untagged IPv4 UDP packet to port 6081 that
-// Decode's fast path met but that is not GWLB's usual packet (b is the
-// VXLAN payload, long enough for the UDP header): the outer packet first,
-// then, if it is GWLB's, the client's packet inside (decodeGWLB); anything
-// else is the UDP packet it is.
-func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
-	r := p.decodeEthernet(b[8:])
-	if r != OK {
-		return r
-	}
-	if r, ok := p.decodeGWLB(b[geneveOff:]); ok {
-		return r
-	}
-	return OK
+	return p.decodeGeneral(b)
 }
 
 // decodeGWLB6 decodes the usual GWLB packet with an IPv6 client, which
@@ -220,7 +231,7 @@ func (p *Packet) decodeVXLANToGeneve(b []byte) Reason {
 // It gives what decodeGWLB gives (the property tests check both); anything
 // else goes to decodeToGeneve.
 func (p *Packet) decodeGWLB6(b []byte) Reason {
-	if len(b) < geneveOff+40+40+4 {
+	if len(b) < geneveOff+40+40+4 || outerTotal(b)-1 < gwlbMinTotal6-1 {
 		return p.decodeToGeneve(b)
 	}
 	g := (*[84]byte)(b[geneveOff : geneveOff+84])

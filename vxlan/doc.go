@@ -58,7 +58,10 @@
 // Length, which counts the extension headers): a TCP or UDP packet whose
 // declared length ends before its ports is counted with that length and
 // no ports, because what follows in the frame is Ethernet's padding to 60
-// bytes, not ports. A length of 0 (a TSO capture) is the captured length.
+// bytes, not ports. GWLB's Geneve is read the same way: only up to the
+// outer packet's declared end, so a Geneve header or client packet that
+// would lie past it is not there (GeneveTruncated, or the client counted
+// with PortsCut). A length of 0 (a TSO capture) is the captured length.
 //
 // Lifetime: a Packet holds no reference to the decoded bytes, so the buffer
 // may be reused as soon as Decode returns.

@@ -282,3 +282,58 @@ func TestPortsPastTheEndArePadding(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneveBeyondTheEndIsPadding: the bytes past an outer packet's declared
+// length are not read as its UDP port or as GWLB's Geneve, whatever they
+// hold; the client's packet is read only as far as the outer packet goes.
+func TestGeneveBeyondTheEndIsPadding(t *testing.T) {
+	src4, dst4 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	src6, dst6 := netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2")
+	gwlb4 := vxlan.Spec{GWLB: true, GWLBEndpointID: 1, Src: src4, Dst: dst4, Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514, Length: 1500, Snap: 160}
+	gwlb6 := gwlb4
+	gwlb6.Src, gwlb6.Dst, gwlb6.Length = src6, dst6, 1280
+	// outer builds the whole packet and sets the outer IPv4 Total Length
+	// (bytes 24-25 of the VXLAN payload): what lies past that end is the
+	// rest of a real GWLB packet.
+	outer := func(spec vxlan.Spec, total uint16) []byte {
+		b, err := vxlan.Append(nil, &spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		binary.BigEndian.PutUint16(b[24:], total)
+		return b
+	}
+	// The mirrored packet is UDP to 6081 only in its padding: the CI fuzz
+	// run's input, with the port where the padding puts it.
+	toGeneve := outer(gwlb4, 22)
+	type want struct {
+		r       vxlan.Reason
+		gwlb    bool
+		ports   bool
+		cut     bool
+		version uint8
+	}
+	for _, c := range []struct {
+		name string
+		b    []byte
+		want want
+	}{
+		{"outer ends before its ports", toGeneve, want{vxlan.OK, false, false, false, 4}},
+		{"outer ends in Geneve's options", outer(gwlb4, 20+8+32), want{r: vxlan.GeneveTruncated}},
+		{"outer ends before the client's ports", outer(gwlb4, 20+8+40+20+3), want{vxlan.OK, true, false, true, 4}},
+		{"outer ends at the client's ports", outer(gwlb4, 20+8+40+20+4), want{vxlan.OK, true, true, false, 4}},
+		{"ipv6 client, outer ends before its ports", outer(gwlb6, 20+8+40+40+3), want{vxlan.OK, true, false, true, 6}},
+		{"ipv6 client, outer ends at its ports", outer(gwlb6, 20+8+40+40+4), want{vxlan.OK, true, true, false, 6}},
+		{"ipv6 client, whole", outer(gwlb6, 0), want{vxlan.OK, true, true, false, 6}},
+	} {
+		var p vxlan.Packet
+		r := p.Decode(c.b)
+		got := want{r, p.GWLB.Has != 0, p.HasPorts, p.PortsCut, p.Version}
+		if r != vxlan.OK {
+			got = want{r: r}
+		}
+		if got != c.want {
+			t.Errorf("%s: got %+v, want %+v (packet %x)", c.name, got, c.want, c.b)
+		}
+	}
+}
