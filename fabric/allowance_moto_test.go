@@ -21,7 +21,7 @@ import (
 // device without the counters, or an instance where the command fails,
 // fails the check too.
 func TestMotoAllowance(t *testing.T) {
-	_, proxy, cfg, _ := emulator(t)
+	proxy, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	var events []fabric.Event

@@ -124,7 +124,7 @@ func TestExampleConfigParses(t *testing.T) {
 // mutating call.
 func TestMotoBadSubnetsCreateNothing(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, calls := emulator(t)
+	_, cfg, calls := emulator(t)
 	w := makeWorld(t, cfg)
 	ctx := context.Background()
 	ec := ec2.NewFromConfig(cfg)

@@ -94,7 +94,7 @@ func artifact(t *testing.T, cfg aws.Config, name, file string) (string, string) 
 // makes a new version that the next apply installs.
 func TestMotoEnvFilesAndVersions(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, _ := emulator(t)
+	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	const secret = "https://hooks.slack.example/services/T000/B000/SECRETSECRET"
@@ -211,7 +211,7 @@ func tagValueOf(tags []ec2types.Tag, k string) string {
 // before anything is uploaded or installed.
 func TestMotoELFArchitecture(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, calls := emulator(t)
+	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	dir := t.TempDir()
@@ -259,7 +259,7 @@ func TestMotoELFArchitecture(t *testing.T) {
 // an agent that never registers fails after WaitTimeout naming the cause.
 func TestMotoSSMRegistrationAndStderr(t *testing.T) {
 	t.Parallel()
-	_, proxy, cfg, _ := emulator(t)
+	proxy, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	d := shortWait(t, w.kv, cfg, nil, 30*time.Second)
@@ -312,7 +312,7 @@ func TestMotoSSMRegistrationAndStderr(t *testing.T) {
 // old design (on-prem CIDRs both ways, no protocol).
 func TestMotoMirrorFilterGeneveRule(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, _ := emulator(t)
+	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	d := shortWait(t, w.kv, cfg, nil, 30*time.Second)
@@ -402,7 +402,7 @@ func sortedRoutes(t *testing.T, ec *ec2.Client, subnet string) []string {
 // associated by stage 02, planned as a change, and only once.
 func TestMotoApplianceWithoutProfile(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, calls := emulator(t)
+	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	d := shortWait(t, w.kv, cfg, nil, 30*time.Second)

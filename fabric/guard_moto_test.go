@@ -117,7 +117,7 @@ func (g *guardWorld) setHealth(ids []string, state, reason, description string) 
 
 func newGuardWorld(t *testing.T) *guardWorld {
 	t.Helper()
-	_, proxy, cfg, calls := emulator(t)
+	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	g := &guardWorld{proxy: proxy, cfg: cfg, calls: calls, kv: withKV(w.kv, "RETURN_ROUTES", "true"), ec: ec2.NewFromConfig(cfg), vgw: w.kv["VGW_ID"]}

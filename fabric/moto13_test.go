@@ -59,7 +59,7 @@ func eventsOf(events []fabric.Event, kind string, a fabric.Action) []fabric.Even
 // through the paginators.
 func TestMotoSessionDriftRepaired(t *testing.T) {
 	t.Parallel()
-	_, proxy, cfg, calls := emulator(t)
+	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	var events []fabric.Event
@@ -155,7 +155,7 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 // succeeds.
 func TestMotoForeignSessionFirst(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, calls := emulator(t)
+	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	d := newDeployer(t, w.kv, cfg, nil)
@@ -221,7 +221,7 @@ func TestMotoForeignSessionFirst(t *testing.T) {
 // its tags.
 func TestMotoOwnershipByTags(t *testing.T) {
 	t.Parallel()
-	_, proxy, cfg, _ := emulator(t)
+	proxy, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	ec := ec2.NewFromConfig(cfg)
@@ -332,7 +332,7 @@ func TestMotoOwnershipByTags(t *testing.T) {
 // session and create nothing.
 func TestMotoClientTokenNoReplay(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, _ := emulator(t)
+	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
 	if err := d.Apply(ctx); err != nil {
@@ -361,7 +361,7 @@ func TestMotoClientTokenNoReplay(t *testing.T) {
 // that error instead of retrying it as "still in use" until WaitTimeout.
 func TestMotoInvalidParameterValueNotRetried(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, _ := emulator(t)
+	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	kv := makeWorld(t, cfg).kv
 	if err := newDeployer(t, kv, cfg, nil).Apply(ctx, fabric.StageInit, fabric.StageSecurity); err != nil {
@@ -390,7 +390,7 @@ func TestMotoInvalidParameterValueNotRetried(t *testing.T) {
 // "%!w(<nil>)".
 func TestMotoStageZeroChecks(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, _ := emulator(t)
+	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	base := makeWorld(t, cfg).kv
 	with := func(k, v string) map[string]string {
@@ -431,7 +431,7 @@ func TestMotoStageZeroChecks(t *testing.T) {
 // followed by a plan says "No changes.".
 func TestMotoPlanReadable(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, _ := emulator(t)
+	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
 	plan, err := d.Plan(ctx)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -120,25 +121,13 @@ func makeWorld(t *testing.T, cfg aws.Config) world { return world{kv: fabrictest
 // emulator gives the test an AWS account of its own on one of the test
 // binary's shared moto_servers, behind the mirror proxy, and returns a
 // configuration whose calls the counter sees. Tests that use it call
-// t.Parallel. The server is shared: a test that resets, stops or restarts
-// moto uses ownEmulator.
-func emulator(t *testing.T) (*mototest.Server, *mototest.MirrorProxy, aws.Config, *counter) {
+// t.Parallel. The server is shared: no test may reset, stop or restart it.
+func emulator(t *testing.T) (*mototest.MirrorProxy, aws.Config, *counter) {
 	p := mototest.SharedProxy(t)
-	return withCounter(t, nil, p)
-}
-
-// ownEmulator starts a moto_server of the test's own behind the mirror
-// proxy, for a test that resets it.
-func ownEmulator(t *testing.T) (*mototest.Server, *mototest.MirrorProxy, aws.Config, *counter) {
-	s := mototest.Launch(t)
-	return withCounter(t, s, mototest.StartMirrorProxy(t, s))
-}
-
-func withCounter(t *testing.T, s *mototest.Server, p *mototest.MirrorProxy) (*mototest.Server, *mototest.MirrorProxy, aws.Config, *counter) {
 	cfg := p.Config(t)
 	c := &counter{}
 	c.install(&cfg)
-	return s, p, cfg, c
+	return p, cfg, c
 }
 
 func newDeployer(t *testing.T, kv map[string]string, cfg aws.Config, events *[]fabric.Event) *fabric.Deployer {
@@ -174,7 +163,7 @@ func countActions(events []fabric.Event) map[fabric.Action]int {
 
 func TestMotoEndToEnd(t *testing.T) {
 	t.Parallel()
-	_, proxy, cfg, calls := emulator(t)
+	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 
@@ -636,34 +625,43 @@ var worldIDs = regexp.MustCompile(`\b(subnet|eni|vgw|vpc)-[0-9a-f]+\b`)
 // files hold the world's VPC ID, so two worlds give two versions.
 var artifactVersions = regexp.MustCompile(`\b(dxprobe|dxappliance)/[0-9a-f]{16}/`)
 
+// accountIDs are AWS account IDs (in the artifact bucket's name): two
+// worlds may be in two accounts.
+var accountIDs = regexp.MustCompile(`\b[0-9]{12}\b`)
+
 // normalized is the inventory with the IDs that differ between two worlds
 // masked.
 func normalized(t *testing.T, cfg aws.Config) []string {
 	inv := inventory(t, cfg, "dxtest")
 	for i, l := range inv {
-		inv[i] = artifactVersions.ReplaceAllString(worldIDs.ReplaceAllString(l, "$1-*"), "$1/*/")
+		l = artifactVersions.ReplaceAllString(worldIDs.ReplaceAllString(l, "$1-*"), "$1/*/")
+		inv[i] = accountIDs.ReplaceAllString(l, "ACCOUNT")
 	}
 	sort.Strings(inv)
 	return inv
 }
 
 // TestMotoInterruptedApplyConverges interrupts an apply at a mutating call
-// drawn by rapid — before the call reaches AWS, or after AWS did it but
-// the answer was lost — then applies again: the result must be the same
-// resource set as an uninterrupted apply, with no duplicate, and a third
-// apply must make no mutating call.
+// — before the call reaches AWS, or after AWS did it but the answer was
+// lost — then applies again: the result must be the same resource set as
+// an uninterrupted apply, with no duplicate, and a third apply must make
+// no mutating call.
+//
+// Which cuts: with DXMON_SWEEP=all (CI sets it), every one, each mutating
+// call before and after, in parallel subtests of their own AWS accounts:
+// the complete sweep, 2 × the calls of an apply (about 190 cuts, three
+// applies each). Without it, the cut that once blocked the next apply
+// (below), and rapid's draws.
 func TestMotoInterruptedApplyConverges(t *testing.T) {
 	t.Parallel()
-	s, proxy, cfg, calls := ownEmulator(t)
-	ctx := context.Background()
-	fresh := func() *fabric.Deployer {
-		calls.reset(0, false) // a check that failed (rapid then shrinks) may have left an interruption armed
-		s.Reset(t)
-		proxy.Reset()
-		return newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
+	sweep := os.Getenv("DXMON_SWEEP")
+	if sweep != "" && sweep != "all" {
+		t.Fatalf("DXMON_SWEEP=%q: want all, or unset", sweep)
 	}
+	_, cfg, calls := emulator(t)
+	ctx := context.Background()
 	calls.reset(0, false)
-	if err := fresh().Apply(ctx); err != nil {
+	if err := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil).Apply(ctx); err != nil {
 		t.Fatalf("reference apply: %v", err)
 	}
 	ref := calls.list()
@@ -671,43 +669,27 @@ func TestMotoInterruptedApplyConverges(t *testing.T) {
 	want := normalized(t, cfg)
 	t.Logf("an apply makes %d mutating calls and %d resources", total, len(want))
 
-	check := func(rt interface{ Fatalf(string, ...any) }, failAt int, after bool) {
-		d := fresh()
-		calls.reset(failAt, after)
-		err := d.Apply(ctx)
-		made := calls.list()
-		op := "none"
-		if failAt <= len(made) {
-			op = made[failAt-1]
-			if !errors.Is(err, errInterrupted) {
-				rt.Fatalf("apply interrupted at call %d (%s): err = %v", failAt, op, err)
+	if sweep == "all" {
+		for failAt := 1; failAt <= total; failAt++ {
+			for _, after := range []bool{false, true} {
+				// Named by the call's number only: parallel stages may order
+				// another apply's calls a little differently from ref's.
+				t.Run(fmt.Sprintf("call%03d/after=%v", failAt, after), func(t *testing.T) {
+					t.Parallel()
+					_, cfg, calls := emulator(t)
+					checkInterruptedApply(t, t, cfg, calls, want, failAt, after)
+				})
 			}
-		} else if err != nil {
-			// Parallel stages make the number of calls vary a little from
-			// apply to apply; this one ended before call failAt.
-			rt.Fatalf("apply with %d mutating calls (< %d, so not interrupted): %v", len(made), failAt, err)
 		}
-		calls.reset(0, false)
-		if err := d.Apply(ctx); err != nil {
-			rt.Fatalf("apply after interruption at %d (%s): %v", failAt, op, err)
-		}
-		if diff := cmp.Diff(want, normalized(t, cfg)); diff != "" {
-			rt.Fatalf("resources after interruption at %d (%s, after=%v) (-want +got):\n%s", failAt, op, after, diff)
-		}
-		calls.reset(0, false)
-		if err := d.Apply(ctx); err != nil {
-			rt.Fatalf("third apply: %v", err)
-		}
-		if m := calls.list(); len(m) != 0 {
-			rt.Fatalf("third apply after interruption at %d (%s) made mutating calls: %v", failAt, op, m)
-		}
+		return
 	}
-	// Always: stage 02 cut between the first appliance's install and its
+	// The stage 02 cut between the first appliance's install and its
 	// version tag, which leaves the next apply one healthy stale appliance
 	// and the others not yet installed (rapid found it).
 	for i := 1; i < len(ref); i++ {
 		if ref[i-1] == "SendCommand" && ref[i] == "CreateTags" {
-			check(t, i+1, false)
+			_, cfg, calls := emulator(t)
+			checkInterruptedApply(t, t, cfg, calls, want, i+1, false)
 			break
 		}
 	}
@@ -717,8 +699,48 @@ func TestMotoInterruptedApplyConverges(t *testing.T) {
 	}
 	defer setRapidChecks(t, checks)()
 	rapid.Check(t, func(rt *rapid.T) {
-		check(rt, rapid.IntRange(1, total).Draw(rt, "failAt"), rapid.Bool().Draw(rt, "afterCall"))
+		failAt, after := rapid.IntRange(1, total).Draw(rt, "failAt"), rapid.Bool().Draw(rt, "afterCall")
+		_, cfg, calls := emulator(t)
+		checkInterruptedApply(t, rt, cfg, calls, want, failAt, after)
 	})
+}
+
+// checkInterruptedApply builds a world in cfg's account, applies with the
+// failAt-th mutating call interrupted (after AWS did it, with after), then
+// applies again, and requires the resources want and a third apply that
+// changes nothing. Failures go to rt (the test, or rapid's check); t is
+// the test, for the helpers.
+func checkInterruptedApply(t *testing.T, rt interface{ Fatalf(string, ...any) }, cfg aws.Config, calls *counter, want []string, failAt int, after bool) {
+	ctx := context.Background()
+	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
+	calls.reset(failAt, after)
+	err := d.Apply(ctx)
+	made := calls.list()
+	op := "none"
+	if failAt <= len(made) {
+		op = made[failAt-1]
+		if !errors.Is(err, errInterrupted) {
+			rt.Fatalf("apply interrupted at call %d (%s): err = %v", failAt, op, err)
+		}
+	} else if err != nil {
+		// Parallel stages make the number of calls vary a little from
+		// apply to apply; this one ended before call failAt.
+		rt.Fatalf("apply with %d mutating calls (< %d, so not interrupted): %v", len(made), failAt, err)
+	}
+	calls.reset(0, false)
+	if err := d.Apply(ctx); err != nil {
+		rt.Fatalf("apply after interruption at %d (%s): %v", failAt, op, err)
+	}
+	if diff := cmp.Diff(want, normalized(t, cfg)); diff != "" {
+		rt.Fatalf("resources after interruption at %d (%s, after=%v) (-want +got):\n%s", failAt, op, after, diff)
+	}
+	calls.reset(0, false)
+	if err := d.Apply(ctx); err != nil {
+		rt.Fatalf("third apply: %v", err)
+	}
+	if m := calls.list(); len(m) != 0 {
+		rt.Fatalf("third apply after interruption at %d (%s) made mutating calls: %v", failAt, op, m)
+	}
 }
 
 // setRapidChecks sets rapid's number of checks for one test (each check
@@ -729,7 +751,7 @@ func setRapidChecks(t *testing.T, n int) func() {
 		t.Fatal("rapid.checks flag not registered")
 	}
 	old := f.Value.String()
-	if err := f.Value.Set(strconv.Itoa(n * map[bool]int{true: 5, false: 1}[testing.Short()])); err != nil {
+	if err := f.Value.Set(strconv.Itoa(n)); err != nil {
 		t.Fatal(err)
 	}
 	return func() { _ = f.Value.Set(old) }

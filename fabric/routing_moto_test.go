@@ -23,7 +23,7 @@ import (
 // appliance is healthy stage 03 runs.
 func TestMotoHealthGatesRouting(t *testing.T) {
 	t.Parallel()
-	_, proxy, cfg, calls := emulator(t)
+	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	noApp := withKV(w.kv, "APPLIANCE_BINARY", "")
@@ -127,7 +127,7 @@ func TestMotoHealthGatesRouting(t *testing.T) {
 // so; the default is on.
 func TestMotoReturnRoutes(t *testing.T) {
 	t.Parallel()
-	_, _, cfg, calls := emulator(t)
+	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	ec := ec2.NewFromConfig(cfg)
