@@ -62,6 +62,9 @@
 // outer packet's declared end, so a Geneve header or client packet that
 // would lie past it is not there (GeneveTruncated, or the client counted
 // with PortsCut). A length of 0 (a TSO capture) is the captured length.
+// The same holds one level out, for capture files (DecodeFrame,
+// DecodeOuterIP): the tunnel's payload ends where the outer IP and UDP
+// headers say.
 //
 // Lifetime: a Packet holds no reference to the decoded bytes, so the buffer
 // may be reused as soon as Decode returns.

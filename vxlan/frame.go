@@ -3,7 +3,8 @@ package vxlan
 // DecodeFrame decodes a whole captured frame as a capture file holds it:
 // outer Ethernet (up to two VLAN tags) → IPv4 or IPv6 → UDP, then the tunnel
 // by the UDP destination port: vxlanPort for VXLAN (4789 as a rule), 6081
-// for Geneve. Any other port gives OuterPort.
+// for Geneve. Any other port gives OuterPort. The tunnel's payload ends
+// where the outer headers say (see DecodeOuterIP).
 func (p *Packet) DecodeFrame(frame []byte, vxlanPort uint16) Reason {
 	if len(frame) < 14 {
 		return OuterTruncated
@@ -25,6 +26,12 @@ func (p *Packet) DecodeFrame(frame []byte, vxlanPort uint16) Reason {
 
 // DecodeOuterIP is DecodeFrame for captures without a link-layer header
 // (LINKTYPE_RAW): b starts at the outer IP header.
+//
+// The tunnel's payload ends where the outer headers say (IPv4 Total
+// Length, IPv6 Payload Length, UDP Length), or where the capture does if
+// that comes first: bytes a capture holds past the outer packet are not
+// the tunnel's, as Decode holds for the mirrored packet. A length of 0 (a
+// GSO capture's, or an IPv6 jumbogram's) says nothing.
 func (p *Packet) DecodeOuterIP(b []byte, vxlanPort uint16) Reason {
 	udp, r := outerUDP(b)
 	if r != OK {
@@ -32,6 +39,14 @@ func (p *Packet) DecodeOuterIP(b []byte, vxlanPort uint16) Reason {
 	}
 	if len(udp) < 8 {
 		return OuterTruncated
+	}
+	if n := int(be16(udp[4:])); n != 0 {
+		if n < 8 {
+			return OuterTruncated // shorter than its own header
+		}
+		if n < len(udp) {
+			udp = udp[:n]
+		}
 	}
 	switch be16(udp[2:]) {
 	case vxlanPort:
@@ -60,10 +75,21 @@ func outerUDP(b []byte) ([]byte, Reason) {
 		if b[9] != ProtoUDP || be16(b[6:])&0x1fff != 0 {
 			return nil, OuterNotUDP
 		}
+		if total := int(be16(b[2:])); total != 0 {
+			if total < ihl {
+				return nil, OuterTruncated // shorter than its own header
+			}
+			if total < len(b) {
+				b = b[:total]
+			}
+		}
 		return b[ihl:], OK
 	case 6:
 		if len(b) < 40 {
 			return nil, OuterTruncated
+		}
+		if n := 40 + int(be16(b[4:])); n > 40 && n < len(b) {
+			b = b[:n]
 		}
 		next, rest := b[6], b[40:]
 		for range maxIPv6Ext {

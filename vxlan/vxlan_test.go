@@ -337,3 +337,55 @@ func TestGeneveBeyondTheEndIsPadding(t *testing.T) {
 		}
 	}
 }
+
+// TestTunnelEndsWhereTheOuterHeadersSay: in a capture file, the bytes after
+// the outer packet (its IPv4 Total Length or IPv6 Payload Length, and its
+// UDP Length) are not the tunnel's, whatever they hold; a length of 0 says
+// nothing.
+func TestTunnelEndsWhereTheOuterHeadersSay(t *testing.T) {
+	inner, err := vxlan.Append(nil, &vxlan.Spec{VNI: 7, Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("192.0.2.2"),
+		Proto: vxlan.ProtoTCP, SrcPort: 443, DstPort: 51514, Length: 1500, Snap: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v4 := vxlan.Frame(nil, netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), 1, 4789, inner)
+	v6 := vxlan.Frame(nil, netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8::2"), 1, 4789, inner)
+	const ip4, udp4, ip6, udp6 = 14, 14 + 20, 14, 14 + 40
+	// with returns the frame with the 16-bit field at off set to v, and
+	// then the rest of the frame's bytes again: what lies past the
+	// declared end is a whole mirrored packet.
+	with := func(frame []byte, off int, v uint16) []byte {
+		b := bytes.Clone(frame)
+		binary.BigEndian.PutUint16(b[off:], v)
+		return append(b, frame[off:]...)
+	}
+	var whole vxlan.Packet
+	if r := whole.DecodeFrame(v4, 4789); r != vxlan.OK {
+		t.Fatalf("the whole frame: %v", r)
+	}
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		want  vxlan.Reason
+	}{
+		{"ipv4 ends inside the VXLAN header", with(v4, ip4+2, 20+8+4), vxlan.VXLANTruncated},
+		{"ipv4 ends inside the mirrored Ethernet header", with(v4, ip4+2, 20+8+8+10), vxlan.EthernetTruncated},
+		{"ipv4 shorter than its header", with(v4, ip4+2, 19), vxlan.OuterTruncated},
+		{"udp ends inside the VXLAN header", with(v4, udp4+4, 8+4), vxlan.VXLANTruncated},
+		{"udp shorter than its header", with(v4, udp4+4, 7), vxlan.OuterTruncated},
+		{"ipv6 ends inside the VXLAN header", with(v6, ip6+4, 8+4), vxlan.VXLANTruncated},
+		{"ipv6 udp ends inside the mirrored Ethernet header", with(v6, udp6+4, 8+8+10), vxlan.EthernetTruncated},
+		{"trailing bytes after a whole packet", append(bytes.Clone(v4), v4...), vxlan.OK},
+		{"ipv4 and udp lengths 0", with(with(v4, ip4+2, 0), udp4+4, 0), vxlan.OK},
+	} {
+		var p vxlan.Packet
+		r := p.DecodeFrame(c.frame, 4789)
+		if r != c.want {
+			t.Errorf("%s: %v, want %v", c.name, r, c.want)
+			continue
+		}
+		if r == vxlan.OK && p != whole {
+			t.Errorf("%s: %+v, want %+v", c.name, p, whole)
+		}
+	}
+}
