@@ -37,7 +37,7 @@ func TestBadConfiguration(t *testing.T) {
 		{[]string{"-batch", "0"}, nil, `-batch "0" (env APPLIANCE_BATCH): want 1 to 1024`},
 		{[]string{"-recv-buffer", "-1"}, nil, `-recv-buffer "-1" (env APPLIANCE_RECV_BUFFER): want 1 to 1073741824 bytes`},
 		{[]string{"-log-format", "xml"}, nil, `-log-format "xml" (env LOG_FORMAT): want text or json`},
-		{[]string{"-bogus"}, nil, `unknown flag -bogus (dxappliance -h lists the flags)`},
+		{[]string{"-bogus"}, nil, `unknown flag "-bogus" (dxappliance -h lists the flags)`},
 		{[]string{"extra"}, nil, `unexpected argument "extra": every setting is a flag (dxappliance -h lists them)`},
 		{[]string{"-nic", "dxena-none0"}, nil, `-nic "dxena-none0" (env APPLIANCE_NIC): want auto or a network device of this host`},
 		{nil, []string{"APPLIANCE_DRAIN_DELAY=-1s"}, `APPLIANCE_DRAIN_DELAY="-1s" (flag -drain-delay): want a duration from 0s to 1h, such as 35s`},

@@ -432,7 +432,7 @@ func TestBadConfiguration(t *testing.T) {
 		{env: []string{"VPC_CIDR=10.1.0.0/16/8"}, want: `VPC_CIDR="10.1.0.0/16/8" (flag -vpc-cidrs): want CIDRs with a prefix length from 0 to 32 for IPv4; "10.1.0.0/16/8" has "16/8"`},
 		{args: []string{"-onprem-cidrs", "172.16.0.0/12", "-vpc-cidrs", "vpc"}, want: `-vpc-cidrs "vpc" (env VPC_CIDR): want CIDRs such as 10.0.0.0/16 or 2001:db8::/32; "vpc" has no /length`},
 		{args: []string{"-workers"}, want: `-workers (env PROBE_WORKERS) needs a value: want a whole number`},
-		{args: []string{"-bogus"}, want: `unknown flag -bogus (dxprobe -h lists the flags)`},
+		{args: []string{"-bogus"}, want: `unknown flag "-bogus" (dxprobe -h lists the flags)`},
 		{args: []string{"-html", "report.html"}, want: `-html "report.html": needs -r (the static page is of a capture; a live probe serves its page on -metrics)`},
 		{args: []string{"-r", "../../testdata/mirror-sample.pcap", "-html", "/nonexistent/dir/report.html"}, want: `-html "/nonexistent/dir/report.html": cannot create it: no such file or directory`},
 		{args: []string{"-fleet", "a b"}, want: `-fleet "a b" (env PROBE_FLEET_TABLE): want a DynamoDB table name: 3 to 255 letters, digits, '_', '-' or '.'`},

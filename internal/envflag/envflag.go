@@ -16,7 +16,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
 )
 
 // Var names the environment variable (Env) that sets a flag (Flag). It is
@@ -107,19 +106,17 @@ func (s *Set) parseError(err error) error {
 	}
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
-		shown := "-" + name
-		if strings.ContainsFunc(name, func(r rune) bool { return r == '\\' || r == '"' || !unicode.IsPrint(r) }) {
-			shown = strconv.Quote(shown) // what was typed, unambiguous: `"-\\x"`, `"-\x01"`
-		}
-		return &Error{Msg: fmt.Sprintf("unknown flag %s (%s -h lists the flags)", shown, s.fs.Name())}
+		// What was typed, quoted: it is the user's text, not the
+		// message's ("-%!" or "-\\x" would read as a formatting bug).
+		return &Error{Msg: fmt.Sprintf("unknown flag %s (%s -h lists the flags)", strconv.Quote("-"+name), s.fs.Name())}
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
 		if f := s.fs.Lookup(name); f != nil {
 			return &Error{Msg: fmt.Sprintf("-%s%s needs a value: %s", name, s.envNote(name), want(f.Value, nil))}
 		}
 	}
-	if strings.HasPrefix(msg, "bad flag syntax: ") {
-		return &Error{Msg: fmt.Sprintf("%s: write flags as -name value or -name=value", msg)}
+	if arg, ok := strings.CutPrefix(msg, "bad flag syntax: "); ok {
+		return &Error{Msg: fmt.Sprintf("bad flag syntax %s: write flags as -name value or -name=value", strconv.Quote(arg))}
 	}
 	return &Error{Msg: msg}
 }

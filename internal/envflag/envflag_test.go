@@ -47,8 +47,10 @@ func TestParse(t *testing.T) {
 		{[]string{"-b=maybe"}, nil, 0, "", `-b "maybe": want true or false`},
 		{[]string{"-secret", "x", "-n", "y"}, nil, 0, "", `-n "y" (env N): want a whole number`},
 		{[]string{"-n"}, nil, 0, "", `-n (env N) needs a value: want a whole number`},
-		{[]string{"-bogus"}, nil, 0, "", `unknown flag -bogus (t -h lists the flags)`},
+		{[]string{"-bogus"}, nil, 0, "", `unknown flag "-bogus" (t -h lists the flags)`},
 		{[]string{`-\x`}, nil, 0, "", `unknown flag "-\\x" (t -h lists the flags)`},
+		{[]string{`-%!`}, nil, 0, "", `unknown flag "-%!" (t -h lists the flags)`},
+		{[]string{`---%!`}, nil, 0, "", `bad flag syntax "---%!": write flags as -name value or -name=value`},
 		{[]string{"extra"}, nil, 0, "", `unexpected argument "extra": every setting is a flag (t -h lists them)`},
 	}
 	for _, c := range cases {
