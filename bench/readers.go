@@ -261,9 +261,8 @@ func pipelineReader(cfg childConfig, wait reuseport.WaitMode, stdin io.Reader, s
 			}
 		}
 		cancel()
-		// In WaitBlocking mode a read blocked in recvmmsg does not see the
-		// drain deadline Run sets on cancellation: closing the sockets
-		// ends it (after the drain, so nothing is lost).
+		// A backstop: closing the sockets ends a drain that does not
+		// end (it ends when the socket is empty, so nothing is lost).
 		time.AfterFunc(4*idleStop, func() { _ = g.Close() })
 	}()
 	if err := pl.Run(ctx, probe.Sources(g)); err != nil {

@@ -15,10 +15,11 @@
 // with a read deadline at its window's end, so an idle worker still hands
 // over its (empty) table on time and reports come out promptly.
 //
-// On cancellation the workers keep reading what the sockets already hold
-// for Config.DrainGrace, then hand over their partial tables, and the
-// coordinator reports the partial window: a clean stop loses nothing that
-// reached the host. Replay runs the same worker over a pcap or pcapng file,
+// On cancellation the workers read what the sockets already hold, without
+// waiting (QueuedReader), until they are empty or Config.DrainGrace has
+// passed, then hand over their partial tables, and the coordinator reports
+// the partial window: a clean stop loses nothing that reached the host,
+// and takes no longer than reading it. Run logs how the drain ended. Replay runs the same worker over a pcap or pcapng file,
 // windows following the packets' timestamps.
 //
 // Config.Export, a WindowExporter such as ipfix.Exporter, receives each
@@ -55,7 +56,8 @@
 // hand-over of its last part), the coordinator on the calling goroutine
 // (coordinator: parts filed by window, a window reported when every running
 // worker's part is in, oldest first), and a goroutine that, on
-// cancellation, sets every source's read deadline to the end of the drain.
+// cancellation, marks the drain's bound and wakes every waiting read by
+// setting its deadline to now.
 //
 // Metrics exports the workers' counters to Prometheus from a Collector that
 // sums them at scrape time.

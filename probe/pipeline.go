@@ -33,6 +33,25 @@ type Source interface {
 	SetReadDeadline(t time.Time) error
 }
 
+// QueuedReader is a Source that can also take what it already holds
+// without waiting (ReuseportSource is one). The drain at stop reads it
+// with ReadQueued until it is empty, so the drain ends as soon as every
+// socket is, and Config.DrainGrace only bounds it. A Source without it is
+// drained by reading with a deadline until DrainGrace has passed.
+type QueuedReader interface {
+	Source
+	// ReadQueued returns how many packets it took of those already
+	// queued, up to a batch, without waiting: 0 and a nil error when none
+	// is. It returns net.ErrClosed once closed, and an error wrapping
+	// errors.ErrUnsupported when the source cannot read without waiting.
+	ReadQueued() (int, error)
+}
+
+// DefaultDrainGrace is Config.DrainGrace's default. A drain ends as soon
+// as the sockets are empty, usually within milliseconds; the bound only
+// matters when packets keep arriving faster than a worker reads them.
+const DefaultDrainGrace = time.Second
+
 // Config is the pipeline's behaviour.
 type Config struct {
 	// Window is the aggregation window (default 5 s).
@@ -55,9 +74,12 @@ type Config struct {
 	// Export, when not nil, receives every window's merged flows after
 	// Emit (see WindowExporter).
 	Export WindowExporter
-	// DrainGrace is how long, after cancellation, workers keep reading
-	// what the sockets already hold (default 50 ms), so that a clean stop
-	// loses nothing that reached the host.
+	// DrainGrace bounds the drain after cancellation (default 1 s), in
+	// which the workers read what the sockets already hold, so that a
+	// clean stop loses nothing that reached the host. A QueuedReader is
+	// read until it is empty, which ends its drain early; under traffic
+	// that never lets a socket empty, the drain ends at the bound and Run
+	// logs a warning. Other sources are read for the whole of it.
 	DrainGrace time.Duration
 	// Log receives operational messages (default: discard).
 	Log *slog.Logger
@@ -119,7 +141,7 @@ func New(cfg Config, n int) (*Pipeline, error) {
 		return nil, fmt.Errorf("vni %d: exceeds 24 bits", cfg.VNI)
 	}
 	if cfg.DrainGrace == 0 {
-		cfg.DrainGrace = 50 * time.Millisecond
+		cfg.DrainGrace = DefaultDrainGrace
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -189,8 +211,9 @@ func (p *Pipeline) OnReport(fn func(d time.Duration, r *report.Report, activeFlo
 
 // Run reads every source with its own worker (len(sources) must equal the
 // number of workers) until ctx is cancelled, then drains what the sockets
-// hold for DrainGrace, reports the partial window, and returns nil. A
-// source's read error other than closing stops its worker and is returned.
+// hold (until they are empty, at most Config.DrainGrace), reports the
+// partial window, logs how the drain ended, and returns nil. A source's
+// read error other than closing stops its worker and is returned.
 func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	if len(sources) != len(p.workers) {
 		return fmt.Errorf("probe: %d sources for %d workers", len(sources), len(p.workers))
@@ -208,53 +231,94 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	var drainAt atomic.Int64 // unix nanoseconds; 0 until cancelled
 	var wg sync.WaitGroup
 	errs := make([]error, len(sources))
+	drains := make([]drain, len(sources))
 	start := flow.WindowStart(time.Now(), p.cfg.Window)
 	for i, src := range sources {
 		w := p.workers[i]
 		w.cur.start = start
 		w.lastRead.Store(time.Now().UnixNano())
 		w.reading.Store(true)
-		wg.Go(func() { errs[i] = p.runWorker(w, src, parts, free[i], &drainAt) })
+		wg.Go(func() { drains[i], errs[i] = p.runWorker(w, src, parts, free[i], &drainAt) })
 	}
 	p.started.Store(true)
 	stop := make(chan struct{})
-	go p.drainOnCancel(ctx, stop, sources, &drainAt)
+	cancelled := make(chan time.Time, 1)
+	go p.drainOnCancel(ctx, stop, sources, &drainAt, cancelled)
 	go func() { wg.Wait(); close(parts) }()
 	newCoordinator(p, free).run(parts)
 	close(stop)
+	select {
+	case at := <-cancelled:
+		p.logDrain(drains, time.Since(at))
+	default: // every source closed before any cancellation
+	}
 	return errors.Join(errs...)
 }
 
+// drainEnd says how a worker's drain at stop ended.
+type drainEnd uint8
+
+const (
+	drainNone   drainEnd = iota // no drain: the source closed or failed first
+	drainEmpty                  // a QueuedReader had nothing more queued
+	drainBound                  // DrainGrace passed with packets still coming
+	drainTimed                  // a plain Source, read until DrainGrace passed
+	drainClosed                 // the source closed during the drain
+)
+
+// drain is what one worker read after cancellation and how that ended.
+type drain struct {
+	packets uint64
+	end     drainEnd
+}
+
+// logDrain logs one line on how the drain at stop went: the packets read
+// after cancellation, how long it took, and a warning when a socket still
+// had packets at the bound (those are not in the last report).
+func (p *Pipeline) logDrain(drains []drain, took time.Duration) {
+	var packets uint64
+	var bound []int
+	for i, d := range drains {
+		packets += d.packets
+		if d.end == drainBound {
+			bound = append(bound, p.workers[i].id)
+		}
+	}
+	args := []any{"packets", packets, "took", took.Round(time.Microsecond).String()}
+	if len(bound) > 0 {
+		p.cfg.Log.Warn("stop: the drain reached its bound with packets still queued; they are not in the last report",
+			append(args, "workers", bound, "drain_grace", p.cfg.DrainGrace.String())...)
+		return
+	}
+	p.cfg.Log.Info("stop: drained the sockets", args...)
+}
+
 // drainOnCancel waits for ctx's cancellation (or stop), then sets drainAt
-// to DrainGrace from now and makes every source's read return by then:
-// the workers read what the sockets already hold, then stop.
-func (p *Pipeline) drainOnCancel(ctx context.Context, stop <-chan struct{}, sources []Source, drainAt *atomic.Int64) {
+// to DrainGrace from now, sends the time of cancellation on cancelled, and
+// wakes every read that waits by setting every source's read deadline to
+// now. The workers then read what the sockets already hold (readLoop),
+// and stop.
+func (p *Pipeline) drainOnCancel(ctx context.Context, stop <-chan struct{}, sources []Source, drainAt *atomic.Int64, cancelled chan<- time.Time) {
 	select {
 	case <-ctx.Done():
 	case <-stop:
 		return
 	}
+	now := time.Now()
 	p.stopping.Store(true)
-	at := time.Now().Add(p.cfg.DrainGrace)
-	drainAt.Store(at.UnixNano())
-	for {
-		for _, s := range sources {
-			_ = s.SetReadDeadline(at)
-		}
-		// Set again until the workers are gone: a worker may have set its
-		// window deadline just after we set ours.
-		select {
-		case <-stop:
-			return
-		case <-time.After(p.cfg.DrainGrace):
-		}
+	// Stored before the deadlines are set: a worker that sets its own
+	// deadline after ours reads drainAt again and sees it (readLoop).
+	drainAt.Store(now.Add(p.cfg.DrainGrace).UnixNano())
+	cancelled <- now
+	for _, s := range sources {
+		_ = s.SetReadDeadline(now)
 	}
 }
 
 // runWorker reads src into w until the source closes, fails, or the
 // drain after cancellation ends, then hands over its last part.
-func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) error {
-	err := p.readLoop(w, src, parts, free, drainAt)
+func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) (drain, error) {
+	d, err := p.readLoop(w, src, parts, free, drainAt)
 	if err != nil {
 		err = fmt.Errorf("worker %d: %w", w.id, err)
 		p.cfg.Log.Error("worker stopped; the others go on", "worker", w.id, "err", err)
@@ -269,42 +333,82 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 	last := w.take(time.Time{}, nil)
 	last.last = true
 	parts <- last
-	return err
+	return d, err
 }
 
 // readLoop reads batches and counts them, handing each finished window's
 // part to the coordinator. It returns nil when the source is closed or the
-// drain is over, and the read error otherwise.
-func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) error {
+// drain is over, and the read error otherwise, with what it read in the
+// drain.
+//
+// Until cancellation it reads with a deadline at the window's end. In the
+// drain it takes what a QueuedReader holds until it is empty or
+// DrainGrace has passed, and reads any other Source with a deadline at
+// DrainGrace's end.
+func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) (drain, error) {
+	q, _ := src.(QueuedReader)
 	end := w.cur.start.Add(p.cfg.Window)
 	var deadline time.Time
+	var dr drain
 	for {
-		// The read returns at the window's end, or at the drain's if
-		// that comes first.
-		d := end
-		if n := drainAt.Load(); n != 0 && n < d.UnixNano() {
-			d = time.Unix(0, n)
+		var n int
+		var err error
+		at := drainAt.Load()
+		switch {
+		case at != 0 && q != nil:
+			if time.Now().UnixNano() >= at {
+				dr.end = drainBound // the last ReadQueued returned packets
+				return dr, nil
+			}
+			n, err = q.ReadQueued()
+			switch {
+			case errors.Is(err, errors.ErrUnsupported):
+				q = nil // drain it as a plain Source
+				continue
+			case err == nil && n == 0:
+				dr.end = drainEmpty
+				return dr, nil
+			}
+		default:
+			// The read returns at the window's end, or at the drain's
+			// if that comes first.
+			d := end
+			if at != 0 && at < d.UnixNano() {
+				d = time.Unix(0, at)
+			}
+			if !d.Equal(deadline) {
+				deadline = d
+				_ = src.SetReadDeadline(d)
+				if at == 0 && drainAt.Load() != 0 {
+					// Cancelled while we set it: drainOnCancel's
+					// deadline may have come first and been replaced.
+					continue
+				}
+			}
+			n, err = src.Read()
 		}
-		if !d.Equal(deadline) {
-			deadline = d
-			_ = src.SetReadDeadline(d)
-		}
-		n, err := src.Read()
 		now := time.Now()
 		w.lastRead.Store(now.UnixNano()) // for Health: one atomic store per batch
 		switch {
 		case err == nil:
 		case errors.Is(err, net.ErrClosed):
-			return nil
+			if at != 0 {
+				dr.end = drainClosed
+			}
+			return dr, nil
 		case !errors.Is(err, os.ErrDeadlineExceeded):
-			return err
-		case drainAt.Load() != 0 && now.UnixNano() >= drainAt.Load():
-			return nil // the drain is over
+			return dr, err
+		case at != 0 && now.UnixNano() >= at:
+			dr.end = drainTimed
+			return dr, nil // the drain is over
 		}
 		if !now.Before(end) {
 			start := flow.WindowStart(now, p.cfg.Window)
 			parts <- w.take(start, <-free)
 			end = start.Add(p.cfg.Window)
+		}
+		if at != 0 {
+			dr.packets += uint64(n)
 		}
 		w.HandleBatch(src, n)
 		w.publish()

@@ -12,7 +12,7 @@ type ReuseportSource struct {
 	b *reuseport.Batch
 }
 
-var _ Source = (*ReuseportSource)(nil)
+var _ QueuedReader = (*ReuseportSource)(nil)
 
 // NewReuseportSource returns a Source reading r into a batch of its own.
 func NewReuseportSource(r *reuseport.Reader) *ReuseportSource {
@@ -21,6 +21,10 @@ func NewReuseportSource(r *reuseport.Reader) *ReuseportSource {
 
 // Read reads one batch.
 func (s *ReuseportSource) Read() (int, error) { return s.r.Read(s.b) }
+
+// ReadQueued reads one batch of what the socket already holds, without
+// waiting (reuseport.Reader.ReadQueued).
+func (s *ReuseportSource) ReadQueued() (int, error) { return s.r.ReadQueued(s.b) }
 
 // Packet returns the i-th packet of the last batch.
 func (s *ReuseportSource) Packet(i int) []byte { return s.b.Packet(i) }

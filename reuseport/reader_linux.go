@@ -113,10 +113,12 @@ type Reader struct {
 	timedOut  bool         // set by recvBlock and readTick when the deadline passed
 
 	// WaitTick state. reading is set while a Read runs, so that Close can
-	// wait for it; woken is closed by Close to cut a sleep short. The rest
-	// belongs to the reading goroutine.
+	// wait for it; woken is closed by Close to cut a sleep short; nudged
+	// holds a token when the deadline was brought forward, which cuts the
+	// next sleep short. The rest belongs to the reading goroutine.
 	reading  atomic.Bool
 	woken    chan struct{}
+	nudged   chan struct{}
 	timer    *time.Timer
 	restNext bool          // the last batch drained the socket: sleep a tick first
 	idle     time.Duration // the next sleep while the socket stays empty
@@ -200,6 +202,7 @@ func (r *Reader) leaveNetpoll() error {
 	}
 	r.conn, r.file, r.rc = nil, f, rc
 	r.woken = make(chan struct{})
+	r.nudged = make(chan struct{}, 1)
 	r.timer = time.NewTimer(time.Hour)
 	r.timer.Stop()
 	return nil
@@ -328,7 +331,19 @@ var errForeignBatch = errors.New("reuseport: batch belongs to another reader")
 // sleeps to it, WaitBlocking sees it within 50 ms (TestReadDeadline runs
 // all three).
 // It allocates nothing.
-func (r *Reader) Read(b *Batch) (int, error) {
+func (r *Reader) Read(b *Batch) (int, error) { return r.read(b, false) }
+
+// ReadQueued receives what the socket already holds, up to the batch size,
+// with one recvmmsg that does not wait, in every wait mode. It returns 0
+// and a nil error when nothing is queued, and net.ErrClosed after Close.
+// It ignores the read deadline. A probe that stops reads with it until the
+// socket is empty, so that it counts every datagram that reached the
+// socket before it stopped and knows when there are no more. It allocates
+// nothing.
+func (r *Reader) ReadQueued(b *Batch) (int, error) { return r.read(b, true) }
+
+// read is Read, or ReadQueued when queued is set.
+func (r *Reader) read(b *Batch, queued bool) (int, error) {
 	b.views = b.views[:0]
 	if b.r != r {
 		return 0, errForeignBatch
@@ -354,10 +369,18 @@ func (r *Reader) Read(b *Batch) (int, error) {
 	b.used = 0
 	r.cur, r.n, r.errno, r.timedOut = b, 0, 0, false
 	var err error
-	switch r.wait {
-	case WaitNetpoll:
+	switch {
+	case queued:
+		// recvTick's recvmmsg takes MSG_DONTWAIT: it does not wait
+		// whatever the descriptor's mode.
+		err = r.rc.Control(r.tickFn)
+		if err == nil && r.closed.Load() {
+			// A socket shut down by Close reads as empty datagrams.
+			return 0, net.ErrClosed
+		}
+	case r.wait == WaitNetpoll:
 		err = r.rc.Read(r.pollFn)
-	case WaitTick:
+	case r.wait == WaitTick:
 		err = r.readTick()
 	default:
 		err = r.rc.Control(r.blockFn)
@@ -376,6 +399,8 @@ func (r *Reader) Read(b *Batch) (int, error) {
 		return 0, os.NewSyscallError("recvmmsg", r.errno)
 	case r.timedOut:
 		return 0, fmt.Errorf("reuseport: read: %w", os.ErrDeadlineExceeded)
+	case r.n == 0 && queued: // nothing queued
+		return 0, nil
 	case r.n == 0: // woken by Close
 		return 0, net.ErrClosed
 	}
@@ -434,12 +459,14 @@ func (r *Reader) readTick() error {
 	}
 }
 
-// sleep waits d, or until Close.
+// sleep waits d, or until Close or a deadline brought forward.
 func (r *Reader) sleep(d time.Duration) {
 	r.timer.Reset(d)
 	select {
 	case <-r.timer.C:
 	case <-r.woken:
+		r.timer.Stop()
+	case <-r.nudged:
 		r.timer.Stop()
 	}
 }
@@ -618,12 +645,21 @@ func (r *Reader) close() error {
 	return nil
 }
 
-// noteDeadline records the read deadline for WaitBlocking reads, which
-// Go's netpoller does not see.
+// noteDeadline records the read deadline for WaitBlocking and WaitTick
+// reads, which Go's netpoller does not see, and cuts a WaitTick sleep short
+// when the deadline is brought forward.
 func (r *Reader) noteDeadline(t time.Time) {
-	if t.IsZero() {
-		r.deadline.Store(0)
-		return
+	var d int64
+	if !t.IsZero() {
+		d = t.UnixNano()
 	}
-	r.deadline.Store(t.UnixNano())
+	old := r.deadline.Swap(d)
+	if r.nudged != nil && d != 0 && (old == 0 || d < old) {
+		// Brought forward: a WaitTick sleep planned for the old deadline
+		// would oversleep the new one.
+		select {
+		case r.nudged <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -762,5 +763,97 @@ func TestWaitAuto(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("buffer %d B: Wait() = %v, want %v", tt.buf, got, tt.want)
 		}
+	}
+}
+
+// TestReadQueued: in every wait mode ReadQueued takes what the socket holds
+// (past a read deadline too), returns 0 and no error at once when the
+// socket is empty instead of waiting, allocates nothing, and returns
+// net.ErrClosed after Close.
+func TestReadQueued(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			g, err := Listen(Config{Addr: "127.0.0.1:0", RecvBuffer: 4 << 20, Wait: mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			r := g.Readers()[0]
+			b := r.NewBatch()
+			done := failAfter(t, g, 30*time.Second, "ReadQueued")
+			// Empty: it answers 0 rather than waiting (a wait would last
+			// until failAfter closes the group, and fail).
+			if n, err := r.ReadQueued(b); n != 0 || err != nil || b.Len() != 0 {
+				t.Fatalf("ReadQueued of an empty socket = %d, %v (batch %d), want 0, nil", n, err, b.Len())
+			}
+			// A deadline in the past does not stop it: it does not wait.
+			if err := r.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			snd, err := NewSender(g.LocalAddr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer snd.Close()
+			pkts := make([][]byte, 300) // more than one batch
+			for i := range pkts {
+				pkts[i] = packet(150, 0, uint32(i))
+			}
+			if _, err := snd.Send(pkts); err != nil {
+				t.Fatal(err)
+			}
+			// Loopback queues each datagram within the send, but the
+			// kernel may defer that to ksoftirqd: read until all are in.
+			var got []uint32
+			for len(got) < len(pkts) {
+				n, err := r.ReadQueued(b)
+				if err != nil {
+					t.Fatalf("ReadQueued after %d of %d packets: %v", len(got), len(pkts), err)
+				}
+				if n > DefaultBatchSize {
+					t.Fatalf("ReadQueued returned %d packets, more than a batch (%d)", n, DefaultBatchSize)
+				}
+				for i := range n {
+					got = append(got, binary.BigEndian.Uint32(b.Packet(i)[4:]))
+				}
+				runtime.Gosched()
+			}
+			for i, seq := range got {
+				if seq != uint32(i) {
+					t.Fatalf("packet %d has sequence %d: ReadQueued lost or reordered packets", i, seq)
+				}
+			}
+			if n, err := r.ReadQueued(b); n != 0 || err != nil {
+				t.Fatalf("ReadQueued after every packet = %d, %v, want 0, nil", n, err)
+			}
+			var failed error
+			allocs := testing.AllocsPerRun(100, func() {
+				if _, err := snd.Send(pkts[:8]); err != nil {
+					failed = err
+					return
+				}
+				for got := 0; got < 8; {
+					n, err := r.ReadQueued(b)
+					if err != nil {
+						failed = err
+						return
+					}
+					got += n
+				}
+			})
+			if failed != nil {
+				t.Fatal(failed)
+			}
+			if allocs != 0 {
+				t.Errorf("%v allocations per Send+ReadQueued of 8 packets, want 0", allocs)
+			}
+			close(done)
+			if err := g.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.ReadQueued(b); !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("ReadQueued after Close = %v, want net.ErrClosed", err)
+			}
+		})
 	}
 }

@@ -99,6 +99,13 @@ func (r *Reader) Read(b *Batch) (int, error) {
 	return 1, nil
 }
 
+// ReadQueued returns an error wrapping ErrNotSupported and
+// errors.ErrUnsupported: the portable reader cannot read without waiting.
+func (r *Reader) ReadQueued(b *Batch) (int, error) {
+	b.views = b.views[:0]
+	return 0, fmt.Errorf("reuseport: read without waiting: %w: %w", ErrNotSupported, errors.ErrUnsupported)
+}
+
 // Drops returns 0: the platform has no per-socket drop counter.
 func (r *Reader) Drops() uint64 { return 0 }
 
