@@ -40,13 +40,9 @@ func (p *Packet) DecodeOuterIP(b []byte, vxlanPort uint16) Reason {
 	if len(udp) < 8 {
 		return OuterTruncated
 	}
-	if n := int(be16(udp[4:])); n != 0 {
-		if n < 8 {
-			return OuterTruncated // shorter than its own header
-		}
-		if n < len(udp) {
-			udp = udp[:n]
-		}
+	udp, ok := cutToDeclared(udp, int(be16(udp[4:])), 8)
+	if !ok {
+		return OuterTruncated
 	}
 	switch be16(udp[2:]) {
 	case vxlanPort:
@@ -75,21 +71,17 @@ func outerUDP(b []byte) ([]byte, Reason) {
 		if b[9] != ProtoUDP || be16(b[6:])&0x1fff != 0 {
 			return nil, OuterNotUDP
 		}
-		if total := int(be16(b[2:])); total != 0 {
-			if total < ihl {
-				return nil, OuterTruncated // shorter than its own header
-			}
-			if total < len(b) {
-				b = b[:total]
-			}
+		b, ok := cutToDeclared(b, int(be16(b[2:])), ihl)
+		if !ok {
+			return nil, OuterTruncated
 		}
 		return b[ihl:], OK
 	case 6:
 		if len(b) < 40 {
 			return nil, OuterTruncated
 		}
-		if n := 40 + int(be16(b[4:])); n > 40 && n < len(b) {
-			b = b[:n]
+		if n := int(be16(b[4:])); n != 0 {
+			b, _ = cutToDeclared(b, 40+n, 40) // the fixed header is outside Payload Length
 		}
 		next, rest := b[6], b[40:]
 		for range maxIPv6Ext {
@@ -116,4 +108,22 @@ func outerUDP(b []byte) ([]byte, Reason) {
 		return nil, OuterNotUDP
 	}
 	return nil, OuterNotUDP
+}
+
+// cutToDeclared cuts b, a packet or datagram as captured, to n, the length
+// its header declares, when n is the shorter: what a capture holds past it
+// is not the packet's. A length of 0 declares nothing (a GSO capture's, an
+// IPv6 jumbogram's) and leaves b whole. It reports false when n is
+// shorter than hdr, the header that declares it. (Decode's fast paths keep
+// the same rule inline, in udpPayload and their length checks.)
+func cutToDeclared(b []byte, n, hdr int) ([]byte, bool) {
+	switch {
+	case n == 0:
+		return b, true
+	case n < hdr:
+		return nil, false
+	case n < len(b):
+		return b[:n], true
+	}
+	return b, true
 }
