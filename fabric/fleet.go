@@ -41,6 +41,10 @@ func (d *Deployer) fleetTable() string {
 	return d.name("fleet")
 }
 
+// FleetTable is the fleet table's name: PROBE_FLEET_TABLE, by default
+// <PROJECT_TAG>-fleet.
+func (d *Deployer) FleetTable() string { return d.fleetTable() }
+
 // FleetTableARN is the fleet table's ARN in account.
 func (d *Deployer) FleetTableARN(account string) string {
 	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", d.cfg.Region, account, d.fleetTable())

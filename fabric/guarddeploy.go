@@ -43,6 +43,7 @@ func (d *Deployer) guardComponent() component {
 		{key: "GWLBE_SUBNETS", value: list(c.GWLBESubnets)}, {key: "BUSINESS_SUBNET_CIDRS", value: list(business)},
 		{key: "PROJECT_TAG", value: c.ProjectTag}, {key: "RETURN_ROUTES", value: strconv.FormatBool(c.ReturnRoutes)},
 		{key: "APPLIANCE_INSTANCE_TYPE", value: c.ApplianceInstanceType}, {key: "PROBE_INSTANCE_TYPE", value: c.ProbeInstanceType},
+		{key: "PROBE_FLEET_TABLE", value: d.fleetTable()}, // the guards' notice claims (GuardConfig.Claims)
 	}
 	if c.SNSTopicARN != "" {
 		env = append(env, envVar{key: "SNS_TOPIC_ARN", value: c.SNSTopicARN})

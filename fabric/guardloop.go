@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/dxmon/dxmon/fleet"
 )
 
 // The guard's loop. Each tick reads, within TickTimeout: the GWLB's
@@ -92,6 +95,18 @@ type GuardConfig struct {
 	// Notify receives every bypass and restore, and the loss and return
 	// of the AWS API; it must not block. Nil: log only.
 	Notify func(GuardNotice)
+	// Claims, when not nil, makes the guards of every probe send one
+	// notice per change between them. A guard runs on each probe, and
+	// two that read the routes before either wrote both change them and
+	// both report it. So before notifying a bypass or restore the guard
+	// claims it in the fleet table (fleet.Store.ClaimGuardNotice, held
+	// for GuardBound) and notifies only if its claim wins. A claim that
+	// fails for another reason (the table unreachable) still notifies: a
+	// duplicate rather than a lost message. Nil: each guard notifies what
+	// it changed.
+	Claims *fleet.Store
+	// Name names this guard in its claims (default: the host name).
+	Name string
 	// Log receives one line per change and per failed tick. Nil: discard.
 	Log *slog.Logger
 }
@@ -114,6 +129,9 @@ func (c GuardConfig) withDefaults() GuardConfig {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Name == "" {
+		c.Name, _ = os.Hostname()
 	}
 	return c
 }
@@ -258,7 +276,7 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 		}
 		res.Changes = append(res.Changes, done...)
 		if len(done) > 0 {
-			g.report(dec, done, cross, health)
+			g.report(ctx, res.At, dec, done, cross, health)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", dec.Action, dec.AZ, err))
@@ -389,8 +407,9 @@ func (g *Guard) health(ctx context.Context) (health map[string]int, cross, place
 	return health, cross, placed, nil
 }
 
-// report logs and notifies one bypass or restore.
-func (g *Guard) report(dec GuardDecision, done []RouteChange, cross bool, health map[string]int) {
+// report logs and notifies one bypass or restore, unless another guard
+// claimed its notice (GuardConfig.Claims).
+func (g *Guard) report(ctx context.Context, at time.Time, dec GuardDecision, done []RouteChange, cross bool, health map[string]int) {
 	var lines []string
 	for _, c := range done {
 		lines = append(lines, c.String())
@@ -417,6 +436,16 @@ func (g *Guard) report(dec GuardDecision, done []RouteChange, cross bool, health
 	body := fmt.Sprintf("project %s, %s: %s\nhealthy appliances by AZ: %s (cross-zone load balancing %s)\nroutes:\n  %s",
 		g.d.cfg.ProjectTag, dec.AZ, dec.Reason, strings.Join(hs, " "), cz, strings.Join(lines, "\n  "))
 	g.cfg.Log.Warn("guard: "+string(dec.Action), "az", dec.AZ, "reason", dec.Reason, "routes", lines)
+	if g.cfg.Claims != nil {
+		err := g.cfg.Claims.ClaimGuardNotice(ctx, dec.AZ, string(dec.Action), g.cfg.Name, at, GuardBound(g.cfg.Every, g.cfg.TickTimeout))
+		switch {
+		case errors.Is(err, fleet.ErrClaimed):
+			g.cfg.Log.Info("guard: another probe's guard sent the notice of this "+string(dec.Action), "az", dec.AZ)
+			return
+		case err != nil:
+			g.cfg.Log.Warn("guard: could not claim the notice; sending it (another guard may send it too)", "az", dec.AZ, "err", err)
+		}
+	}
 	g.notify(GuardNotice{Kind: string(dec.Action), AZ: dec.AZ, Subject: subject, Body: body, Changes: done})
 }
 

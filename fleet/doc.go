@@ -46,6 +46,11 @@
 //	     state  "active" | "resolved"; probe, probes (who sent it, how many merged);
 //	     ttl    until + 24 h
 //
+//	pk = "guard#<AZ>", sk = "claim"   the guards' last notice about an AZ
+//	     action "bypass" | "restore"; until  end of its hold (unix ms); probe;
+//	     ttl    until + 24 h (Store.ClaimGuardNotice: one notice per change,
+//	            whichever probes' guards act on it)
+//
 // The probe id is the EC2 instance ID from IMDSv2, else hostname:listen-port
 // (dxprobe -probe-id, PROBE_ID, overrides it).
 //

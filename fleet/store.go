@@ -241,7 +241,7 @@ func (s *Store) ClaimFire(ctx context.Context, key, probe string, end time.Time,
 		Set(expression.Name(attrProbe), expression.Value(probe)).
 		Set(expression.Name(attrProbes), expression.Value(probes)).
 		Set(expression.Name(AttrTTL), expression.Value(end.Add(cooldown+24*time.Hour).Unix()))
-	return s.claim(ctx, key, cond, upd)
+	return s.claim(ctx, AlertPK(key), cond, upd)
 }
 
 // ClaimResolve claims the resolved notice of key for the window ending at
@@ -255,18 +255,48 @@ func (s *Store) ClaimResolve(ctx context.Context, key, probe string, end time.Ti
 		Set(expression.Name(attrResolved), expression.Value(now)).
 		Set(expression.Name(attrProbe), expression.Value(probe)).
 		Set(expression.Name(attrProbes), expression.Value(probes))
-	return s.claim(ctx, key, cond, upd)
+	return s.claim(ctx, AlertPK(key), cond, upd)
 }
 
-func (s *Store) claim(ctx context.Context, key string, cond expression.ConditionBuilder, upd expression.UpdateBuilder) error {
+// GuardPK is the partition key of the claim item of the guard's notices
+// about AZ az; its sort key is "claim".
+func GuardPK(az string) string { return "guard#" + az }
+
+// Guard claim item attributes (with attrUntil and attrProbe).
+const attrAction = "action" // the last action notified: "bypass" or "restore"
+
+// ClaimGuardNotice claims the notice of a guard's action ("bypass" or
+// "restore") on AZ az, taken at now. It succeeds for exactly one of the
+// guards that act on the same change: when the item is absent, holds the
+// other action, or holds this one but its hold has passed (until ≤ now);
+// it then records the action, holding it for hold. Guards on several
+// probes that see the same change in the GWLB's target health act within
+// one tick of each other, so a hold of a tick's bound (fabric.GuardBound)
+// lets one notice through per change. It returns ErrClaimed when another
+// guard (or this one) already sent it.
+func (s *Store) ClaimGuardNotice(ctx context.Context, az, action, probe string, now time.Time, hold time.Duration) error {
+	at := now.UnixMilli()
+	cond := expression.AttributeNotExists(expression.Name(AttrPK)).
+		Or(expression.Name(attrAction).NotEqual(expression.Value(action))).
+		Or(expression.Name(attrUntil).LessThanEqual(expression.Value(at)))
+	upd := expression.Set(expression.Name(attrAction), expression.Value(action)).
+		Set(expression.Name(attrUntil), expression.Value(now.Add(hold).UnixMilli())).
+		Set(expression.Name(attrProbe), expression.Value(probe)).
+		Set(expression.Name(AttrTTL), expression.Value(now.Add(hold+24*time.Hour).Unix()))
+	return s.claim(ctx, GuardPK(az), cond, upd)
+}
+
+// claim applies upd to the claim item of partition key pk when cond holds;
+// ErrClaimed when it does not.
+func (s *Store) claim(ctx context.Context, pk string, cond expression.ConditionBuilder, upd expression.UpdateBuilder) error {
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
-		return fmt.Errorf("fleet: build claim of %s: %w", key, err)
+		return fmt.Errorf("fleet: build claim of %s: %w", pk, err)
 	}
 	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table),
 		Key: map[string]types.AttributeValue{
-			AttrPK: &types.AttributeValueMemberS{Value: AlertPK(key)},
+			AttrPK: &types.AttributeValueMemberS{Value: pk},
 			AttrSK: &types.AttributeValueMemberS{Value: "claim"},
 		},
 		ConditionExpression: expr.Condition(), UpdateExpression: expr.Update(),
@@ -277,7 +307,7 @@ func (s *Store) claim(ctx context.Context, key string, cond expression.Condition
 	case errors.As(err, &ccf):
 		return ErrClaimed
 	case err != nil:
-		return fmt.Errorf("fleet: claim %s in table %s: %w", AlertPK(key), s.table, err)
+		return fmt.Errorf("fleet: claim %s in table %s: %w", pk, s.table, err)
 	}
 	return nil
 }

@@ -82,31 +82,12 @@ func TestClaimExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	end := time.Date(2026, 12, 4, 3, 30, 5, 0, time.UTC)
 	race := func(kind string, at time.Time) int {
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		won := 0
-		for i := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var err error
-				if kind == "fire" {
-					err = st.ClaimFire(ctx, AlertKey, "p"+string(rune('a'+i)), at, time.Minute, 3)
-				} else {
-					err = st.ClaimResolve(ctx, AlertKey, "p"+string(rune('a'+i)), at, 3)
-				}
-				switch {
-				case err == nil:
-					mu.Lock()
-					won++
-					mu.Unlock()
-				case !errors.Is(err, ErrClaimed):
-					t.Errorf("claim %s: %v", kind, err)
-				}
-			}()
-		}
-		wg.Wait()
-		return won
+		return winners(t, 8, func(i int) error {
+			if kind == "fire" {
+				return st.ClaimFire(ctx, AlertKey, "p"+string(rune('a'+i)), at, time.Minute, 3)
+			}
+			return st.ClaimResolve(ctx, AlertKey, "p"+string(rune('a'+i)), at, 3)
+		})
 	}
 	if n := race("fire", end); n != 1 {
 		t.Fatalf("fire at %v: %d winners, want 1", end, n)
@@ -145,4 +126,60 @@ func TestStoreUnreachable(t *testing.T) {
 	if _, _, err := st.Window(ctx, t0, t0.Add(time.Second)); err == nil {
 		t.Fatal("query of a closed port succeeded")
 	}
+}
+
+// TestClaimGuardNotice: of the guards that act on the same change of an
+// AZ, exactly one sends the notice; during the hold the same action is
+// claimed already, the other action is a new change and claims at once,
+// and after the hold the same action claims again. AZs are independent.
+func TestClaimGuardNotice(t *testing.T) {
+	_, st := newTestTable(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 4, 3, 30, 0, 0, time.UTC)
+	const hold = 20 * time.Second
+	race := func(az, action string, now time.Time) int {
+		return winners(t, 6, func(i int) error {
+			return st.ClaimGuardNotice(ctx, az, action, "p"+string(rune('a'+i)), now.Add(time.Duration(i)*time.Millisecond), hold)
+		})
+	}
+	for _, step := range []struct {
+		az, action string
+		after      time.Duration
+		want       int
+	}{
+		{"us-east-1a", "bypass", 0, 1},
+		{"us-east-1a", "bypass", 5 * time.Second, 0},   // the same change, seen a tick later
+		{"us-east-1b", "bypass", 5 * time.Second, 1},   // another AZ
+		{"us-east-1a", "restore", 10 * time.Second, 1}, // a new change
+		{"us-east-1a", "restore", 12 * time.Second, 0},
+		{"us-east-1a", "bypass", 15 * time.Second, 1},      // and another, inside the restore's hold
+		{"us-east-1a", "bypass", 15*time.Second + hold, 1}, // the hold over: a new bypass
+	} {
+		if n := race(step.az, step.action, at.Add(step.after)); n != step.want {
+			t.Fatalf("%s %s at +%v: %d winners, want %d", step.action, step.az, step.after, n, step.want)
+		}
+	}
+}
+
+// winners runs claim(0) … claim(n-1) at once and returns how many won;
+// an error other than ErrClaimed fails the test.
+func winners(t *testing.T, n int, claim func(i int) error) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := range n {
+		wg.Go(func() {
+			err := claim(i)
+			switch {
+			case err == nil:
+				mu.Lock()
+				won++
+				mu.Unlock()
+			case !errors.Is(err, ErrClaimed):
+				t.Errorf("claim %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	return won
 }

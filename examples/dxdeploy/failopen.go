@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/dxmon/dxmon/alert"
 	"github.com/dxmon/dxmon/fabric"
+	"github.com/dxmon/dxmon/fleet"
 )
 
 // bypass is dxdeploy bypass: every AZ's routes direct, held there.
@@ -88,7 +90,14 @@ func guard(ctx context.Context, d *fabric.Deployer, awsCfg aws.Config, gf guardF
 	} else {
 		log.Warn("guard: neither SNS_TOPIC_ARN nor SLACK_WEBHOOK_URL is set: bypasses and restores are only logged")
 	}
-	g, err := d.NewGuard(fabric.GuardConfig{Every: gf.every, RestoreAfter: gf.restoreAfter, TickTimeout: gf.tickTimeout, Notify: notify, Log: log})
+	// The fleet table's claims make the probes' guards send one notice
+	// per change between them (the probe role may update that table).
+	claims, err := fleet.NewStore(dynamodb.NewFromConfig(awsCfg), d.FleetTable())
+	if err != nil {
+		return fmt.Errorf("PROBE_FLEET_TABLE: %w", err)
+	}
+	g, err := d.NewGuard(fabric.GuardConfig{Every: gf.every, RestoreAfter: gf.restoreAfter, TickTimeout: gf.tickTimeout,
+		Notify: notify, Claims: claims, Log: log})
 	if err != nil {
 		return err
 	}
