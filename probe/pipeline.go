@@ -343,20 +343,22 @@ func (p *Pipeline) runWorker(w *Worker, src Source, parts chan<- part, free chan
 //
 // Until cancellation it reads with a deadline at the window's end. In the
 // drain it takes what a QueuedReader holds until it is empty or
-// DrainGrace has passed, and reads any other Source with a deadline at
-// DrainGrace's end.
+// DrainGrace has passed (it reads once at least, so a worker late to the
+// drain still learns whether its socket is empty), and reads any other
+// Source with a deadline at DrainGrace's end.
 func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan *flow.Table, drainAt *atomic.Int64) (drain, error) {
 	q, _ := src.(QueuedReader)
 	end := w.cur.start.Add(p.cfg.Window)
 	var deadline time.Time
 	var dr drain
+	queued := false // a ReadQueued returned packets: the bound applies
 	for {
 		var n int
 		var err error
 		at := drainAt.Load()
 		switch {
 		case at != 0 && q != nil:
-			if time.Now().UnixNano() >= at {
+			if queued && time.Now().UnixNano() >= at {
 				dr.end = drainBound // the last ReadQueued returned packets
 				return dr, nil
 			}
@@ -369,6 +371,7 @@ func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan 
 				dr.end = drainEmpty
 				return dr, nil
 			}
+			queued = true
 		default:
 			// The read returns at the window's end, or at the drain's
 			// if that comes first.
