@@ -35,6 +35,10 @@
 //	stop := context.AfterFunc(ctx, func() { g.Close() })
 //	defer stop()
 //
+// To stop without losing what reached the socket, read it first with
+// Reader.ReadQueued, which never waits and returns 0 once the socket is
+// empty (probe's drain at stop does this), then Close.
+//
 // Lifetime: a Batch belongs to the Reader that made it; Packet's views are
 // valid until the next Read into the same Batch. Nothing is allocated per
 // packet or per batch after NewBatch (tested with testing.AllocsPerRun).
