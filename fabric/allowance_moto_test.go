@@ -2,6 +2,7 @@ package fabric_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,9 +20,11 @@ import (
 // keeps what it saw in the instance's dxmon:nic-allowance tag, so the next
 // verify passes unless they grow again; a counter reset counts from 0; a
 // device without the counters, or an instance where the command fails,
-// fails the check too.
+// fails the check too. The first verify runs every check (allowance is the
+// last); the others run the allowance check alone (Verify's names), as a
+// periodic job would, with a fraction of the requests.
 func TestMotoAllowance(t *testing.T) {
-	proxy, cfg, _ := emulator(t)
+	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
 	var events []fabric.Event
@@ -33,11 +36,25 @@ func TestMotoAllowance(t *testing.T) {
 	apps := instancesByRole(t, ec, "dxtest", "appliance")
 	probes := instancesByRole(t, ec, "dxtest", "probe")
 	a0, p0 := aws.ToString(apps[0].InstanceId), aws.ToString(probes[0].InstanceId)
+	requests := map[bool]int{} // by whether every check ran: the first verify's
 	allowance := func(wantOK bool, want ...string) {
 		t.Helper()
-		checks, err := d.Verify(ctx)
+		var names []string
+		if len(requests) > 0 {
+			names = []string{"allowance"}
+		}
+		before := len(calls.sequence(0))
+		checks, err := d.Verify(ctx, names...)
 		if err != nil {
 			t.Fatal(err)
+		}
+		requests[names == nil] = len(calls.sequence(before))
+		var got []string
+		for _, c := range checks {
+			got = append(got, c.Name)
+		}
+		if wantNames := map[bool][]string{true: fabric.CheckNames, false: names}[names == nil]; !slices.Equal(got, wantNames) {
+			t.Fatalf("Verify(%q) ran checks %v, want %v", names, got, wantNames)
 		}
 		c := checks[len(checks)-1]
 		if c.Name != "allowance" || c.OK != wantOK {
@@ -91,6 +108,13 @@ func TestMotoAllowance(t *testing.T) {
 	allowance(true)
 	if proxy.Hits()["SSM.GetCommandInvocation.metrics"] == 0 {
 		t.Error("verify never read the metrics through the proxy's Run Command")
+	}
+	t.Logf("requests of a verify: every check %d, allowance alone %d", requests[true], requests[false])
+	if requests[false] >= requests[true] {
+		t.Errorf("the allowance check alone made %d requests, a full verify %d: the other checks still ran", requests[false], requests[true])
+	}
+	if _, err := d.Verify(ctx, "allowance", "bogus"); err == nil || !strings.Contains(err.Error(), `unknown check "bogus"`) {
+		t.Errorf("Verify with an unknown check: %v, want an error naming it", err)
 	}
 }
 

@@ -152,14 +152,20 @@ func (d *Deployer) Apply(ctx context.Context, stages ...Stage) error {
 // (the ENA allowance counters of every appliance and probe, read through
 // Run Command, against the dxmon:nic-allowance tag: see TagNICAllowance).
 // All but the last are read-only; the last runs a read-only script on the
-// instances and rewrites that tag. The error is for a failure to check at
-// all; failed checks are in the result.
-func (d *Deployer) Verify(ctx context.Context) (Checks, error) {
+// instances and rewrites that tag. With names (CheckNames) it runs only
+// those, still in that order: for example "allowance" alone, from a
+// periodic job. The error is for a failure to check at all, or an unknown
+// name; failed checks are in the result.
+func (d *Deployer) Verify(ctx context.Context, names ...string) (Checks, error) {
+	only, err := checkSet(names)
+	if err != nil {
+		return nil, err
+	}
 	r, err := d.newRun(ctx, true, nil)
 	if err != nil {
 		return nil, err
 	}
-	return r.withStage(StageVerify).verify(ctx), nil
+	return r.withStage(StageVerify).verify(ctx, only), nil
 }
 
 // SyncENIs is stage 10: it creates a mirror session for each appliance ENI

@@ -80,11 +80,50 @@ func (c *checker) found(what, id string, err error) bool {
 
 func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 
-// verify runs the checks (the last, allowance, rewrites a tag).
-func (r *run) verify(ctx context.Context) Checks {
-	infra, routing := r.checkInfra(ctx), r.checkRouting(ctx)
-	r.checkFailOpen(ctx, &routing) // failopen.go
-	return Checks{infra, routing, r.checkMirror(ctx), r.checkProbe(ctx), r.checkTraffic(ctx), r.checkFleet(ctx), r.checkAllowance(ctx)}
+// CheckNames are verify's checks, in the order Verify runs and lists them.
+var CheckNames = []string{"infrastructure", "routing", "mirror", "probe", "traffic", "fleet", "allowance"}
+
+// checkFuncs are the checks by name; each reads what it needs itself.
+var checkFuncs = map[string]func(*run, context.Context) Check{
+	"infrastructure": (*run).checkInfra,
+	"routing": func(r *run, ctx context.Context) Check {
+		c := r.checkRouting(ctx)
+		r.checkFailOpen(ctx, &c) // failopen.go
+		return c
+	},
+	"mirror":    (*run).checkMirror,
+	"probe":     (*run).checkProbe,
+	"traffic":   (*run).checkTraffic,
+	"fleet":     (*run).checkFleet,
+	"allowance": (*run).checkAllowance,
+}
+
+// verify runs the checks named in only (every check when it is empty), in
+// CheckNames' order (the last, allowance, rewrites a tag).
+func (r *run) verify(ctx context.Context, only map[string]bool) Checks {
+	var out Checks
+	for _, name := range CheckNames {
+		if len(only) == 0 || only[name] {
+			out = append(out, checkFuncs[name](r, ctx))
+		}
+	}
+	return out
+}
+
+// checkSet turns check names into a set, refusing an unknown or repeated
+// name.
+func checkSet(names []string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for _, n := range names {
+		switch {
+		case checkFuncs[n] == nil:
+			return nil, fmt.Errorf("verify: unknown check %q (the checks: %s)", n, strings.Join(CheckNames, ", "))
+		case set[n]:
+			return nil, fmt.Errorf("verify: check %q named twice", n)
+		}
+		set[n] = true
+	}
+	return set, nil
 }
 
 func (r *run) checkInfra(ctx context.Context) Check {

@@ -4,7 +4,7 @@
 //
 //	dxdeploy plan      [-config FILE] [-json] [-v] [-set KEY=VALUE …] [-KEY value …]
 //	dxdeploy apply     [-stage NN] …
-//	dxdeploy verify    …
+//	dxdeploy verify    [-check allowance,…] …
 //	dxdeploy sync-enis [-every 2m] …
 //	dxdeploy destroy   -force …
 //	dxdeploy bypass    …
@@ -45,6 +45,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	poll := fs.Duration("poll", 5*time.Second, "shortest wait between polls of AWS")
 	timeout := fs.Duration("wait-timeout", 15*time.Minute, "longest wait for one resource")
 	stage := fs.String("stage", "", "apply: run only this stage (00-10)")
+	checks := fs.String("check", "", "verify: run only these checks, comma-separated ("+strings.Join(fabric.CheckNames, ",")+")")
 	every := fs.Duration("every", 0, "sync-enis: repeat at this interval until interrupted; guard: tick interval (0: 5s)")
 	restoreAfter := fs.Duration("restore-after", fabric.DefaultGuardRestoreAfter, "guard: restore an AZ after its appliances have been healthy this long")
 	tickTimeout := fs.Duration("tick-timeout", fabric.DefaultGuardTickTimeout, "guard: bound on each tick's AWS calls")
@@ -138,6 +140,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		kv[s.key] = s.value
 	}
 	st, msg := stageFlag(cmd, *stage)
+	if msg != "" {
+		fmt.Fprintln(stderr, msg)
+		return 2
+	}
+	only, msg := checkFlag(cmd, *checks)
 	if msg != "" {
 		fmt.Fprintln(stderr, msg)
 		return 2
@@ -215,7 +222,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "verify":
 		var cs fabric.Checks
-		if cs, err = d.Verify(ctx); err == nil {
+		if cs, err = d.Verify(ctx, only...); err == nil {
 			for _, c := range cs {
 				out.check(c)
 			}
@@ -290,6 +297,26 @@ func stageFlag(cmd, stage string) (fabric.Stage, string) {
 		return "", fmt.Sprintf("dxdeploy apply: -stage %q: want a stage 00-10 (09 is dxdeploy verify, 10 is dxdeploy sync-enis)", stage)
 	}
 	return st, ""
+}
+
+// checkFlag parses -check: verify's check names, comma-separated; a
+// message when another command has it or a name is not a check.
+func checkFlag(cmd, list string) ([]string, string) {
+	if list == "" {
+		return nil, ""
+	}
+	if cmd != "verify" {
+		return nil, fmt.Sprintf("dxdeploy %s: -check %q: only dxdeploy verify takes -check", cmd, list)
+	}
+	names := strings.Split(list, ",")
+	seen := map[string]bool{}
+	for _, n := range names {
+		if !slices.Contains(fabric.CheckNames, n) || seen[n] {
+			return nil, fmt.Sprintf("dxdeploy verify: -check %q: want check names, each once, comma-separated, from %s", list, strings.Join(fabric.CheckNames, ","))
+		}
+		seen[n] = true
+	}
+	return names, ""
 }
 
 // setFlags is -set KEY=VALUE, repeatable.

@@ -17,6 +17,7 @@ import (
 	"github.com/dxmon/dxmon/fabric"
 	"github.com/dxmon/dxmon/fabric/fabrictest"
 	"github.com/dxmon/dxmon/internal/mototest"
+	"github.com/google/go-cmp/cmp"
 )
 
 func writeConf(t *testing.T, kv map[string]string) string {
@@ -88,6 +89,9 @@ func TestBadConfigMakesNoAWSCall(t *testing.T) {
 	cases["no region anywhere"] = []string{"plan", "-config", bad("AWS_REGION", ""), "AWS_REGION is missing"}
 	cases["destroy without force"] = []string{"destroy", "-config", writeConf(t, good), "add -force to confirm"}
 	cases["stage out of range"] = []string{"apply", "-config", writeConf(t, good), "-stage", "42", `dxdeploy apply: -stage "42": want a stage 00-10`}
+	cases["-check on plan"] = []string{"plan", "-config", writeConf(t, good), "-check", "allowance", `dxdeploy plan: -check "allowance": only dxdeploy verify takes -check`}
+	cases["-check unknown"] = []string{"verify", "-config", writeConf(t, good), "-check", "allowance,bogus", `dxdeploy verify: -check "allowance,bogus": want check names, each once, comma-separated, from infrastructure,routing,`}
+	cases["-check twice"] = []string{"verify", "-config", writeConf(t, good), "-check", "fleet,fleet", `dxdeploy verify: -check "fleet,fleet": want check names, each once`}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			args, want := c[:len(c)-1], c[len(c)-1]
@@ -170,6 +174,17 @@ func TestDxdeployAgainstMoto(t *testing.T) {
 	code, out, _ = dxdeploy(t, append([]string{"verify"}, common...)...)
 	if code != 1 || !strings.Contains(out, "PASS infrastructure") || !strings.Contains(out, "FAIL traffic") {
 		t.Fatalf("verify with no traffic: exit %d, want 1 with a FAIL traffic line:\n%s", code, out)
+	}
+	// -check: only the checks named, in verify's own order.
+	code, out, _ = dxdeploy(t, append([]string{"verify", "-check", "traffic,infrastructure"}, common...)...)
+	var checkLines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "PASS ") || strings.HasPrefix(l, "FAIL ") {
+			checkLines = append(checkLines, strings.Fields(l)[0]+" "+strings.Fields(l)[1])
+		}
+	}
+	if diff := cmp.Diff([]string{"PASS infrastructure", "FAIL traffic"}, checkLines); code != 1 || diff != "" {
+		t.Fatalf("verify -check traffic,infrastructure: exit %d, check lines (-want +got):\n%s\n%s", code, diff, out)
 	}
 	if code, out, errOut = dxdeploy(t, append([]string{"sync-enis"}, common...)...); code != 0 || !strings.Contains(out, "0 sessions created, 0 deleted") {
 		t.Fatalf("sync-enis: exit %d: %s\n%s", code, errOut, out)
