@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -64,6 +66,7 @@ func TestMotoGuardNoticeOnce(t *testing.T) {
 		if diff := cmp.Diff(g.direct("a", "b"), g.routes(t)); diff != "" || len(res.Changes) == 0 {
 			t.Fatalf("%s: %d route changes; routes (-want +got):\n%s", what, len(res.Changes), diff)
 		}
+		p.guard.WaitNotices()
 	}
 
 	g.crossZone(t, true)
@@ -104,6 +107,41 @@ func TestMotoGuardNoticeOnce(t *testing.T) {
 	}
 	if !strings.Contains(c.log.String(), "could not claim the notice; sending it") {
 		t.Errorf("probe C's log does not say its claim failed:\n%s", c.log.String())
+	}
+
+	// A table that does not answer: the tick writes its routes and
+	// returns while its claims wait; the notices go out once they end.
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 8)
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		http.Error(w, "unavailable", http.StatusServiceUnavailable)
+	}))
+	defer hung.Close()
+	slow, err := fleet.NewStore(dynamodb.NewFromConfig(g.cfg, func(o *dynamodb.Options) {
+		o.BaseEndpoint, o.RetryMaxAttempts = aws.String(hung.URL), 1
+	}), g.d.FleetTable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newProbe("probe-d", slow)
+	g.putInline(t)
+	now = now.Add(time.Second)
+	if res, err := d.guard.Tick(ctx); err != nil || len(res.Changes) == 0 {
+		t.Fatalf("probe D's tick: %d route changes, %v", len(res.Changes), err)
+	}
+	<-arrived // its first claim is waiting on the table now
+	if len(d.notices) != 0 || strings.Contains(d.log.String(), "could not claim") {
+		t.Fatalf("probe D's tick returned after its claims ended (notices %v): a slow table delays the guard", d.notices)
+	}
+	close(release)
+	d.guard.WaitNotices()
+	if diff := cmp.Diff([]string{"bypass us-east-1a", "bypass us-east-1b"}, d.notices); diff != "" {
+		t.Errorf("probe D's notices (-want +got):\n%s", diff)
 	}
 
 	// The guard runs with the probe role, which may update the fleet table.

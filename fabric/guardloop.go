@@ -93,7 +93,8 @@ type GuardConfig struct {
 	// Now is the clock of the decisions. Default time.Now.
 	Now func() time.Time
 	// Notify receives every bypass and restore, and the loss and return
-	// of the AWS API; it must not block. Nil: log only.
+	// of the AWS API, one call at a time and in order; it must not block.
+	// Nil: log only.
 	Notify func(GuardNotice)
 	// Claims, when not nil, makes the guards of every probe send one
 	// notice per change between them. A guard runs on each probe, and
@@ -101,9 +102,12 @@ type GuardConfig struct {
 	// both report it. So before notifying a bypass or restore the guard
 	// claims it in the fleet table (fleet.Store.ClaimGuardNotice, held
 	// for GuardBound) and notifies only if its claim wins. A claim that
-	// fails for another reason (the table unreachable) still notifies: a
-	// duplicate rather than a lost message. Nil: each guard notifies what
-	// it changed.
+	// fails for another reason (the table unreachable or slow past
+	// TickTimeout) still notifies: a duplicate rather than a lost
+	// message. The claims are made after the tick, on a goroutine of
+	// their own, so they never delay a route write or the next tick
+	// (Guard.WaitNotices waits for them). Nil: each guard notifies what
+	// it changed, within the tick.
 	Claims *fleet.Store
 	// Name names this guard in its claims (default: the host name).
 	Name string
@@ -195,6 +199,18 @@ type Guard struct {
 	st      GuardState
 	apiDown bool
 	view    *guardView // the last full read; nil: read everything next tick
+	// With Claims: the tick's notices, sent after it (sendQueued); sent
+	// is closed when the last tick's have been.
+	queued []queuedNotice
+	sent   chan struct{}
+}
+
+// queuedNotice is a notice to send after the tick, claimed first when
+// claim is set.
+type queuedNotice struct {
+	n     GuardNotice
+	at    time.Time
+	claim bool
 }
 
 // guardView is a tick's full read: the routes and what names the health.
@@ -222,6 +238,7 @@ func (g *Guard) Config() GuardConfig { return g.cfg }
 func (g *Guard) Run(ctx context.Context) error {
 	t := time.NewTicker(g.cfg.Every)
 	defer t.Stop()
+	defer g.WaitNotices() // the last notices go out before Run returns
 	for {
 		_, _ = g.Tick(ctx)
 		select {
@@ -232,11 +249,63 @@ func (g *Guard) Run(ctx context.Context) error {
 	}
 }
 
+// WaitNotices waits until the notices of past ticks have been claimed and
+// handed to Notify (with GuardConfig.Claims; without, Tick sends them
+// itself). Call it from the goroutine that calls Tick.
+func (g *Guard) WaitNotices() {
+	if g.sent != nil {
+		<-g.sent
+	}
+}
+
+// sendQueued sends the tick's queued notices on a goroutine, after those
+// of earlier ticks: each claimed first when it must be (report), within
+// TickTimeout, and handed to Notify if the claim did not fail as taken.
+func (g *Guard) sendQueued(ctx context.Context) {
+	if len(g.queued) == 0 {
+		return
+	}
+	items, prev, done := g.queued, g.sent, make(chan struct{})
+	g.queued, g.sent = nil, done
+	ctx = context.WithoutCancel(ctx) // a stop does not cut the last notices short
+	hold := GuardBound(g.cfg.Every, g.cfg.TickTimeout)
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		for _, q := range items {
+			if q.claim {
+				cctx, cancel := context.WithTimeout(ctx, g.cfg.TickTimeout)
+				err := g.cfg.Claims.ClaimGuardNotice(cctx, q.n.AZ, q.n.Kind, g.cfg.Name, q.at, hold)
+				cancel()
+				switch {
+				case errors.Is(err, fleet.ErrClaimed):
+					g.cfg.Log.Info("guard: another probe's guard sent the notice of this "+q.n.Kind, "az", q.n.AZ)
+					continue
+				case err != nil:
+					g.cfg.Log.Warn("guard: could not claim the notice; sending it (another guard may send it too)", "az", q.n.AZ, "err", err)
+				}
+			}
+			if g.cfg.Notify != nil {
+				g.cfg.Notify(q.n)
+			}
+		}
+	}()
+}
+
 // Tick reads health (and, when it must, the routes: see "What a tick
 // reads"), decides, and bypasses or restores AZs. The error is a failure
 // to read or write AWS; the tick then changed nothing beyond the writes
 // listed in the result.
 func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
+	res, err := g.tick(ctx)
+	g.sendQueued(ctx)
+	return res, err
+}
+
+// tick is Tick but for sending the notices it queued (with Claims).
+func (g *Guard) tick(ctx context.Context) (GuardTick, error) {
 	ctx, cancel := context.WithTimeout(ctx, g.cfg.TickTimeout)
 	defer cancel()
 	res := GuardTick{At: g.cfg.Now()}
@@ -276,7 +345,7 @@ func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 		}
 		res.Changes = append(res.Changes, done...)
 		if len(done) > 0 {
-			g.report(ctx, res.At, dec, done, cross, health)
+			g.report(res.At, dec, done, cross, health)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s %s: %w", dec.Action, dec.AZ, err))
@@ -407,9 +476,9 @@ func (g *Guard) health(ctx context.Context) (health map[string]int, cross, place
 	return health, cross, placed, nil
 }
 
-// report logs and notifies one bypass or restore, unless another guard
-// claimed its notice (GuardConfig.Claims).
-func (g *Guard) report(ctx context.Context, at time.Time, dec GuardDecision, done []RouteChange, cross bool, health map[string]int) {
+// report logs and notifies one bypass or restore (with Claims, after the
+// tick and unless another guard claimed its notice).
+func (g *Guard) report(at time.Time, dec GuardDecision, done []RouteChange, cross bool, health map[string]int) {
 	var lines []string
 	for _, c := range done {
 		lines = append(lines, c.String())
@@ -436,17 +505,7 @@ func (g *Guard) report(ctx context.Context, at time.Time, dec GuardDecision, don
 	body := fmt.Sprintf("project %s, %s: %s\nhealthy appliances by AZ: %s (cross-zone load balancing %s)\nroutes:\n  %s",
 		g.d.cfg.ProjectTag, dec.AZ, dec.Reason, strings.Join(hs, " "), cz, strings.Join(lines, "\n  "))
 	g.cfg.Log.Warn("guard: "+string(dec.Action), "az", dec.AZ, "reason", dec.Reason, "routes", lines)
-	if g.cfg.Claims != nil {
-		err := g.cfg.Claims.ClaimGuardNotice(ctx, dec.AZ, string(dec.Action), g.cfg.Name, at, GuardBound(g.cfg.Every, g.cfg.TickTimeout))
-		switch {
-		case errors.Is(err, fleet.ErrClaimed):
-			g.cfg.Log.Info("guard: another probe's guard sent the notice of this "+string(dec.Action), "az", dec.AZ)
-			return
-		case err != nil:
-			g.cfg.Log.Warn("guard: could not claim the notice; sending it (another guard may send it too)", "az", dec.AZ, "err", err)
-		}
-	}
-	g.notify(GuardNotice{Kind: string(dec.Action), AZ: dec.AZ, Subject: subject, Body: body, Changes: done})
+	g.notify(GuardNotice{Kind: string(dec.Action), AZ: dec.AZ, Subject: subject, Body: body, Changes: done}, at, true)
 }
 
 // failed handles a tick that could not read or write AWS: it logs, and
@@ -460,7 +519,7 @@ func (g *Guard) failed(what string, err error) error {
 		g.notify(GuardNotice{Kind: "api-unreachable",
 			Subject: "dxmon guard: " + what + ": it changes nothing more until it can",
 			Body: fmt.Sprintf("project %s: %v\nThe routes stay as they are; a restore waits for %s of health seen again.",
-				g.d.cfg.ProjectTag, err, g.cfg.RestoreAfter)})
+				g.d.cfg.ProjectTag, err, g.cfg.RestoreAfter)}, time.Time{}, false)
 	}
 	return err
 }
@@ -472,11 +531,16 @@ func (g *Guard) recovered() {
 	g.apiDown = false
 	g.cfg.Log.Info("guard: AWS API reachable again")
 	g.notify(GuardNotice{Kind: "api-reachable", Subject: "dxmon guard: AWS API reachable again",
-		Body: "project " + g.d.cfg.ProjectTag + ": the guard watches target health again"})
+		Body: "project " + g.d.cfg.ProjectTag + ": the guard watches target health again"}, time.Time{}, false)
 }
 
-func (g *Guard) notify(n GuardNotice) {
-	if g.cfg.Notify != nil {
+// notify sends n now, or with Claims queues it for after the tick (so
+// that notices keep their order), claimed first when claim is set.
+func (g *Guard) notify(n GuardNotice, at time.Time, claim bool) {
+	switch {
+	case g.cfg.Claims != nil:
+		g.queued = append(g.queued, queuedNotice{n: n, at: at, claim: claim})
+	case g.cfg.Notify != nil:
 		g.cfg.Notify(n)
 	}
 }
