@@ -297,7 +297,8 @@ func (g *Guard) sendQueued(ctx context.Context) {
 // Tick reads health (and, when it must, the routes: see "What a tick
 // reads"), decides, and bypasses or restores AZs. The error is a failure
 // to read or write AWS; the tick then changed nothing beyond the writes
-// listed in the result.
+// listed in the result. Its notices reach Notify before it returns, or,
+// with GuardConfig.Claims, after (WaitNotices).
 func (g *Guard) Tick(ctx context.Context) (GuardTick, error) {
 	res, err := g.tick(ctx)
 	g.sendQueued(ctx)
