@@ -21,19 +21,7 @@ def memoize():
         pass
 
 
-
-def _cpuclock():
-    import threading, time, os
-    path = "/tmp/motoprof/%d.cpu" % os.getpid()
-    def run():
-        while True:
-            time.sleep(0.3)
-            with open(path, "w") as o:
-                o.write("%f\n" % time.process_time())
-    threading.Thread(target=run, daemon=True).start()
-
 if __name__ == "__main__":
-    _cpuclock()
     # werkzeug logs a line per request, to a stderr nobody reads.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     memoize()
