@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/dxmon/dxmon/alert"
+	"github.com/dxmon/dxmon/internal/syncbuf"
 )
 
 // secret is the part of a webhook URL that must never be logged.
@@ -32,28 +33,16 @@ type rig struct {
 	t        *testing.T
 	d        *alert.Dispatcher
 	reg      *prometheus.Registry
-	logs     *syncBuffer
+	logs     *syncbuf.Buffer
 	outcomes chan string // "sink/outcome"
 	waits    chan time.Duration
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when Run has returned
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func newRig(t *testing.T, cfg alert.DispatcherConfig, start bool, sinks ...alert.Sink) *rig {
 	t.Helper()
-	r := &rig{t: t, reg: prometheus.NewPedanticRegistry(), logs: &syncBuffer{},
+	r := &rig{t: t, reg: prometheus.NewPedanticRegistry(), logs: &syncbuf.Buffer{},
 		outcomes: make(chan string, 100), waits: make(chan time.Duration, 100), done: make(chan struct{})}
 	cfg.OnOutcome = func(sink, outcome string) { r.outcomes <- sink + "/" + outcome }
 	if cfg.Wait == nil {

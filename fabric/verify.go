@@ -110,6 +110,13 @@ func (r *run) verify(ctx context.Context, only map[string]bool) Checks {
 	return out
 }
 
+// ValidateChecks refuses a name that is not one of CheckNames, or is
+// given twice, as Verify would: for a command line that names checks.
+func ValidateChecks(names []string) error {
+	_, err := checkSet(names)
+	return err
+}
+
 // checkSet turns check names into a set, refusing an unknown or repeated
 // name.
 func checkSet(names []string) (map[string]bool, error) {

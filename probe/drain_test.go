@@ -1,7 +1,6 @@
 package probe_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dxmon/dxmon/internal/syncbuf"
 	"github.com/dxmon/dxmon/probe"
 )
 
@@ -92,23 +92,13 @@ func (s unsupportedSource) ReadQueued() (int, error) {
 }
 
 // logLines collects a pipeline's log as JSON lines.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logLines struct{ syncbuf.Buffer }
 
 // find returns the first line whose msg starts with prefix, decoded.
 func (l *logLines) find(t *testing.T, prefix string) map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
+	all := l.String()
+	for _, line := range strings.Split(strings.TrimSpace(all), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
@@ -117,7 +107,7 @@ func (l *logLines) find(t *testing.T, prefix string) map[string]any {
 			return m
 		}
 	}
-	t.Fatalf("no log line starting %q in:\n%s", prefix, l.buf.String())
+	t.Fatalf("no log line starting %q in:\n%s", prefix, all)
 	return nil
 }
 
@@ -158,14 +148,7 @@ func TestDrainTakesWhatIsQueued(t *testing.T) {
 	if err := runStopped(t, pl, srcs); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	pk, by, _ := c.totals()
-	var wantBytes uint64
-	for _, v := range want {
-		wantBytes += v.Bytes
-	}
-	if pk != uint64(len(pkts)) || by != wantBytes {
-		t.Fatalf("counted %d packets / %d bytes, queued %d / %d", pk, by, len(pkts), wantBytes)
-	}
+	c.requireTotals(t, len(pkts), want)
 	if last := c.reports[len(c.reports)-1]; !last.Partial {
 		t.Errorf("last report not marked partial")
 	}

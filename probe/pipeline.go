@@ -255,21 +255,11 @@ func (p *Pipeline) Run(ctx context.Context, sources []Source) error {
 	return errors.Join(errs...)
 }
 
-// drainEnd says how a worker's drain at stop ended.
-type drainEnd uint8
-
-const (
-	drainNone   drainEnd = iota // no drain: the source closed or failed first
-	drainEmpty                  // a QueuedReader had nothing more queued
-	drainBound                  // DrainGrace passed with packets still coming
-	drainTimed                  // a plain Source, read until DrainGrace passed
-	drainClosed                 // the source closed during the drain
-)
-
-// drain is what one worker read after cancellation and how that ended.
+// drain is what one worker read after cancellation, and whether its
+// QueuedReader still returned packets when DrainGrace passed.
 type drain struct {
 	packets uint64
-	end     drainEnd
+	bound   bool
 }
 
 // logDrain logs one line on how the drain at stop went: the packets read
@@ -280,7 +270,7 @@ func (p *Pipeline) logDrain(drains []drain, took time.Duration) {
 	var bound []int
 	for i, d := range drains {
 		packets += d.packets
-		if d.end == drainBound {
+		if d.bound {
 			bound = append(bound, p.workers[i].id)
 		}
 	}
@@ -359,7 +349,7 @@ func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan 
 		switch {
 		case at != 0 && q != nil:
 			if queued && time.Now().UnixNano() >= at {
-				dr.end = drainBound // the last ReadQueued returned packets
+				dr.bound = true // the last ReadQueued returned packets
 				return dr, nil
 			}
 			n, err = q.ReadQueued()
@@ -368,8 +358,7 @@ func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan 
 				q = nil // drain it as a plain Source
 				continue
 			case err == nil && n == 0:
-				dr.end = drainEmpty
-				return dr, nil
+				return dr, nil // empty
 			}
 			queued = true
 		default:
@@ -395,14 +384,10 @@ func (p *Pipeline) readLoop(w *Worker, src Source, parts chan<- part, free chan 
 		switch {
 		case err == nil:
 		case errors.Is(err, net.ErrClosed):
-			if at != 0 {
-				dr.end = drainClosed
-			}
 			return dr, nil
 		case !errors.Is(err, os.ErrDeadlineExceeded):
 			return dr, err
 		case at != 0 && now.UnixNano() >= at:
-			dr.end = drainTimed
 			return dr, nil // the drain is over
 		}
 		if !now.Before(end) {

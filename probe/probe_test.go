@@ -58,6 +58,21 @@ func (c *collector) emit(r *report.Report) {
 	c.mu.Unlock()
 }
 
+// requireTotals fails the test unless the reports count n packets and the
+// bytes of want's flows, and returns the reported flows.
+func (c *collector) requireTotals(t *testing.T, n int, want map[flow.Key]flow.Counter) map[flow.Key]flow.Counter {
+	t.Helper()
+	pk, by, flows := c.totals()
+	var wantBytes uint64
+	for _, v := range want {
+		wantBytes += v.Bytes
+	}
+	if pk != uint64(n) || by != wantBytes {
+		t.Fatalf("counted %d packets / %d bytes, sent %d / %d", pk, by, n, wantBytes)
+	}
+	return flows
+}
+
 func (c *collector) totals() (pk, by uint64, flows map[flow.Key]flow.Counter) {
 	flows = map[flow.Key]flow.Counter{}
 	for _, r := range c.reports {
@@ -149,14 +164,7 @@ func testRunCountsEveryPacket(t *testing.T, mode reuseport.WaitMode) {
 	if drops != 0 {
 		t.Fatalf("kernel dropped %d packets", drops)
 	}
-	pk, by, flows := c.totals()
-	var wantBytes uint64
-	for _, v := range want {
-		wantBytes += v.Bytes
-	}
-	if pk != uint64(len(pkts)) || by != wantBytes {
-		t.Fatalf("counted %d packets / %d bytes, sent %d / %d", pk, by, len(pkts), wantBytes)
-	}
+	flows := c.requireTotals(t, len(pkts), want)
 	if d := cmp.Diff(want, flows); d != "" {
 		t.Errorf("flows differ (-sent +reported):\n%s", d)
 	}

@@ -45,7 +45,6 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -309,12 +308,8 @@ func checkFlag(cmd, list string) ([]string, string) {
 		return nil, fmt.Sprintf("dxdeploy %s: -check %q: only dxdeploy verify takes -check", cmd, list)
 	}
 	names := strings.Split(list, ",")
-	seen := map[string]bool{}
-	for _, n := range names {
-		if !slices.Contains(fabric.CheckNames, n) || seen[n] {
-			return nil, fmt.Sprintf("dxdeploy verify: -check %q: want check names, each once, comma-separated, from %s", list, strings.Join(fabric.CheckNames, ","))
-		}
-		seen[n] = true
+	if fabric.ValidateChecks(names) != nil {
+		return nil, fmt.Sprintf("dxdeploy verify: -check %q: want check names, each once, comma-separated, from %s", list, strings.Join(fabric.CheckNames, ","))
 	}
 	return names, ""
 }

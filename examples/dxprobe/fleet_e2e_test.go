@@ -56,7 +56,7 @@ func burst(t *testing.T, port, i, heavyPackets int) {
 // reportOf returns the probe's report of scope for the window starting at
 // start, or nil.
 func reportOf(t *testing.T, p *probeProc, scope string, start time.Time) *report.Report {
-	for _, r := range parseReports(t, p.stdout.Bytes()) {
+	for _, r := range parseReports(t, p.stdout.Lines()) {
 		if r.Scope == scope && r.WindowStart.Equal(start) {
 			return &r
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/dxmon/dxmon/flow"
+	"github.com/dxmon/dxmon/internal/syncbuf"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
 	"github.com/dxmon/dxmon/sample"
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 // probeProc is a running dxprobe.
 type probeProc struct {
 	cmd     *exec.Cmd
-	stdout  syncBuffer
+	stdout  syncbuf.Buffer
 	mu      sync.Mutex
 	stderr  strings.Builder
 	ready   chan struct{}
@@ -130,32 +131,7 @@ func (p *probeProc) stop(t *testing.T) []report.Report {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("dxprobe did not stop within 30s of SIGTERM")
 	}
-	return parseReports(t, p.stdout.Bytes())
-}
-
-// syncBuffer is a bytes.Buffer that the process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Bytes returns a copy of what was written so far, whole lines only.
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := b.buf.Bytes()
-	if i := bytes.LastIndexByte(out, '\n'); i >= 0 {
-		out = out[:i+1]
-	} else {
-		out = nil
-	}
-	return append([]byte(nil), out...)
+	return parseReports(t, p.stdout.Lines())
 }
 
 // waitReports polls the reports printed so far until done says they hold
@@ -163,9 +139,9 @@ func (b *syncBuffer) Bytes() []byte {
 func (p *probeProc) waitReports(t *testing.T, done func([]report.Report) bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for !done(parseReports(t, p.stdout.Bytes())) {
+	for !done(parseReports(t, p.stdout.Lines())) {
 		if time.Now().After(deadline) {
-			t.Fatalf("reports did not reach the expected counts within 60s:\n%s", p.stdout.Bytes())
+			t.Fatalf("reports did not reach the expected counts within 60s:\n%s", p.stdout.Lines())
 		}
 		time.Sleep(50 * time.Millisecond) // polling another process's output
 	}

@@ -168,7 +168,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err := b.Eval(readPage, &got); err != nil {
 		t.Fatal(err)
 	}
-	compareShown(t, got, parseReports(t, p.stdout.Bytes()))
+	compareShown(t, got, parseReports(t, p.stdout.Lines()))
 	if got.Alerts == 0 {
 		t.Errorf("the page shows no alert; -alert-bps 1000 fired one")
 	}
@@ -184,7 +184,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err := b.Eval(readPage, &next); err != nil {
 		t.Fatal(err)
 	}
-	compareShown(t, next, parseReports(t, p.stdout.Bytes()))
+	compareShown(t, next, parseReports(t, p.stdout.Lines()))
 
 	dir := shotDir()
 	t.Logf("screenshots: %s", b.Screenshot(filepath.Join(dir, "live-desktop-1366.png")))
