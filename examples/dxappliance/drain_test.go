@@ -33,7 +33,10 @@ func bounded(t *testing.T, ch <-chan struct{}, limit time.Duration, what string)
 func TestApplianceDrainOnSIGTERM(t *testing.T) {
 	ns := netns(t, []string{gwlb1}, []string{appl1})
 	bin := buildBinary(t)
-	const delay = 8 * time.Second
+	// The delay has to outlast what the test does while draining (a log
+	// line, a refused dial, one packet's round trip: milliseconds), and the
+	// test waits it out in full before it may see the exit.
+	const delay = 3 * time.Second
 	a := startAppliance(t, bin, ns, "-workers", "1", "-metrics", "", "-drain-delay", delay.String())
 	back := listenUDP(t, gwlb1+":6081")
 	out := dialUDP(t, gwlb1+":0", appl1+":6081")

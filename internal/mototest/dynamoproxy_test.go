@@ -19,7 +19,8 @@ import (
 // a conditional UpdateItem on one item, exactly one succeeds, round after
 // round, as AWS's atomic writes guarantee.
 func TestDynamoProxyConditionalWrites(t *testing.T) {
-	s := mototest.Start(t)
+	t.Parallel()
+	s := mototest.Launch(t)
 	p := mototest.StartDynamoProxy(t, s)
 	db := dynamodb.NewFromConfig(p.Config(t))
 	ctx := context.Background()

@@ -18,7 +18,8 @@ import (
 // proxy both fail with ValidationError, as on AWS, while valid settings
 // still reach moto.
 func TestProxyRefusesWhatAWSRefuses(t *testing.T) {
-	s := mototest.Start(t)
+	t.Parallel()
+	s := mototest.Launch(t)
 	p := mototest.StartMirrorProxy(t, s)
 	ctx := context.Background()
 	setup := func(c *elb.Client, ec *ec2.Client, name string) (tg, listener string) {
