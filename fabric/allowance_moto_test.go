@@ -24,7 +24,6 @@ import (
 // last); the others run the allowance check alone (Verify's names), as a
 // periodic job would, with a fraction of the requests.
 func TestMotoAllowance(t *testing.T) {
-	t.Parallel()
 	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

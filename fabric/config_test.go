@@ -123,7 +123,6 @@ func TestExampleConfigParses(t *testing.T) {
 // ones, stop Apply at stage 00 with a line naming the subnet, before any
 // mutating call.
 func TestMotoBadSubnetsCreateNothing(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	w := makeWorld(t, cfg)
 	ctx := context.Background()

@@ -93,7 +93,6 @@ func artifact(t *testing.T, cfg aws.Config, name, file string) (string, string) 
 // dxappliance.env, both versioned with their binary; changing a value
 // makes a new version that the next apply installs.
 func TestMotoEnvFilesAndVersions(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -210,7 +209,6 @@ func tagValueOf(tags []ec2types.Tag, k string) string {
 // one line naming the key, the file's architecture and the required one,
 // before anything is uploaded or installed.
 func TestMotoELFArchitecture(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -258,7 +256,6 @@ func TestMotoELFArchitecture(t *testing.T) {
 // per try; a command that fails shows its standard error in the error;
 // an agent that never registers fails after WaitTimeout naming the cause.
 func TestMotoSSMRegistrationAndStderr(t *testing.T) {
-	t.Parallel()
 	proxy, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -311,7 +308,6 @@ func TestMotoSSMRegistrationAndStderr(t *testing.T) {
 // UDP (17) to port 6081, VPC CIDR to VPC CIDR — replacing the rules of the
 // old design (on-prem CIDRs both ways, no protocol).
 func TestMotoMirrorFilterGeneveRule(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -401,7 +397,6 @@ func sortedRoutes(t *testing.T, ec *ec2.Client, subnet string) []string {
 // (launched before appliances had a role) gets the appliance profile
 // associated by stage 02, planned as a change, and only once.
 func TestMotoApplianceWithoutProfile(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

@@ -21,7 +21,6 @@ import (
 // leaves it deleting; the next destroy must wait for every endpoint to be
 // gone, delete the service for real, and only then the GWLB.
 func TestMotoDestroyWaitsForEndpoints(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -60,7 +59,6 @@ func TestMotoDestroyWaitsForEndpoints(t *testing.T) {
 // subnet per AZ, each in an AZ the GWLB covers (WORKLOAD_SUBNETS'); stage
 // 00 says which, before anything is written.
 func TestMotoGWLBESubnetsPerAZ(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	base := makeWorld(t, cfg).kv

@@ -85,7 +85,6 @@ func itoa32(p *int32) string { return strconv.Itoa(int(aws.ToInt32(p))) }
 // what AWS refuses (a lone target_failover attribute, an idle timeout
 // outside 60-6000 s), so a fabric that sent those would fail here.
 func TestMotoFailoverSettings(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -230,7 +229,6 @@ func (o *opRecorder) install(cfg *aws.Config) {
 // then the next; never two appliances out at once, never one Run Command
 // for several.
 func TestMotoApplianceRollout(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	rec := &opRecorder{}
 	rec.install(&cfg)
@@ -305,7 +303,6 @@ func TestMotoApplianceRollout(t *testing.T) {
 // another architecture than the AMI, before any write; a raised count is
 // launched.
 func TestMotoSizingAtStageZero(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	base := makeWorld(t, cfg).kv
@@ -363,7 +360,6 @@ func TestMotoSizingAtStageZero(t *testing.T) {
 // replaced by the emulator's) shows the sizing table for its 10 Gbps link,
 // the failover settings with their bound, and the idle-timeout warning.
 func TestMotoExampleConfigPlan(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	f, err := os.Open("../config/dx-monitor.conf")
 	if err != nil {

@@ -45,7 +45,6 @@ func writeProbeSummaries(t *testing.T, cfg aws.Config, project string) {
 // changes nothing; verify's fleet check fails until every probe's summary
 // arrives; destroy removes table and endpoint.
 func TestMotoFleet(t *testing.T) {
-	t.Parallel()
 	_, cfg, c := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

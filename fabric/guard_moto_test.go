@@ -232,7 +232,6 @@ func (g *guardWorld) crossZone(t *testing.T, on bool) {
 // more when it is back. A tick interrupted mid-bypass is completed by the
 // next. Every bypass and restore reaches Slack.
 func TestMotoGuard(t *testing.T) {
-	t.Parallel()
 	g := newGuardWorld(t)
 	ctx := context.Background()
 	slack := newSlackServer(t)
@@ -417,7 +416,6 @@ func TestMotoGuard(t *testing.T) {
 // health gate), changing nothing, then puts every route back and releases
 // the hold; a second restore changes nothing.
 func TestMotoBypassRestore(t *testing.T) {
-	t.Parallel()
 	g := newGuardWorld(t)
 	ctx := context.Background()
 	g.calls.reset(3, false) // cut after the tag and the first route

@@ -29,7 +29,6 @@ import (
 // same change seen again is a new one and B notifies it. A guard whose
 // table is missing still notifies.
 func TestMotoGuardNoticeOnce(t *testing.T) {
-	t.Parallel()
 	g := newGuardWorld(t)
 	ctx := context.Background()
 	if err := fleet.CreateTestTable(ctx, dynamodb.NewFromConfig(g.cfg), g.d.FleetTable()); err != nil {

@@ -23,7 +23,6 @@ import (
 // may read the guard's artifacts. Without GUARD_BINARY the plan says that
 // nothing fails the path open by itself.
 func TestMotoGuardDeployed(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

@@ -58,7 +58,6 @@ func eventsOf(events []fabric.Event, kind string, a fabric.Action) []fabric.Even
 // Describe one item a page, so the sessions and filter rules are read
 // through the paginators.
 func TestMotoSessionDriftRepaired(t *testing.T) {
-	t.Parallel()
 	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -154,7 +153,6 @@ func TestMotoSessionDriftRepaired(t *testing.T) {
 // ErrSessionShadowed and takes nothing from it; once it is gone, sync
 // succeeds.
 func TestMotoForeignSessionFirst(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -220,7 +218,6 @@ func TestMotoForeignSessionFirst(t *testing.T) {
 // lists one GWLBE subnet, still deletes that subnet's endpoint, found by
 // its tags.
 func TestMotoOwnershipByTags(t *testing.T) {
-	t.Parallel()
 	proxy, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -331,7 +328,6 @@ func TestMotoOwnershipByTags(t *testing.T) {
 // models its idempotency) would answer the repeated token with the deleted
 // session and create nothing.
 func TestMotoClientTokenNoReplay(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)
@@ -360,7 +356,6 @@ func TestMotoClientTokenNoReplay(t *testing.T) {
 // InvalidParameterValue deleting a security group; it fails at once with
 // that error instead of retrying it as "still in use" until WaitTimeout.
 func TestMotoInvalidParameterValueNotRetried(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	kv := makeWorld(t, cfg).kv
@@ -389,7 +384,6 @@ func TestMotoInvalidParameterValueNotRetried(t *testing.T) {
 // or VPC that does not exist is named with its key and region, never
 // "%!w(<nil>)".
 func TestMotoStageZeroChecks(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	base := makeWorld(t, cfg).kv
@@ -430,7 +424,6 @@ func TestMotoStageZeroChecks(t *testing.T) {
 // create says what it will be, the summary counts them, and an apply
 // followed by a plan says "No changes.".
 func TestMotoPlanReadable(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	d := newDeployer(t, makeWorld(t, cfg).kv, cfg, nil)

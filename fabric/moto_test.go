@@ -118,11 +118,20 @@ type world struct{ kv map[string]string }
 
 func makeWorld(t *testing.T, cfg aws.Config) world { return world{kv: fabrictest.World(t, cfg)} }
 
-// emulator gives the test an AWS account of its own on one of the test
-// binary's shared moto_servers, behind the mirror proxy, and returns a
-// configuration whose calls the counter sees. Tests that use it call
-// t.Parallel. The server is shared: no test may reset, stop or restart it.
+// emulator runs the test in parallel with the package's other moto tests
+// (every test has an account of its own, so none waits for another) and
+// gives it an AWS account as account does. A test calls it once, first;
+// further accounts in the same test come from account.
 func emulator(t *testing.T) (*mototest.MirrorProxy, aws.Config, *counter) {
+	t.Parallel()
+	return account(t)
+}
+
+// account gives the test an AWS account of its own on one of the test
+// binary's shared moto_servers, behind the mirror proxy, and returns a
+// configuration whose calls the counter sees. The server is shared: no
+// test may reset, stop or restart it.
+func account(t *testing.T) (*mototest.MirrorProxy, aws.Config, *counter) {
 	p := mototest.SharedProxy(t)
 	cfg := p.Config(t)
 	c := &counter{}
@@ -162,7 +171,6 @@ func countActions(events []fabric.Event) map[fabric.Action]int {
 }
 
 func TestMotoEndToEnd(t *testing.T) {
-	t.Parallel()
 	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -653,7 +661,6 @@ func normalized(t *testing.T, cfg aws.Config) []string {
 // applies each). Without it, the cut that once blocked the next apply
 // (below), and rapid's draws.
 func TestMotoInterruptedApplyConverges(t *testing.T) {
-	t.Parallel()
 	sweep := os.Getenv("DXMON_SWEEP")
 	if sweep != "" && sweep != "all" {
 		t.Fatalf("DXMON_SWEEP=%q: want all, or unset", sweep)
@@ -675,7 +682,6 @@ func TestMotoInterruptedApplyConverges(t *testing.T) {
 				// Named by the call's number only: parallel stages may order
 				// another apply's calls a little differently from ref's.
 				t.Run(fmt.Sprintf("call%03d/after=%v", failAt, after), func(t *testing.T) {
-					t.Parallel()
 					_, cfg, calls := emulator(t)
 					checkInterruptedApply(t, t, cfg, calls, want, failAt, after)
 				})
@@ -688,7 +694,7 @@ func TestMotoInterruptedApplyConverges(t *testing.T) {
 	// and the others not yet installed (rapid found it).
 	for i := 1; i < len(ref); i++ {
 		if ref[i-1] == "SendCommand" && ref[i] == "CreateTags" {
-			_, cfg, calls := emulator(t)
+			_, cfg, calls := account(t)
 			checkInterruptedApply(t, t, cfg, calls, want, i+1, false)
 			break
 		}
@@ -700,7 +706,7 @@ func TestMotoInterruptedApplyConverges(t *testing.T) {
 	defer setRapidChecks(t, checks)()
 	rapid.Check(t, func(rt *rapid.T) {
 		failAt, after := rapid.IntRange(1, total).Draw(rt, "failAt"), rapid.Bool().Draw(rt, "afterCall")
-		_, cfg, calls := emulator(t)
+		_, cfg, calls := account(t)
 		checkInterruptedApply(t, rt, cfg, calls, want, failAt, after)
 	})
 }

@@ -37,7 +37,6 @@ func probeIngress(t *testing.T, cfg aws.Config) []string {
 // with no ADMIN_CIDR there is no such rule and the plan says so; a rule
 // left from an earlier ADMIN_CIDR is revoked; 0.0.0.0/0 is refused.
 func TestMotoProbePageRule(t *testing.T) {
-	t.Parallel()
 	_, cfg, _ := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

@@ -22,7 +22,6 @@ import (
 // the same; plan says in plain words what stage 03 changes; once every
 // appliance is healthy stage 03 runs.
 func TestMotoHealthGatesRouting(t *testing.T) {
-	t.Parallel()
 	proxy, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)
@@ -126,7 +125,6 @@ func TestMotoHealthGatesRouting(t *testing.T) {
 // With RETURN_ROUTES=false the business tables are untouched and plan says
 // so; the default is on.
 func TestMotoReturnRoutes(t *testing.T) {
-	t.Parallel()
 	_, cfg, calls := emulator(t)
 	ctx := context.Background()
 	w := makeWorld(t, cfg)

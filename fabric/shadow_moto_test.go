@@ -21,7 +21,6 @@ import (
 // wins it) and a more specific route through the endpoint do not; once
 // they are gone verify passes.
 func TestMotoShadowRoutes(t *testing.T) {
-	t.Parallel()
 	g := newGuardWorld(t)
 	ctx := context.Background()
 	tableOf := func(subnet string) string {
