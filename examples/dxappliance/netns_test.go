@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dxmon/dxmon/internal/netnstest"
+	"github.com/dxmon/dxmon/internal/testbin"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -46,38 +46,30 @@ func ip(t *testing.T, args ...string) {
 	netnstest.Run(t, args...)
 }
 
-// buildBinary builds dxappliance into a temporary directory.
+// buildBinary builds dxappliance (testbin.Build: linked again only when
+// it changed), once per test binary.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "dxappliance-test")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.dir, built.bin = dir, filepath.Join(dir, "dxappliance")
-		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	built.once.Do(func() { built.bin, built.remove, built.err = testbin.Build("dxappliance") })
 	if built.err != nil {
 		t.Fatal(built.err)
 	}
 	return built.bin
 }
 
-// built is the binary the tests share: linking it costs seconds of CPU,
-// once per test binary rather than once per test. TestMain removes it.
+// built is the binary the tests share. TestMain removes it if it is in a
+// temporary folder.
 var built struct {
-	once     sync.Once
-	dir, bin string
-	err      error
+	once   sync.Once
+	bin    string
+	remove func()
+	err    error
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	if built.remove != nil {
+		built.remove()
 	}
 	os.Exit(code)
 }
@@ -290,8 +282,12 @@ func TestApplianceNetns(t *testing.T) {
 		t.Error("the bystander, which never sent, received a datagram")
 	}
 
-	// Metrics: every malformed packet counted under its reason.
-	metrics := get(t, "http://"+appl1+":9102/metrics")
+	// Metrics: every answer counted as returned. A worker counts a batch
+	// once sendmmsg returns, which may be just after the test read the
+	// answer: wait for the count.
+	returned := fmt.Sprintf("dxmon_appliance_returned_packets_total %d\n", len(sent1)+len(sent2)+2)
+	metrics := getWhen(t, "http://"+appl1+":9102/metrics", returned)
+	// Every malformed packet counted under its reason.
 	for reason := range malformed {
 		line := fmt.Sprintf("dxmon_appliance_malformed_packets_total{reason=%q} 1\n", reason)
 		if !strings.Contains(metrics, line) {
@@ -304,10 +300,6 @@ func TestApplianceNetns(t *testing.T) {
 	}
 	if strings.Contains(metrics, "allowance_exceeded_total{") {
 		t.Error("metrics hold allowance counters for a veth, which has none")
-	}
-	returned := fmt.Sprintf("dxmon_appliance_returned_packets_total %d\n", len(sent1)+len(sent2)+2)
-	if !strings.Contains(metrics, returned) {
-		t.Errorf("metrics lack %q", strings.TrimSpace(returned))
 	}
 
 	// Health: 200 while running; refused once stopped.
@@ -345,6 +337,23 @@ func get(t *testing.T, url string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// getWhen polls url until its body contains want, and returns that body.
+// It fails after 10 s with the last body.
+func getWhen(t *testing.T, url, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body := get(t, url)
+		if strings.Contains(body, want) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s lacks %q after 10s:\n%s", url, strings.TrimSpace(want), body)
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process's counters
+	}
 }
 
 func status(t *testing.T, url string) int {

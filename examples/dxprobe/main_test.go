@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -11,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,6 +22,7 @@ import (
 
 	"github.com/dxmon/dxmon/flow"
 	"github.com/dxmon/dxmon/internal/syncbuf"
+	"github.com/dxmon/dxmon/internal/testbin"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
 	"github.com/dxmon/dxmon/sample"
@@ -31,18 +32,23 @@ import (
 var probeBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "dxprobe-test")
+	bin, remove, err := testbin.Build("dxprobe")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	probeBin = filepath.Join(dir, "dxprobe")
-	if out, err := exec.Command("go", "build", "-o", probeBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build dxprobe: %v\n%s", err, out)
-		os.Exit(1)
+	probeBin = bin
+	// Most of the parallel tests wait on the wall clock (1 s windows,
+	// moto_server, chromium) rather than use the CPU: four at a time, not
+	// GOMAXPROCS, unless -test.parallel says otherwise.
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", "4")
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
@@ -115,6 +121,21 @@ func (p *probeProc) stderrText() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.stderr.String()
+}
+
+// waitStderr waits until the probe has logged a line containing want: the
+// log reaches the test through a pipe of its own, so a line logged before
+// a metric or a report the test saw may still be on its way. It fails
+// after a generous deadline.
+func (p *probeProc) waitStderr(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(p.stderrText(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the probe did not log %q within 60s:\n%s", want, p.stderrText())
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's log
+	}
 }
 
 // stop sends SIGTERM and returns the reports printed (JSON lines).
