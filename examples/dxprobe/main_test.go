@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -23,6 +22,7 @@ import (
 	"github.com/dxmon/dxmon/flow"
 	"github.com/dxmon/dxmon/internal/syncbuf"
 	"github.com/dxmon/dxmon/internal/testbin"
+	"github.com/dxmon/dxmon/internal/testpar"
 	"github.com/dxmon/dxmon/report"
 	"github.com/dxmon/dxmon/reuseport"
 	"github.com/dxmon/dxmon/sample"
@@ -39,14 +39,8 @@ func TestMain(m *testing.M) {
 	}
 	probeBin = bin
 	// Most of the parallel tests wait on the wall clock (1 s windows,
-	// moto_server, chromium) rather than use the CPU: four at a time, not
-	// GOMAXPROCS, unless -test.parallel says otherwise.
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		flag.Set("test.parallel", "4")
-	}
+	// moto_server, chromium) rather than compute.
+	testpar.Default(4)
 	code := m.Run()
 	remove()
 	os.Exit(code)
