@@ -53,7 +53,7 @@ func TestMotoAllowance(t *testing.T) {
 		for _, c := range checks {
 			got = append(got, c.Name)
 		}
-		if wantNames := map[bool][]string{true: fabric.CheckNames, false: names}[names == nil]; !slices.Equal(got, wantNames) {
+		if wantNames := map[bool][]string{true: fabric.CheckNames(), false: names}[names == nil]; !slices.Equal(got, wantNames) {
 			t.Fatalf("Verify(%q) ran checks %v, want %v", names, got, wantNames)
 		}
 		c := checks[len(checks)-1]

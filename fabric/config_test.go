@@ -3,6 +3,7 @@ package fabric_test
 import (
 	"context"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,22 @@ func TestParseConfigSizingKeys(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s=%s: err = %v, want %q", set[0], set[1], err, want)
 		}
+	}
+}
+
+// TestCheckNamesIsACopy: a caller that changes the list it got changes
+// neither verify's order nor what ValidateChecks accepts.
+func TestCheckNamesIsACopy(t *testing.T) {
+	got := fabric.CheckNames()
+	want := slices.Clone(got)
+	got[0] = "nothing"
+	if again := fabric.CheckNames(); !slices.Equal(again, want) {
+		t.Errorf("after changing a copy: %v, want %v", again, want)
+	}
+	if err := fabric.ValidateChecks([]string{"nothing"}); err == nil {
+		t.Error(`ValidateChecks accepts "nothing" after a caller changed its copy`)
+	}
+	if err := fabric.ValidateChecks(want); err != nil {
+		t.Errorf("ValidateChecks(%v): %v", want, err)
 	}
 }

@@ -3,6 +3,7 @@ package fabric
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,8 +81,12 @@ func (c *checker) found(what, id string, err error) bool {
 
 func (c *checker) done() Check { c.OK = len(c.Problems) == 0; return c.Check }
 
-// CheckNames are verify's checks, in the order Verify runs and lists them.
-var CheckNames = []string{"infrastructure", "routing", "mirror", "probe", "traffic", "fleet", "allowance"}
+// CheckNames returns verify's checks, in the order Verify runs and lists
+// them: a copy of its own, which the caller may change.
+func CheckNames() []string { return slices.Clone(checkNames) }
+
+// checkNames are the checks in order; only CheckNames hands them out.
+var checkNames = []string{"infrastructure", "routing", "mirror", "probe", "traffic", "fleet", "allowance"}
 
 // checkFuncs are the checks by name; each reads what it needs itself.
 var checkFuncs = map[string]func(*run, context.Context) Check{
@@ -102,7 +107,7 @@ var checkFuncs = map[string]func(*run, context.Context) Check{
 // CheckNames' order (the last, allowance, rewrites a tag).
 func (r *run) verify(ctx context.Context, only map[string]bool) Checks {
 	var out Checks
-	for _, name := range CheckNames {
+	for _, name := range checkNames {
 		if len(only) == 0 || only[name] {
 			out = append(out, checkFuncs[name](r, ctx))
 		}
@@ -124,7 +129,7 @@ func checkSet(names []string) (map[string]bool, error) {
 	for _, n := range names {
 		switch {
 		case checkFuncs[n] == nil:
-			return nil, fmt.Errorf("verify: unknown check %q (the checks: %s)", n, strings.Join(CheckNames, ", "))
+			return nil, fmt.Errorf("verify: unknown check %q (the checks: %s)", n, strings.Join(checkNames, ", "))
 		case set[n]:
 			return nil, fmt.Errorf("verify: check %q named twice", n)
 		}

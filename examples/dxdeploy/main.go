@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	poll := fs.Duration("poll", 5*time.Second, "shortest wait between polls of AWS")
 	timeout := fs.Duration("wait-timeout", 15*time.Minute, "longest wait for one resource")
 	stage := fs.String("stage", "", "apply: run only this stage (00-10)")
-	checks := fs.String("check", "", "verify: run only these checks, comma-separated ("+strings.Join(fabric.CheckNames, ",")+")")
+	checks := fs.String("check", "", "verify: run only these checks, comma-separated ("+strings.Join(fabric.CheckNames(), ",")+")")
 	every := fs.Duration("every", 0, "sync-enis: repeat at this interval until interrupted; guard: tick interval (0: 5s)")
 	restoreAfter := fs.Duration("restore-after", fabric.DefaultGuardRestoreAfter, "guard: restore an AZ after its appliances have been healthy this long")
 	tickTimeout := fs.Duration("tick-timeout", fabric.DefaultGuardTickTimeout, "guard: bound on each tick's AWS calls")
@@ -309,7 +309,7 @@ func checkFlag(cmd, list string) ([]string, string) {
 	}
 	names := strings.Split(list, ",")
 	if fabric.ValidateChecks(names) != nil {
-		return nil, fmt.Sprintf("dxdeploy verify: -check %q: want check names, each once, comma-separated, from %s", list, strings.Join(fabric.CheckNames, ","))
+		return nil, fmt.Sprintf("dxdeploy verify: -check %q: want check names, each once, comma-separated, from %s", list, strings.Join(fabric.CheckNames(), ","))
 	}
 	return names, ""
 }
