@@ -27,19 +27,17 @@ import (
 
 // A GWLB emulator in the host talks to the real dxappliance binary running
 // in a network namespace of the test's own, over a veth pair with EC2's
-// jumbo MTU (9001). Addresses (198.18.1.0/24, this test's own):
+// jumbo MTU (9001). Addresses, in the test binary's own /24 of
+// 198.18.0.0/16 (netnstest.HostBlock: no other process on the host has it),
+// 198.18.X.0/24:
 //
-//	host: 198.18.1.1  the GWLB        (sends from an ephemeral port, hears answers on 6081)
-//	      198.18.1.3  a second GWLB   (sends to the appliance's second address)
-//	      198.18.1.4  a bystander     (never sends; must hear nothing)
-//	ns:   198.18.1.2, 198.18.1.12 the appliance
-const (
-	gwlb1     = "198.18.1.1"
-	gwlb2     = "198.18.1.3"
-	bystander = "198.18.1.4"
-	appl1     = "198.18.1.2"
-	appl2     = "198.18.1.12"
-)
+//	host: .1   the GWLB        (sends from an ephemeral port, hears answers on 6081)
+//	      .3   a second GWLB   (sends to the appliance's second address)
+//	      .4   a bystander     (never sends; must hear nothing)
+//	ns:   .2, .12 the appliance
+//
+// TestMain sets them.
+var gwlb1, gwlb2, bystander, appl1, appl2 string
 
 func ip(t *testing.T, args ...string) {
 	t.Helper()
@@ -67,6 +65,13 @@ var built struct {
 }
 
 func TestMain(m *testing.M) {
+	block, err := netnstest.HostBlock()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	a := func(host byte) string { return netnstest.BlockAddr(block, host) }
+	gwlb1, gwlb2, bystander, appl1, appl2 = a(1), a(3), a(4), a(2), a(12)
 	code := m.Run()
 	if built.remove != nil {
 		built.remove()

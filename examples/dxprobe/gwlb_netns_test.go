@@ -33,7 +33,8 @@ import (
 //	    endpoint A, IPv6 through endpoint B) and sends it as UDP from
 //	    198.19.2.10 (GWLB) to 198.19.2.20:6081 (appliance)
 //	  → the kernel routes that over its VXLAN device (VNI 12345, UDP 4789) as
-//	    VPC Traffic Mirroring would, across a veth (198.18.2.2 → 198.18.2.1)
+//	    VPC Traffic Mirroring would, across a veth (.6 → .5 of the test
+//	    binary's own 198.18.X.0/24, netnstest.HostBlock)
 //	  → dxprobe on the host side.
 //
 // The kernel builds every header but Geneve's: this kernel is built without
@@ -46,14 +47,12 @@ import (
 // that leaves the RTNL lock held until reboot.) dxprobe must report the clients' 5-tuples with exact packet and
 // byte counts (the lengths the kernel put in the inner headers) and their
 // endpoints, count the out-of-scope flow as skipped (not_onprem), and never
-// report the GWLB ↔ appliance pair. Subnets: 198.18.2.0/30 (veth),
+// report the GWLB ↔ appliance pair. Subnets: 198.18.X.4/30 (veth),
 // 198.19.2.0/24 (GWLB leg), 192.0.2.0/24 and 2001:db8:2::/48 (clients).
 
 const (
 	gwHelperEnv  = "DXMON_GWLB_HELPER"
 	gwTunEnv     = "DXMON_GWLB_TUN"
-	gwHostVeth   = "198.18.2.1"
-	gwNsVeth     = "198.18.2.2"
 	gwLBAddr     = "198.19.2.10"
 	gwAppliance  = "198.19.2.20"
 	gwClient4    = "192.0.2.1"
@@ -270,6 +269,7 @@ func TestKernelGWLB(t *testing.T) {
 	}
 	ip(t, "link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
 	ip(t, "link", "set", nsIf, "netns", ns)
+	gwHostVeth, gwNsVeth := netnstest.HostAddr(t, 5), netnstest.HostAddr(t, 6)
 	ip(t, "addr", "add", gwHostVeth+"/30", "dev", hostIf)
 	ip(t, "link", "set", hostIf, "up")
 	in("addr", "add", gwNsVeth+"/30", "dev", nsIf)

@@ -17,15 +17,15 @@ import (
 // The kernel's own VXLAN device is an encoder nobody on this project wrote.
 // In a network namespace of the test's own, a vxlan interface (VNI 12345,
 // UDP 4789) sends known UDP traffic over a veth pair to dxprobe, which must
-// report it exactly. Addresses: veth 198.18.0.1 (host) / 198.18.0.2 (ns);
-// inside the tunnel 192.0.2.1 → 192.0.2.2 and 2001:db8:1::1 → 2001:db8:1::2.
+// report it exactly. Addresses: veth .1 (host) / .2 (ns) of the test
+// binary's own 198.18.X.0/24 (netnstest.HostBlock), as a /30; inside the
+// tunnel 192.0.2.1 → 192.0.2.2 and 2001:db8:1::1 → 2001:db8:1::2.
 
 const (
 	nsSendCount   = 300
 	nsPayload     = 100
 	nsSenderEnv   = "DXMON_NETNS_SENDER"
 	nsDstPort     = 9999
-	nsHostVethIP  = "198.18.0.1"
 	nsInnerSrc4   = "192.0.2.1"
 	nsInnerDst4   = "192.0.2.2"
 	nsInnerSrc6   = "2001:db8:1::1"
@@ -76,13 +76,14 @@ func TestKernelVXLAN(t *testing.T) {
 	})
 	ip(t, "link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
 	ip(t, "link", "set", nsIf, "netns", ns)
+	nsHostVethIP, nsVethIP := netnstest.HostAddr(t, 1), netnstest.HostAddr(t, 2)
 	ip(t, "addr", "add", nsHostVethIP+"/30", "dev", hostIf)
 	ip(t, "link", "set", hostIf, "up")
 	in := func(args ...string) { ip(t, append([]string{"-n", ns}, args...)...) }
-	in("addr", "add", "198.18.0.2/30", "dev", nsIf)
+	in("addr", "add", nsVethIP+"/30", "dev", nsIf)
 	in("link", "set", nsIf, "up")
 	in("link", "set", "lo", "up")
-	in("link", "add", "vx0", "type", "vxlan", "id", "12345", "remote", nsHostVethIP, "local", "198.18.0.2",
+	in("link", "add", "vx0", "type", "vxlan", "id", "12345", "remote", nsHostVethIP, "local", nsVethIP,
 		"dstport", "4789", "dev", nsIf)
 	in("addr", "add", nsInnerSrc4+"/24", "dev", "vx0")
 	in("addr", "add", nsInnerSrc6+"/64", "dev", "vx0", "nodad")

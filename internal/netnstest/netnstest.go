@@ -1,5 +1,6 @@
-// Package netnstest is the gate and the command runner of the tests that
-// build network namespaces, veth pairs and tunnel devices with iproute2.
+// Package netnstest is the gate, the command runner and the host addresses
+// of the tests that build network namespaces, veth pairs and tunnel devices
+// with iproute2.
 //
 // Every such change goes through the kernel's RTNL lock. A kernel that
 // oopses while holding it (this project's dev VM did, on an
