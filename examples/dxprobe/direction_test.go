@@ -137,13 +137,8 @@ func TestAlertDirectionSlack(t *testing.T) {
 		SrcPort: 5432, DstPort: 50000, Length: 1500, Snap: 128}, 400)
 	sendSpec(t, port, vxlan.Spec{VNI: 12345, Src: mustAddr("172.16.5.5"), Dst: mustAddr("10.0.1.50"), Proto: vxlan.ProtoTCP,
 		SrcPort: 50000, DstPort: 5432, Length: 60, Snap: 128}, 50)
-	deadline := time.Now().Add(60 * time.Second)
-	for len(slack.got()) < 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no Slack post after 60s\n%s", p.stderrText())
-		}
-		time.Sleep(20 * time.Millisecond) // polling another process's delivery
-	}
+	pollUntil(t, 60*time.Second, func() bool { return len(slack.got()) >= 1 },
+		func() string { return fmt.Sprintf("no Slack post after 60s\n%s", p.stderrText()) })
 	p.stop(t)
 	posts := slack.got()
 	if len(posts) != 1 {

@@ -77,13 +77,8 @@ func waitFleet(t *testing.T, start time.Time, ps ...*probeProc) []*report.Report
 
 func waitSlack(t *testing.T, s *slackServer, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for len(s.got()) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d Slack posts after 60s, want %d", len(s.got()), n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling another process's delivery
-	}
+	pollUntil(t, 60*time.Second, func() bool { return len(s.got()) >= n },
+		func() string { return fmt.Sprintf("%d Slack posts after 60s, want %d", len(s.got()), n) })
 	return s.got()
 }
 

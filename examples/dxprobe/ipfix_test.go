@@ -390,13 +390,10 @@ func startGoflow2(t *testing.T, bin string) *goflow2 {
 		}
 	})
 	// Ready once its socket is bound: the kernel's own table says so.
-	deadline := time.Now().Add(30 * time.Second)
-	for !udpBound(t, g.port) {
-		if time.Now().After(deadline) {
-			t.Fatalf("goflow2 did not bind 127.0.0.1:%d within 30s:\n%s", g.port, stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling another process's state
-	}
+	pollUntil(t, 30*time.Second, func() bool { return udpBound(t, g.port) },
+		func() string {
+			return fmt.Sprintf("goflow2 did not bind 127.0.0.1:%d within 30s:\n%s", g.port, stderr.String())
+		})
 	return g
 }
 
@@ -434,10 +431,10 @@ type goflowRecord struct {
 // records waits until goflow2 has written n records, and returns them.
 func (g *goflow2) records(t *testing.T, n int) []goflowRecord {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	var rs []goflowRecord
+	pollUntil(t, 60*time.Second, func() bool {
 		b, _ := os.ReadFile(g.out)
-		var rs []goflowRecord
+		rs = rs[:0]
 		dec := json.NewDecoder(bytes.NewReader(b))
 		for {
 			var r goflowRecord
@@ -446,14 +443,9 @@ func (g *goflow2) records(t *testing.T, n int) []goflowRecord {
 			}
 			rs = append(rs, r)
 		}
-		if len(rs) >= n {
-			return rs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("goflow2 wrote %d of %d records within 60s", len(rs), n)
-		}
-		time.Sleep(20 * time.Millisecond) // polling another process's output
-	}
+		return len(rs) >= n
+	}, func() string { return fmt.Sprintf("goflow2 wrote %d of %d records within 60s", len(rs), n) })
+	return rs
 }
 
 // TestIPFIXGoflow2: two probes (observation domains 1 and 2, one sampling

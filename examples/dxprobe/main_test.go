@@ -123,12 +123,21 @@ func (p *probeProc) stderrText() string {
 // after a generous deadline.
 func (p *probeProc) waitStderr(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(p.stderrText(), want) {
+	pollUntil(t, 60*time.Second, func() bool { return strings.Contains(p.stderrText(), want) },
+		func() string { return fmt.Sprintf("the probe did not log %q within 60s:\n%s", want, p.stderrText()) })
+}
+
+// pollUntil checks done every 20 ms until it holds, and fails t with
+// failure's text once limit has passed: for what another process does,
+// which a test can only poll. It measures nothing.
+func pollUntil(t *testing.T, limit time.Duration, done func() bool, failure func() string) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !done() {
 		if time.Now().After(deadline) {
-			t.Fatalf("the probe did not log %q within 60s:\n%s", want, p.stderrText())
+			t.Fatal(failure())
 		}
-		time.Sleep(20 * time.Millisecond) // polling another process's log
+		time.Sleep(20 * time.Millisecond) // polling another process
 	}
 }
 
@@ -153,13 +162,10 @@ func (p *probeProc) stop(t *testing.T) []report.Report {
 // what the test waits for. It fails after a generous deadline.
 func (p *probeProc) waitReports(t *testing.T, done func([]report.Report) bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !done(parseReports(t, p.stdout.Lines())) {
-		if time.Now().After(deadline) {
-			t.Fatalf("reports did not reach the expected counts within 60s:\n%s", p.stdout.Lines())
-		}
-		time.Sleep(50 * time.Millisecond) // polling another process's output
-	}
+	pollUntil(t, 60*time.Second, func() bool { return done(parseReports(t, p.stdout.Lines())) },
+		func() string {
+			return fmt.Sprintf("reports did not reach the expected counts within 60s:\n%s", p.stdout.Lines())
+		})
 }
 
 func parseReports(t *testing.T, out []byte) []report.Report {
@@ -206,17 +212,9 @@ func (p *probeProc) metric(t *testing.T, name string) float64 {
 // generous deadline; it does not measure time.
 func (p *probeProc) waitMetric(t *testing.T, name string, want float64) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		got := p.metric(t, name)
-		if got >= want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s = %v, want %v", name, got, want)
-		}
-		time.Sleep(20 * time.Millisecond) // polling another process's counter
-	}
+	var got float64
+	pollUntil(t, 60*time.Second, func() bool { got = p.metric(t, name); return got >= want },
+		func() string { return fmt.Sprintf("%s = %v, want %v", name, got, want) })
 }
 
 func freeUDPPort(t *testing.T) int {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // The host's side of a test's namespace needs addresses of its own on
@@ -34,10 +35,7 @@ func HostBlock() (netip.Prefix, error) {
 // HostAddr returns the address host (1 to 254) of HostBlock's /24, as a
 // string for a command line or a socket address; it fails t when no block
 // can be had.
-func HostAddr(t interface {
-	Helper()
-	Fatalf(string, ...any)
-}, host byte) string {
+func HostAddr(t testing.TB, host byte) string {
 	t.Helper()
 	b, err := HostBlock()
 	if err != nil {
